@@ -1,0 +1,86 @@
+//! The command line: argument types (clap derive) and one module per subcommand.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub mod schema_cmd;
+pub mod validate;
+
+/// Exit codes shared by every command (see DESIGN.md section 2).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const SUITE_FAILED: i32 = 1;
+    pub const INVALID: i32 = 2;
+    pub const INFRA: i32 = 3;
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Test one piece of software on many Linux distributions at once, each in clean containers.
+///
+/// The matrix (matrix.toml or matrix.ncl) declares the distros, the cache mounts and the suites;
+/// the engine checks it, plans the work as a graph and runs it in parallel on Docker.
+#[derive(Debug, Parser)]
+#[command(name = "engine", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The matrix file. Default: ./matrix.toml, else ./matrix.ncl.
+    #[arg(short = 'm', long = "matrix", global = true, env = "ENGINE_MATRIX", value_name = "PATH")]
+    pub matrix: Option<PathBuf>,
+
+    /// When to use colours.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Colours for stderr: on a terminal unless NO_COLOR is set, or when forced.
+    pub fn stderr(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the matrix, its distro files and its suites; report every problem with its place.
+    Validate(validate::Args),
+    /// Print or write the JSON Schemas of the matrix, distro and suite files.
+    Schema(schema_cmd::Args),
+}
+
+/// The matrix path the user meant.
+pub fn matrix_path(cli: &Cli) -> PathBuf {
+    if let Some(m) = &cli.matrix {
+        return m.clone();
+    }
+    let toml = PathBuf::from("matrix.toml");
+    let ncl = PathBuf::from("matrix.ncl");
+    if !toml.exists() && ncl.exists() {
+        ncl
+    } else {
+        toml
+    }
+}
+
+/// Parse the command line and run; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Validate(args) => validate::run(&cli, args),
+        Command::Schema(args) => schema_cmd::run(args),
+    }
+}

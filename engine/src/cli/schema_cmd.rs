@@ -1,0 +1,67 @@
+//! `engine schema`: the JSON Schemas generated from the model, printed or written to `schema/`.
+
+use std::path::PathBuf;
+
+use super::exit;
+use crate::spec::schema::{render, FileKind};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write every schema into the folder instead of printing the matrix schema.
+    #[arg(long)]
+    pub write: bool,
+    /// Fail (exit 2) when the files in the folder differ from the generated schemas.
+    #[arg(long, conflicts_with = "write")]
+    pub check: bool,
+    /// Folder of the schema files.
+    #[arg(long, default_value = "schema", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Which schema to print.
+    #[arg(long, value_enum, default_value_t = Which::Matrix)]
+    pub kind: Which,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    Matrix,
+    Distro,
+    Suite,
+    SuiteYaml,
+}
+
+pub fn run(args: &Args) -> i32 {
+    if args.write || args.check {
+        let mut stale = Vec::new();
+        for kind in FileKind::ALL {
+            let path = args.dir.join(kind.schema_file());
+            let want = render(kind);
+            let have = std::fs::read_to_string(&path).unwrap_or_default();
+            if have == want {
+                continue;
+            }
+            if args.check {
+                stale.push(path.display().to_string());
+                continue;
+            }
+            if let Err(e) = std::fs::create_dir_all(&args.dir).and_then(|_| std::fs::write(&path, want)) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return exit::INFRA;
+            }
+            eprintln!("wrote {}", path.display());
+        }
+        if !stale.is_empty() {
+            eprintln!("error: schemas are out of date: {}", stale.join(", "));
+            eprintln!("help: run `engine schema --write`");
+            return exit::INVALID;
+        }
+        return exit::OK;
+    }
+    let kind = match args.kind {
+        Which::Matrix => FileKind::Matrix,
+        Which::Distro => FileKind::Distro,
+        Which::Suite => FileKind::Suite,
+        Which::SuiteYaml => FileKind::LegacySuite,
+    };
+    print!("{}", render(kind));
+    exit::OK
+}

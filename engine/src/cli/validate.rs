@@ -1,0 +1,125 @@
+//! `engine validate`: load and check the matrix, print every diagnostic, or a one-line summary.
+
+use std::io::Write;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use super::{exit, matrix_path, Cli};
+use crate::spec::diag::{render, JsonDiagnostic, RenderOptions};
+use crate::spec::{self, Loaded};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Output format of the diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Print the resolved matrix (defaults applied, paths absolute) as JSON.
+    #[arg(long)]
+    pub dump: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Serialize)]
+struct JsonOutput<'a> {
+    valid: bool,
+    matrix: String,
+    summary: Option<Summary>,
+    diagnostics: Vec<JsonDiagnostic>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved: Option<&'a spec::Matrix>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    distros: usize,
+    suites: usize,
+    cache_mounts: usize,
+    /// Distro x suite pairs the suites' `distros` lists select.
+    suite_runs: usize,
+}
+
+fn summary(m: &spec::Matrix) -> Summary {
+    let runs = m
+        .suites
+        .values()
+        .map(|s| m.distros.keys().filter(|d| s.runs_on(d)).count())
+        .sum();
+    Summary {
+        distros: m.distros.len(),
+        suites: m.suites.len(),
+        cache_mounts: m.caches.mounts.len(),
+        suite_runs: runs,
+    }
+}
+
+/// Print the diagnostics of a load for people, on stderr.
+pub fn print_diagnostics(loaded: &Loaded, color: bool) {
+    let width = terminal_width();
+    let mut err = std::io::stderr().lock();
+    for d in &loaded.diagnostics {
+        let _ = write!(err, "{}", render(d, RenderOptions { color, width }));
+    }
+    let n = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+    if n > 0 {
+        let _ = writeln!(err, "error: the matrix is invalid ({n} problem{})", if n == 1 { "" } else { "s" });
+    }
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}
+
+pub fn run(cli: &Cli, args: &Args) -> i32 {
+    let path = matrix_path(cli);
+    let loaded = spec::load(&path);
+    let name = loaded
+        .origins
+        .matrix
+        .map(|id| loaded.sources.get(id).name.clone())
+        .unwrap_or_else(|| path.display().to_string());
+    let valid = !loaded.has_errors() && loaded.matrix.is_some();
+    match args.format {
+        Format::Json => {
+            let out = JsonOutput {
+                valid,
+                matrix: name,
+                summary: loaded.matrix.as_ref().map(summary),
+                diagnostics: loaded.diagnostics.iter().map(|d| d.to_json()).collect(),
+                resolved: if args.dump { loaded.matrix.as_ref() } else { None },
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = serde_json::to_writer_pretty(&mut stdout, &out);
+            let _ = writeln!(stdout);
+        }
+        Format::Human => {
+            print_diagnostics(&loaded, cli.color.stderr());
+            if let (true, Some(m)) = (valid, &loaded.matrix) {
+                if args.dump {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = serde_json::to_writer_pretty(&mut stdout, m);
+                    let _ = writeln!(stdout);
+                } else {
+                    let s = summary(m);
+                    println!(
+                        "{name} is valid: {} distros, {} suites, {} cache mounts, {} suite runs",
+                        s.distros, s.suites, s.cache_mounts, s.suite_runs
+                    );
+                }
+            }
+        }
+    }
+    if valid {
+        exit::OK
+    } else {
+        exit::INVALID
+    }
+}

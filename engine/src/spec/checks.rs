@@ -1,0 +1,593 @@
+//! Semantic checks on the typed files, and their resolution into a [`Matrix`].
+//!
+//! The schema says what a single value may look like; these rules relate values to each other and
+//! to the file system (a suite naming an unknown distro, two mounts on one target, a cache escaping
+//! its root, a missing Dockerfile, ...). Each problem points at the place that should change.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use super::diag::SpecDiagnostic;
+use super::load::{key_span, locate, Origin};
+use super::matrix::*;
+use super::model::{AurHelperSection, DistroFile, MatrixFile, SuiteFile};
+use super::source::{FileId, SourceFile, Sources};
+use super::suggest::did_you_mean;
+
+/// What the loader hands over.
+pub struct Input<'a> {
+    pub root: &'a Path,
+    pub matrix: &'a MatrixFile,
+    pub matrix_file: FileId,
+    pub distros: &'a BTreeMap<String, (DistroFile, Origin)>,
+    pub suites: &'a BTreeMap<String, (SuiteFile, Origin)>,
+    /// False when some distro file failed to load: cross-references to distros are then not checked.
+    pub distros_complete: bool,
+    pub suites_complete: bool,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const PLACEHOLDERS: &[&str] = &["distro"];
+
+struct Ctx<'a> {
+    sources: &'a Sources,
+    diags: Vec<SpecDiagnostic>,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, file: FileId, pointer: &str, code: &str, message: String, label: &str, help: Option<String>) {
+        let f = self.sources.get(file);
+        let mut d = locate(SpecDiagnostic::error(code, message), f, pointer, label);
+        if let Some(h) = help {
+            d = d.help(h);
+        }
+        self.diags.push(d);
+    }
+
+    fn duration(&mut self, file: FileId, pointer: &str, text: &str) -> Option<Duration> {
+        match parse_duration(text) {
+            Ok(d) if d.is_zero() => {
+                self.error(file, pointer, "check::bad-duration", format!("duration `{text}` is zero"), "must be positive", Some("use a positive duration such as \"10m\"".into()));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(
+                    file,
+                    pointer,
+                    "check::bad-duration",
+                    format!("`{text}` is not a duration: {e}"),
+                    "not a duration",
+                    Some("write a number and a unit, e.g. \"90s\", \"10m\", \"1h 30m\"".into()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parse a duration such as "30m", "90s", "1h 30m".
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| e.to_string())
+}
+
+fn relative_to(dir: &Path, path: &str) -> PathBuf {
+    let p = dir.join(path);
+    p.canonicalize().unwrap_or_else(|_| normalize(&p))
+}
+
+/// Lexically normalize `a/./b/../c` (used for paths that do not exist yet).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn file_dir(sources: &Sources, id: FileId) -> PathBuf {
+    sources
+        .get(id)
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
+}
+
+/// Check everything and build the matrix (None when a part could not be resolved).
+pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<SpecDiagnostic>) {
+    let mut cx = Ctx {
+        sources,
+        diags: Vec::new(),
+    };
+    let mf = input.matrix_file;
+    let m = input.matrix;
+    let root = input.root;
+
+    // [engine]
+    let timeout = match &m.engine.timeout {
+        Some(t) => cx.duration(mf, "/engine/timeout", t).unwrap_or(DEFAULT_TIMEOUT),
+        None => DEFAULT_TIMEOUT,
+    };
+    for (key, v) in [("concurrency", m.engine.concurrency), ("build_concurrency", m.engine.build_concurrency)] {
+        if v == Some(0) {
+            cx.error(mf, &format!("/engine/{key}"), "check::zero", format!("`engine.{key}` is 0"), "nothing could run", Some("use at least 1, or remove it for the default".into()));
+        }
+    }
+    let engine = EngineSettings {
+        concurrency: m.engine.concurrency,
+        build_concurrency: m.engine.build_concurrency.unwrap_or(2),
+        fail_fast: m.engine.fail_fast.unwrap_or(false),
+        timeout,
+    };
+
+    // [workspace]
+    let ws_source = relative_to(root, m.workspace.source.as_deref().unwrap_or("."));
+    if !ws_source.is_dir() {
+        cx.error(mf, "/workspace/source", "check::missing-folder", format!("workspace folder `{}` does not exist", ws_source.display()), "no such folder", None);
+    }
+    let ws_target = m.workspace.target.clone().unwrap_or_else(|| "/workspace".into());
+    if !ws_target.starts_with('/') {
+        cx.error(mf, "/workspace/target", "check::relative-target", format!("`{ws_target}` is not an absolute container path"), "must start with /", None);
+    }
+
+    // [image]
+    let image = resolve_image(&mut cx, mf, "", root, &m.image, None);
+
+    // [caches]
+    let cache_root = relative_to(root, m.caches.root.as_deref().unwrap_or(".cache/engine"));
+    let mut mounts = Vec::new();
+    let mut targets: HashMap<String, String> = HashMap::new();
+    targets.insert(ws_target.trim_end_matches('/').to_string(), "/workspace/target".into());
+    for (name, mount) in &m.caches.mounts {
+        let base = format!("/caches/mounts/{}", super::source::escape_segment(name));
+        check_placeholders(&mut cx, mf, &format!("{base}/source"), &mount.source);
+        let expanded = mount.source.replace("{distro}", "x");
+        let p = Path::new(&expanded);
+        if p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+            cx.error(
+                mf,
+                &format!("{base}/source"),
+                "check::cache-escape",
+                format!("cache mount `{name}` reaches outside the cache root"),
+                "absolute or `..` path",
+                Some(format!("cache sources are folders under the cache root ({}); write a relative path without `..`", m.caches.root.as_deref().unwrap_or(".cache/engine"))),
+            );
+        }
+        if !mount.target.starts_with('/') {
+            cx.error(mf, &format!("{base}/target"), "check::relative-target", format!("`{}` is not an absolute container path", mount.target), "must start with /", None);
+        }
+        let t = mount.target.trim_end_matches('/').to_string();
+        if let Some(first) = targets.get(&t).cloned() {
+            let f = sources.get(mf);
+            let mut d = locate(
+                SpecDiagnostic::error("check::duplicate-target", format!("two mounts on container path `{}`", mount.target)),
+                f,
+                &format!("{base}/target"),
+                "mounted again here",
+            );
+            if let Some((_, s)) = f.spans.get(&first).map(|s| ((), s)) {
+                d = d.also(s.value.clone(), "first mounted here");
+            }
+            cx.diags.push(d.help("give each mount its own target path"));
+        } else {
+            targets.insert(t, format!("{base}/target"));
+        }
+        mounts.push(CacheMount {
+            name: name.clone(),
+            source: mount.source.clone(),
+            target: mount.target.clone(),
+            exclusive: mount.exclusive,
+            read_only: mount.read_only,
+        });
+    }
+
+    // [provision]
+    let mut users_seen = HashMap::new();
+    for (i, u) in m.provision.users.iter().enumerate() {
+        let ptr = format!("/provision/users/{i}");
+        if !valid_user(u) {
+            cx.error(mf, &ptr, "check::bad-user", format!("`{u}` is not a valid user name"), "invalid user name", Some("use lowercase letters, digits, `-` and `_`, starting with a letter".into()));
+        }
+        if users_seen.insert(u.clone(), i).is_some() {
+            cx.error(mf, &ptr, "check::duplicate-name", format!("user `{u}` is listed twice"), "duplicate", None);
+        }
+    }
+    let mut steps_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in m.provision.steps.iter().enumerate() {
+        if let Some(first) = steps_seen.insert(s.name.as_str(), i) {
+            let f = sources.get(mf);
+            let mut d = locate(
+                SpecDiagnostic::error("check::duplicate-name", format!("two provision steps are named `{}`", s.name)),
+                f,
+                &format!("/provision/steps/{i}/name"),
+                "second step with this name",
+            );
+            if let Some(sp) = f.spans.get(&format!("/provision/steps/{first}/name")) {
+                d = d.also(sp.value.clone(), "first one");
+            }
+            cx.diags.push(d.help("step names identify steps in logs and reports: make them unique"));
+        }
+    }
+    let provision = Provision {
+        users: m.provision.users.clone(),
+        steps: m
+            .provision
+            .steps
+            .iter()
+            .map(|s| ProvisionStep {
+                name: s.name.clone(),
+                run: s.run.clone(),
+                inputs: s.inputs.clone(),
+                environment: s.environment.clone(),
+            })
+            .collect(),
+    };
+
+    // Distros
+    let mut distros = BTreeMap::new();
+    for (name, (d, origin)) in input.distros {
+        if let Some(distro) = resolve_distro(&mut cx, name, d, origin, &image) {
+            distros.insert(name.clone(), distro);
+        }
+    }
+
+    // Suites
+    let mut suites = BTreeMap::new();
+    let distro_names: Vec<&str> = input.distros.keys().map(String::as_str).collect();
+    for (name, (s, origin)) in input.suites {
+        if let Some(suite) = resolve_suite(&mut cx, name, s, origin, input, &distro_names, timeout) {
+            suites.insert(name.clone(), suite);
+        }
+    }
+
+    let matrix = image.map(|_| Matrix {
+        root: root.to_path_buf(),
+        engine,
+        workspace: Workspace {
+            source: ws_source,
+            target: ws_target,
+        },
+        caches: Caches {
+            root: cache_root,
+            mounts,
+        },
+        provision,
+        distros,
+        suites,
+    });
+    (matrix, cx.diags)
+}
+
+fn valid_user(u: &str) -> bool {
+    let mut c = u.chars();
+    c.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && u.len() <= 32
+}
+
+fn check_placeholders(cx: &mut Ctx<'_>, file: FileId, pointer: &str, text: &str) {
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let name = &rest[open + 1..open + close];
+        if !PLACEHOLDERS.contains(&name) {
+            let f = cx.sources.get(file);
+            let (abs, raw) = (offset + open, format!("{{{name}}}"));
+            // Underline the placeholder itself when it can be found in the written value.
+            let span = f.spans.get(pointer).and_then(|s| {
+                let written = f.text.get(s.value.clone())?;
+                written.find(&raw).map(|i| s.value.start + i..s.value.start + i + raw.len())
+            });
+            let mut d = SpecDiagnostic::error("check::unknown-placeholder", format!("unknown placeholder `{raw}`"))
+                .in_file(f);
+            d = match span {
+                Some(sp) => d.at(sp, "not a placeholder the engine knows"),
+                None => locate(d, f, pointer, "not a placeholder the engine knows"),
+            };
+            let help = match did_you_mean(name, PLACEHOLDERS.iter().copied()) {
+                Some(s) => format!("did you mean `{{{s}}}`?"),
+                None => "the only placeholder is `{distro}`".to_string(),
+            };
+            let _ = abs;
+            cx.diags.push(d.help(help));
+        }
+        offset += open + close + 1;
+        rest = &text[offset..];
+    }
+}
+
+/// The image settings declared at `base` in `file` (dir-relative paths), merged over `parent`.
+fn resolve_image(
+    cx: &mut Ctx<'_>,
+    file: FileId,
+    base: &str,
+    dir: &Path,
+    section: &super::model::ImageSection,
+    parent: Option<&Image>,
+) -> Option<Image> {
+    let dockerfile = match (&section.dockerfile, parent) {
+        (Some(d), _) => {
+            let p = relative_to(dir, d);
+            if !p.is_file() {
+                cx.error(file, &format!("{base}/image/dockerfile"), "check::missing-file", format!("Dockerfile `{d}` does not exist"), "no such file", Some(format!("looked for {}", p.display())));
+                return None;
+            }
+            p
+        }
+        (None, Some(p)) => p.dockerfile.clone(),
+        (None, None) => {
+            let p = relative_to(dir, "docker/Dockerfile");
+            if !p.is_file() {
+                let f = cx.sources.get(file);
+                cx.diags.push(
+                    locate(SpecDiagnostic::error("check::missing-file", "no Dockerfile: docker/Dockerfile does not exist and [image] names none"), f, "", "")
+                        .help("add docker/Dockerfile (FROM ${BASE_IMAGE}) or set [image] dockerfile = \"...\""),
+                );
+                return None;
+            }
+            p
+        }
+    };
+    let context = match (&section.context, parent) {
+        (Some(c), _) => {
+            let p = relative_to(dir, c);
+            if !p.is_dir() {
+                cx.error(file, &format!("{base}/image/context"), "check::missing-folder", format!("build context `{c}` does not exist"), "no such folder", None);
+                return None;
+            }
+            p
+        }
+        (None, Some(p)) => p.context.clone(),
+        (None, None) => relative_to(dir, "."),
+    };
+    let mut build_args = parent.map(|p| p.build_args.clone()).unwrap_or_default();
+    for (k, v) in &section.build_args {
+        if k == "BASE_IMAGE" {
+            cx.error(file, &format!("{base}/image/build_args/BASE_IMAGE"), "check::reserved", "`BASE_IMAGE` is set by the engine".into(), "reserved build argument", Some("declare the base with `base_image` or `base_rootfs` in the distro".into()));
+        }
+        build_args.insert(k.clone(), v.clone());
+    }
+    Some(Image {
+        dockerfile,
+        context,
+        build_args,
+    })
+}
+
+fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matrix_image: &Option<Image>) -> Option<Distro> {
+    let f = o.file;
+    let dir = file_dir(cx.sources, f);
+    let mut ok = true;
+    if !valid_name(name) {
+        let file = cx.sources.get(f);
+        let span = if o.base.is_empty() { 0..0 } else { key_span(file, &o.base) };
+        cx.diags.push(
+            SpecDiagnostic::error("check::bad-name", format!("`{name}` is not a valid distro name"))
+                .in_file(file)
+                .at(span, "used in image tags and node names")
+                .help("use lowercase letters, digits, `-`, `_` and `.`"),
+        );
+        ok = false;
+    }
+    let base = match (&d.base_image, &d.base_rootfs) {
+        (Some(r), None) => Base::Image {
+            reference: r.clone(),
+            pull: d.pull.unwrap_or(PullPolicy::Missing),
+        },
+        (None, Some(rf)) => {
+            let script = relative_to(&dir, &rf.script);
+            if !script.is_file() {
+                cx.error(f, &o.pointer("/base_rootfs/script"), "check::missing-file", format!("rootfs script `{}` does not exist", rf.script), "no such file", Some(format!("looked for {}", script.display())));
+                ok = false;
+            }
+            Base::Rootfs {
+                script,
+                args: rf.args.clone(),
+            }
+        }
+        (Some(_), Some(_)) => {
+            cx.error(f, &o.pointer("/base_rootfs"), "check::base", format!("distro `{name}` declares both `base_image` and `base_rootfs`"), "second base", Some("keep exactly one of the two".into()));
+            ok = false;
+            Base::Rootfs { script: PathBuf::new(), args: Vec::new() }
+        }
+        (None, None) => {
+            let file = cx.sources.get(f);
+            let d = locate(SpecDiagnostic::error("check::base", format!("distro `{name}` has no base")), file, &o.base, "needs `base_image` or `base_rootfs`");
+            cx.diags.push(d.help("add `base_image = \"archlinux:base-devel\"` (or a `base_rootfs` script for offline use)"));
+            ok = false;
+            Base::Rootfs { script: PathBuf::new(), args: Vec::new() }
+        }
+    };
+    let image = match (&d.image, matrix_image) {
+        (Some(section), parent) => resolve_image(cx, f, &o.base, &dir, section, parent.as_ref()),
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => None,
+    };
+    let aur = resolve_aur(cx, name, d.aur_helper.as_ref(), o);
+    let mut seen = HashMap::new();
+    for (i, l) in d.locales.iter().enumerate() {
+        if seen.insert(l.as_str(), i).is_some() {
+            cx.error(f, &o.pointer(&format!("/locales/{i}")), "check::duplicate-name", format!("locale `{l}` is listed twice"), "duplicate", None);
+        }
+        if !l.contains('.') && l != "C" && l != "POSIX" {
+            cx.error(f, &o.pointer(&format!("/locales/{i}")), "check::bad-locale", format!("`{l}` names no charset"), "e.g. \"de_DE.UTF-8\"", Some(format!("did you mean \"{l}.UTF-8\"?")));
+        }
+    }
+    if !ok {
+        return None;
+    }
+    Some(Distro {
+        name: name.to_string(),
+        base,
+        image: image?,
+        locales: d.locales.clone(),
+        on_missing_locale: d.on_missing_locale.unwrap_or(LocalePolicy::Fail),
+        aur_helper: aur?,
+    })
+}
+
+fn resolve_aur(cx: &mut Ctx<'_>, name: &str, a: Option<&AurHelperSection>, o: &Origin) -> Option<AurHelper> {
+    let default = AurHelperSection::default();
+    let a = a.unwrap_or(&default);
+    let policy = a.policy.unwrap_or(if a.package.is_some() { AurPolicy::DetectOrInstall } else { AurPolicy::None });
+    let helpers = if a.helpers.is_empty() {
+        vec!["paru".to_string(), "yay".to_string()]
+    } else {
+        a.helpers.clone()
+    };
+    if matches!(policy, AurPolicy::Install | AurPolicy::DetectOrInstall) {
+        let missing: Vec<&str> = [("package", a.package.is_none()), ("source", a.source.is_none())]
+            .into_iter()
+            .filter_map(|(k, m)| m.then_some(k))
+            .collect();
+        if !missing.is_empty() {
+            let word = if policy == AurPolicy::Install { "install" } else { "detect-or-install" };
+            cx.error(
+                o.file,
+                &o.pointer("/aur_helper/policy"),
+                "check::aur-incomplete",
+                format!("distro `{name}`: AUR policy \"{word}\" needs {}", missing.join(" and ")),
+                "cannot install without them",
+                Some("add `package = \"paru-bin\"` and `source = \"<git URL of its AUR repository>\"` to [aur_helper]".into()),
+            );
+            return None;
+        }
+    }
+    Some(AurHelper {
+        policy,
+        helpers,
+        package: a.package.clone(),
+        source: a.source.clone(),
+    })
+}
+
+fn resolve_suite(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    s: &SuiteFile,
+    o: &Origin,
+    input: &Input<'_>,
+    distro_names: &[&str],
+    default_timeout: Duration,
+) -> Option<Suite> {
+    let f = o.file;
+    let mut ok = true;
+    if s.execute.trim().is_empty() {
+        let file = cx.sources.get(f);
+        let ptr = o.pointer("/execute");
+        let d = locate(SpecDiagnostic::error("check::empty-execute", format!("suite `{name}` has nothing to execute")), file, &ptr, "empty script");
+        cx.diags.push(d.help("add `execute = '''...'''` with the commands whose exit status is the verdict"));
+        ok = false;
+    }
+    if !valid_name(name) {
+        let file = cx.sources.get(f);
+        cx.diags.push(
+            SpecDiagnostic::error("check::bad-name", format!("suite folder `{name}` is not a valid suite name"))
+                .in_file(file)
+                .help("rename the folder with lowercase letters, digits, `-`, `_` and `.`"),
+        );
+        ok = false;
+    }
+    let timeout = match &s.timeout {
+        Some(t) => match cx.duration(f, &o.pointer("/timeout"), t) {
+            Some(d) => d,
+            None => {
+                ok = false;
+                default_timeout
+            }
+        },
+        None => default_timeout,
+    };
+    let mut runs_on: Vec<&str> = distro_names.to_vec();
+    if let Some(list) = &s.distros {
+        runs_on.clear();
+        for (i, d) in list.iter().enumerate() {
+            if let Some(known) = distro_names.iter().find(|n| n.eq_ignore_ascii_case(d)) {
+                runs_on.push(known);
+            } else if input.distros_complete {
+                let help = match did_you_mean(d, distro_names.iter().copied()) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => format!("known distros: {}", distro_names.join(", ")),
+                };
+                cx.error(f, &o.pointer(&format!("/distros/{i}")), "check::unknown-distro", format!("suite `{name}` names unknown distro `{d}`"), "no such distro in the matrix", Some(help));
+                ok = false;
+            }
+        }
+    }
+    let locales = s.requires.as_ref().map(|r| r.locales.clone()).unwrap_or_default();
+    if input.distros_complete {
+        for (i, l) in locales.iter().enumerate() {
+            let declared = runs_on.iter().any(|d| {
+                input
+                    .distros
+                    .get(*d)
+                    .is_some_and(|(df, _)| df.locales.iter().any(|x| same_locale(x, l)))
+            });
+            if !declared && !runs_on.is_empty() {
+                cx.error(
+                    f,
+                    &o.pointer(&format!("/requires/locales/{i}")),
+                    "check::undeclared-locale",
+                    format!("suite `{name}` requires locale `{l}`, which no distro it runs on declares"),
+                    "declared by none of its distros",
+                    Some(format!("add \"{l}\" to `locales` of the distros that must provide it ({})", runs_on.join(", "))),
+                );
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let dir = file_dir(cx.sources, f);
+    Some(Suite {
+        name: name.to_string(),
+        dir,
+        format: if o.legacy { SuiteFormat::Legacy } else { SuiteFormat::Native },
+        summary: s.summary.clone(),
+        distros: s.distros.as_ref().map(|_| runs_on.iter().map(|d| d.to_string()).collect()),
+        requires_locales: locales,
+        timeout,
+        retries: s.retries.unwrap_or(0),
+        expect: s.expect.unwrap_or_default(),
+        environment: s.environment.clone(),
+        prepare: s.prepare.clone(),
+        execute: s.execute.clone(),
+        restore: s.restore.clone(),
+    })
+}
+
+/// `de_DE.UTF-8` and `de_DE.utf8` name the same locale.
+pub fn same_locale(a: &str, b: &str) -> bool {
+    canonical_locale(a) == canonical_locale(b)
+}
+
+pub fn canonical_locale(l: &str) -> String {
+    match l.split_once('.') {
+        Some((lang, cs)) => {
+            let cs = cs.to_ascii_lowercase().replace('-', "");
+            format!("{lang}.{cs}")
+        }
+        None => l.to_string(),
+    }
+}
+
+#[allow(dead_code)]
+fn _source_file_used(_: &SourceFile) {}

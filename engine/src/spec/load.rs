@@ -1,0 +1,460 @@
+//! Loading a matrix: read every file, parse it keeping spans, check it against its schema, then
+//! resolve it into the typed [`Matrix`]. Every problem of every file is collected, not just the first.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::checks;
+use super::diag::{FileRef, SpecDiagnostic};
+use super::glob::expand;
+use super::matrix::Matrix;
+use super::model::{DistroFile, LegacyTask, MatrixFile, SuiteFile};
+use super::nickel;
+use super::schema::{self, FileKind};
+use super::source::{FileId, SourceFile, Sources};
+use super::{toml_value, yaml_value};
+
+/// Where a distro or suite was declared: a file, and the pointer of its table in that file.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub file: FileId,
+    /// `""` for a file of its own, `/distros/NAME` for an inline distro.
+    pub base: String,
+    /// For suites: the format, because legacy files name some keys differently.
+    pub legacy: bool,
+}
+
+impl Origin {
+    /// The pointer, in the declaring file, of a field named as in the native format.
+    pub fn pointer(&self, native: &str) -> String {
+        let native = if self.legacy {
+            match native.split('/').nth(1) {
+                Some("distros") => native.replacen("/distros", "/distro-check", 1),
+                Some("timeout") => native.replacen("/timeout", "/kill-timeout", 1),
+                _ => native.to_string(),
+            }
+        } else {
+            native.to_string()
+        };
+        format!("{}{}", self.base, native)
+    }
+}
+
+/// Where each part of the matrix came from, for diagnostics at plan and run time.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    pub matrix: Option<FileId>,
+    pub distros: BTreeMap<String, Origin>,
+    pub suites: BTreeMap<String, Origin>,
+}
+
+/// The result of loading: the matrix when it is valid, and every diagnostic found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub matrix: Option<Matrix>,
+    pub sources: Sources,
+    pub origins: Origins,
+    pub diagnostics: Vec<SpecDiagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(SpecDiagnostic::is_error)
+    }
+
+    /// A diagnostic pointing at `pointer` (native field names) in a distro's declaration.
+    pub fn distro_diagnostic(&self, distro: &str, pointer: &str, d: SpecDiagnostic, label: &str) -> SpecDiagnostic {
+        match self.origins.distros.get(distro) {
+            Some(o) => locate(d, self.sources.get(o.file), &o.pointer(pointer), label),
+            None => d,
+        }
+    }
+
+    /// A diagnostic pointing at `pointer` in a suite's task file.
+    pub fn suite_diagnostic(&self, suite: &str, pointer: &str, d: SpecDiagnostic, label: &str) -> SpecDiagnostic {
+        match self.origins.suites.get(suite) {
+            Some(o) => locate(d, self.sources.get(o.file), &o.pointer(pointer), label),
+            None => d,
+        }
+    }
+}
+
+/// Attach `file` and the span of `pointer` (or its nearest ancestor) to a diagnostic.
+pub fn locate(d: SpecDiagnostic, file: &SourceFile, pointer: &str, label: &str) -> SpecDiagnostic {
+    let d = d.in_file(file);
+    match file.spans.nearest(pointer) {
+        Some((_, s)) => d.at(s.value.clone(), label),
+        None => d,
+    }
+}
+
+/// The key span of `pointer` when it has one (for "this key" errors), else the value span.
+pub fn key_span(file: &SourceFile, pointer: &str) -> std::ops::Range<usize> {
+    file.spans
+        .nearest(pointer)
+        .map(|(_, s)| s.key.clone().unwrap_or_else(|| s.value.clone()))
+        .unwrap_or(0..0)
+}
+
+/// Load and validate the matrix at `path` (TOML or Nickel, by extension).
+pub fn load(path: &Path) -> Loaded {
+    let mut out = Loaded::default();
+    let Some((file_id, value)) = read_matrix(path, &mut out) else {
+        return out;
+    };
+    out.origins.matrix = Some(file_id);
+    let mut value = value;
+
+    // Inline distros are checked against the distro schema, each at its own place.
+    let inline: Option<serde_json::Map<String, Value>> = match value.get_mut("distros") {
+        Some(Value::Object(m)) => Some(std::mem::take(m)),
+        _ => None,
+    };
+    if inline.is_some() {
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("distros");
+        }
+    }
+    let matrix_file: Option<MatrixFile> =
+        check_and_parse(FileKind::Matrix, value, out.sources.get(file_id), "", &mut out.diagnostics);
+    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+
+    // Distros: inline tables or files from a glob.
+    let mut distros: BTreeMap<String, (DistroFile, Origin)> = BTreeMap::new();
+    let mut distros_complete = true;
+    if let Some(inline) = inline {
+        for (name, v) in inline {
+            let base = super::source::child("/distros", &name);
+            match check_and_parse::<DistroFile>(FileKind::Distro, v, out.sources.get(file_id), &base, &mut out.diagnostics) {
+                Some(d) => {
+                    distros.insert(
+                        name,
+                        (d, Origin { file: file_id, base, legacy: false }),
+                    );
+                }
+                None => distros_complete = false,
+            }
+        }
+    } else {
+        let pattern = matrix_file
+            .as_ref()
+            .and_then(|m| match &m.distros {
+                Some(super::model::DistrosField::Glob(g)) => Some(g.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "distros/*.toml".to_string());
+        let files = expand(&root, &pattern, false);
+        if files.is_empty() {
+            let f = out.sources.get(file_id);
+            let d = SpecDiagnostic::error(
+                "check::no-distros",
+                format!("no distro file matches `{pattern}`"),
+            );
+            out.diagnostics.push(
+                locate(d, f, "/distros", "matches no file")
+                    .help("add one file per distro (e.g. distros/arch.toml), or declare [distros.NAME] tables inline"),
+            );
+            distros_complete = false;
+        }
+        for file in files {
+            let name = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            match load_file::<DistroFile>(&file, FileKind::Distro, &mut out) {
+                Some((d, id)) => {
+                    distros.insert(
+                        name,
+                        (d, Origin { file: id, base: String::new(), legacy: false }),
+                    );
+                }
+                None => distros_complete = false,
+            }
+        }
+    }
+
+    // Suites: folders from one or more globs.
+    let patterns: Vec<String> = match matrix_file.as_ref().and_then(|m| m.suites.clone()) {
+        Some(super::model::SuitesField::Glob(g)) => vec![g],
+        Some(super::model::SuitesField::Globs(gs)) => gs,
+        None => vec!["suites/*".to_string()],
+    };
+    let mut suites: BTreeMap<String, (SuiteFile, Origin)> = BTreeMap::new();
+    let mut suites_complete = true;
+    for (i, pattern) in patterns.iter().enumerate() {
+        let dirs = expand(&root, pattern, true);
+        let pointer = if patterns.len() > 1 && matches!(matrix_file.as_ref().and_then(|m| m.suites.as_ref()), Some(super::model::SuitesField::Globs(_))) {
+            format!("/suites/{i}")
+        } else {
+            "/suites".to_string()
+        };
+        if dirs.is_empty() {
+            let f = out.sources.get(file_id);
+            let d = SpecDiagnostic::error("check::no-suites", format!("no suite folder matches `{pattern}`"));
+            out.diagnostics.push(
+                locate(d, f, &pointer, "matches no folder")
+                    .help("each suite is a folder holding task.toml (or the seed's task.yaml)"),
+            );
+            continue;
+        }
+        for dir in dirs {
+            let name = dir
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let toml = dir.join("task.toml");
+            let yaml = dir.join("task.yaml");
+            let (has_toml, has_yaml) = (toml.is_file(), yaml.is_file());
+            if has_toml && has_yaml {
+                let f = out.sources.get(file_id);
+                let d = SpecDiagnostic::error(
+                    "check::ambiguous-suite",
+                    format!("suite `{name}` has both task.toml and task.yaml"),
+                );
+                out.diagnostics.push(locate(d, f, &pointer, "this glob matches it").help("keep one of the two files"));
+                suites_complete = false;
+                continue;
+            }
+            if !has_toml && !has_yaml {
+                let f = out.sources.get(file_id);
+                let d = SpecDiagnostic::error(
+                    "check::suite-without-task",
+                    format!("suite folder `{}` holds no task.toml or task.yaml", super::source::display_name(&dir)),
+                );
+                out.diagnostics.push(
+                    locate(d, f, &pointer, "this glob matches it")
+                        .help("add a task.toml with at least `execute = \"...\"`, or narrow the glob"),
+                );
+                suites_complete = false;
+                continue;
+            }
+            if suites.contains_key(&name) {
+                let f = out.sources.get(file_id);
+                let d = SpecDiagnostic::error(
+                    "check::duplicate-suite",
+                    format!("two suite folders are named `{name}`"),
+                );
+                out.diagnostics.push(locate(d, f, &pointer, "matched twice").help("suite names must be unique: rename one folder"));
+                continue;
+            }
+            let parsed = if has_toml {
+                load_file::<SuiteFile>(&toml, FileKind::Suite, &mut out).map(|(s, id)| (s, id, false))
+            } else {
+                load_file::<LegacyTask>(&yaml, FileKind::LegacySuite, &mut out)
+                    .map(|(t, id)| (legacy_to_native(t), id, true))
+            };
+            match parsed {
+                Some((s, id, legacy)) => {
+                    suites.insert(name, (s, Origin { file: id, base: String::new(), legacy }));
+                }
+                None => suites_complete = false,
+            }
+        }
+    }
+
+    for (name, (_, o)) in &distros {
+        out.origins.distros.insert(name.clone(), o.clone());
+    }
+    for (name, (_, o)) in &suites {
+        out.origins.suites.insert(name.clone(), o.clone());
+    }
+
+    let Some(matrix_file) = matrix_file else {
+        sort_diagnostics(&mut out);
+        return out;
+    };
+    let input = checks::Input {
+        root: &root,
+        matrix: &matrix_file,
+        matrix_file: file_id,
+        distros: &distros,
+        suites: &suites,
+        distros_complete,
+        suites_complete,
+    };
+    let (matrix, diags) = checks::resolve(&input, &out.sources);
+    out.diagnostics.extend(diags);
+    sort_diagnostics(&mut out);
+    if !out.has_errors() && distros_complete && suites_complete {
+        out.matrix = matrix;
+    }
+    out
+}
+
+/// Order diagnostics as a reader goes through the files: by file (in loading order), then by place.
+fn sort_diagnostics(out: &mut Loaded) {
+    let order: std::collections::HashMap<String, usize> = (0..out.sources.len())
+        .map(|i| (out.sources.get(FileId(i)).name.clone(), i))
+        .collect();
+    out.diagnostics.sort_by_key(|d| {
+        let file = d.file.as_ref().and_then(|f| order.get(&f.name).copied()).unwrap_or(usize::MAX);
+        let at = d.primary.as_ref().map_or(0, |(r, _)| r.start);
+        (file, at)
+    });
+}
+
+fn read_matrix(path: &Path, out: &mut Loaded) -> Option<(FileId, Value)> {
+    let abs = match path.canonicalize() {
+        Ok(p) => p,
+        Err(e) => {
+            out.diagnostics.push(
+                SpecDiagnostic::error("load::not-found", format!("cannot read matrix `{}`: {e}", path.display()))
+                    .help("run in the folder holding matrix.toml, or pass -m PATH"),
+            );
+            return None;
+        }
+    };
+    let text: Arc<str> = match std::fs::read_to_string(&abs) {
+        Ok(t) => t.into(),
+        Err(e) => {
+            out.diagnostics.push(SpecDiagnostic::error(
+                "load::unreadable",
+                format!("cannot read matrix `{}`: {e}", path.display()),
+            ));
+            return None;
+        }
+    };
+    if abs.extension().is_some_and(|e| e == "ncl") {
+        let name = super::source::display_name(&abs);
+        match nickel::evaluate(&abs, &name, &text) {
+            Ok(value) => {
+                let spans = nickel::approximate_spans(&text, &value);
+                let id = out.sources.add(&abs, text, spans);
+                Some((id, value))
+            }
+            Err(d) => {
+                out.diagnostics.push(d);
+                None
+            }
+        }
+    } else {
+        let (value, spans, errors) = toml_value::parse(&text);
+        let id = out.sources.add(&abs, text, spans);
+        if !errors.is_empty() {
+            push_syntax_errors(out, id, errors, "toml::syntax");
+            return None;
+        }
+        Some((id, value))
+    }
+}
+
+fn push_syntax_errors(out: &mut Loaded, id: FileId, errors: Vec<toml_value::SyntaxError>, code: &str) {
+    let f = out.sources.get(id);
+    for e in errors {
+        let msg = e.message.lines().next().unwrap_or("syntax error").trim().to_string();
+        out.diagnostics.push(
+            SpecDiagnostic::error(code, format!("syntax error: {msg}"))
+                .in_file(f)
+                .at(e.span, "here"),
+        );
+    }
+}
+
+/// Read, parse, schema-check and deserialize one distro or suite file.
+fn load_file<T: DeserializeOwned>(path: &Path, kind: FileKind, out: &mut Loaded) -> Option<(T, FileId)> {
+    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let text: Arc<str> = match std::fs::read_to_string(&abs) {
+        Ok(t) => t.into(),
+        Err(e) => {
+            out.diagnostics.push(
+                SpecDiagnostic::error("load::unreadable", format!("cannot read `{}`: {e}", abs.display()))
+                    .in_file_ref(FileRef::named(&super::source::display_name(&abs))),
+            );
+            return None;
+        }
+    };
+    let (value, spans, errors) = if kind == FileKind::LegacySuite {
+        yaml_value::parse(&text)
+    } else {
+        toml_value::parse(&text)
+    };
+    let id = out.sources.add(&abs, text, spans);
+    if !errors.is_empty() {
+        let code = if kind == FileKind::LegacySuite { "yaml::syntax" } else { "toml::syntax" };
+        push_syntax_errors(out, id, errors, code);
+        return None;
+    }
+    let parsed = check_and_parse(kind, value, out.sources.get(id), "", &mut out.diagnostics)?;
+    Some((parsed, id))
+}
+
+/// Schema-check a value, then deserialize it. When the schema finds problems, the offending parts
+/// are pruned and deserialization is still tried, so that semantic checks can report the file's
+/// other problems in the same run (the result is then only used for checking).
+fn check_and_parse<T: DeserializeOwned>(
+    kind: FileKind,
+    mut value: Value,
+    file: &SourceFile,
+    base: &str,
+    diags: &mut Vec<SpecDiagnostic>,
+) -> Option<T> {
+    let problems = schema::check(kind, &value, file, base);
+    if !problems.is_empty() {
+        let pointers: Vec<String> = problems.iter().filter_map(|p| p.prune.clone()).collect();
+        diags.extend(problems.into_iter().map(|p| p.diagnostic));
+        prune(&mut value, pointers);
+    }
+    match serde_json::from_value::<T>(value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            if !diags.iter().any(|d| d.file.as_ref().is_some_and(|f| f.name == file.name)) {
+                diags.push(
+                    SpecDiagnostic::error("schema::invalid", format!("invalid {}: {e}", kind.schema_file().trim_end_matches(".schema.json")))
+                        .in_file(file),
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Remove the values at `pointers`; array elements are removed from the highest index down so
+/// that earlier removals do not shift later ones.
+fn prune(value: &mut Value, mut pointers: Vec<String>) {
+    let key = |p: &String| -> Vec<(u64, String)> {
+        p.split('/')
+            .map(|s| (s.parse::<u64>().unwrap_or(u64::MAX), s.to_string()))
+            .collect()
+    };
+    pointers.sort_by_key(|p| std::cmp::Reverse(key(p)));
+    pointers.dedup();
+    for p in pointers {
+        if p.is_empty() {
+            continue;
+        }
+        let (parent, last) = p.rsplit_once('/').unwrap_or(("", &p));
+        let last = last.replace("~1", "/").replace("~0", "~");
+        match value.pointer_mut(parent) {
+            Some(Value::Object(m)) => {
+                m.remove(&last);
+            }
+            Some(Value::Array(a)) => {
+                if let Ok(i) = last.parse::<usize>() {
+                    if i < a.len() {
+                        a.remove(i);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn legacy_to_native(t: LegacyTask) -> SuiteFile {
+    SuiteFile {
+        summary: t.summary,
+        distros: t.distro_check,
+        requires: None,
+        timeout: t.kill_timeout,
+        retries: None,
+        expect: t.expect,
+        environment: t.environment,
+        prepare: t.prepare,
+        execute: t.execute,
+        restore: t.restore,
+    }
+}

@@ -1,0 +1,19 @@
+//! The matrix spec: the types users write, loading (TOML with spans, Nickel), the JSON Schema check,
+//! semantic checks, and diagnostics that underline the exact place in the user's file.
+
+pub mod checks;
+pub mod diag;
+pub mod glob;
+pub mod load;
+pub mod matrix;
+pub mod model;
+pub mod nickel;
+pub mod schema;
+pub mod source;
+pub mod suggest;
+pub mod toml_value;
+pub mod yaml_value;
+
+pub use diag::SpecDiagnostic;
+pub use load::{load, Loaded, Origin, Origins};
+pub use matrix::Matrix;
