@@ -409,7 +409,12 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
         }
         (None, None) => {
             let file = cx.sources.get(f);
-            let d = locate(SpecDiagnostic::error("check::base", format!("distro `{name}` has no base")), file, &o.base, "needs `base_image` or `base_rootfs`");
+            let d = SpecDiagnostic::error("check::base", format!("distro `{name}` has no base"));
+            // Point at the start of the distro's table: where the missing key belongs.
+            let d = match file.spans.first_key(&o.base) {
+                Some(span) => d.in_file(file).at(span, "needs `base_image` or `base_rootfs`"),
+                None => locate(d, file, &o.base, "needs `base_image` or `base_rootfs`"),
+            };
             cx.diags.push(d.help("add `base_image = \"archlinux:base-devel\"` (or a `base_rootfs` script for offline use)"));
             ok = false;
             Base::Rootfs { script: PathBuf::new(), args: Vec::new() }

@@ -26,12 +26,7 @@ pub fn evaluate(path: &Path, name: &str, text: &str) -> Result<Value, SpecDiagno
                 let mut buf = Vec::new();
                 let _ = err.format(&mut buf, nickel_lang::ErrorFormat::Text);
                 let rendered = String::from_utf8_lossy(&buf).trim_end().to_string();
-                Err(SpecDiagnostic::error(
-                    "nickel::eval",
-                    format!("Nickel evaluation failed\n\n{rendered}"),
-                )
-                .in_file_ref(FileRef::named(name))
-                .help("fix the Nickel error above; `nickel export` shows the same message"))
+                Err(from_rendered(path, name, text, &rendered))
             }
         }
     }
@@ -39,6 +34,72 @@ pub fn evaluate(path: &Path, name: &str, text: &str) -> Result<Value, SpecDiagno
     {
         let _ = text;
         evaluate_with_cli(path, name)
+    }
+}
+
+/// Turn Nickel's rendered error (codespan style) into a diagnostic with a real span in the `.ncl`
+/// file: the message from `error: ...`, the place from `┌─ file:LINE:COL`, the label from the
+/// `^^^ label` line, and Nickel's notes as help. Falls back to the whole rendering as the message.
+pub fn from_rendered(path: &Path, name: &str, text: &str, rendered: &str) -> SpecDiagnostic {
+    let lines: Vec<&str> = rendered.lines().collect();
+    let message = lines
+        .first()
+        .and_then(|l| l.strip_prefix("error: "))
+        .unwrap_or("Nickel evaluation failed")
+        .trim()
+        .to_string();
+    let path_str = path.display().to_string();
+    // The first location in our own file.
+    let loc = lines.iter().enumerate().find_map(|(i, l)| {
+        let rest = l.split("┌─ ").nth(1)?;
+        let rest = rest.strip_prefix(&path_str)?.strip_prefix(':')?;
+        let mut it = rest.trim().split(':');
+        let line: usize = it.next()?.parse().ok()?;
+        let col: usize = it.next()?.parse().ok()?;
+        Some((i, line, col))
+    });
+    let notes: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.trim_start().strip_prefix("= "))
+        .map(str::to_string)
+        .collect();
+    let file = super::source::SourceFile {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        text: text.into(),
+        spans: SpanMap::default(),
+    };
+    let mut d = SpecDiagnostic::error("nickel::eval", message.clone()).in_file(&file);
+    match loc {
+        Some((i, line, col)) => {
+            let (len, label) = lines[i + 1..]
+                .iter()
+                .take(6)
+                .find_map(|l| {
+                    let carets = l.find('^')?;
+                    let after = &l[carets..];
+                    let n = after.chars().take_while(|c| *c == '^').count();
+                    Some((n, after[n..].trim().to_string()))
+                })
+                .unwrap_or((1, String::new()));
+            let offset = text
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum::<usize>()
+                + col.saturating_sub(1);
+            let label = if label.is_empty() { message.clone() } else { label };
+            d = d.at(offset..offset + len.max(1), label);
+        }
+        None => {
+            d = SpecDiagnostic::error("nickel::eval", format!("Nickel evaluation failed\n\n{rendered}"))
+                .in_file_ref(FileRef::named(name));
+        }
+    }
+    if notes.is_empty() {
+        d.help("`nickel export` shows the same error")
+    } else {
+        d.help(notes.join("\n"))
     }
 }
 

@@ -372,16 +372,24 @@ fn nodes_at<'a>(root: &'a Value, rel: &str) -> Vec<&'a Value> {
     expand(root, current)
 }
 
-/// Replace union nodes by their branches.
+/// Replace union and `allOf` wrapper nodes by their branches (schemars wraps a described `$ref`
+/// in `allOf` for draft-07).
 fn expand<'a>(root: &'a Value, nodes: Vec<&'a Value>) -> Vec<&'a Value> {
     let mut out = Vec::new();
-    for n in nodes {
+    let mut queue = nodes;
+    let mut guard = 0;
+    while let Some(n) = queue.pop() {
+        guard += 1;
+        if guard > 256 {
+            break;
+        }
         let branches = n
             .get("anyOf")
             .or_else(|| n.get("oneOf"))
+            .or_else(|| n.get("allOf"))
             .and_then(Value::as_array);
         match branches {
-            Some(bs) => out.extend(bs.iter().map(|b| resolve(root, b))),
+            Some(bs) => queue.extend(bs.iter().rev().map(|b| resolve(root, b))),
             None => out.push(n),
         }
     }

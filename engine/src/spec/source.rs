@@ -48,6 +48,19 @@ impl SpanMap {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+
+    /// The key span of the first entry directly under `pointer` (where a table's content starts).
+    pub fn first_key(&self, pointer: &str) -> Option<std::ops::Range<usize>> {
+        self.map
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix(pointer)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+            .filter_map(|(_, s)| s.key.clone())
+            .min_by_key(|r| r.start)
+    }
 }
 
 /// Escape one segment of a JSON pointer (RFC 6901).

@@ -1,0 +1,144 @@
+//! `engine validate` and `engine schema` on the repository's own files.
+
+mod common;
+
+use common::{copy_tree, engine, repo_root, stderr, stdout};
+
+#[test]
+fn root_matrix_is_valid_with_a_summary_line() {
+    let out = engine(&repo_root(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.starts_with("matrix.toml is valid: 4 distros, 7 suites, 5 cache mounts"),
+        "{line}"
+    );
+}
+
+#[test]
+fn nickel_matrix_gives_the_identical_model() {
+    let root = repo_root();
+    let toml = engine(&root, &["validate", "--dump"]);
+    let ncl = engine(&root, &["validate", "--dump", "-m", "examples/nickel/matrix.ncl"]);
+    assert_eq!(toml.status.code(), Some(0), "{}", stderr(&toml));
+    assert_eq!(ncl.status.code(), Some(0), "{}", stderr(&ncl));
+    let mut a: serde_json::Value = serde_json::from_str(&stdout(&toml)).unwrap();
+    let mut b: serde_json::Value = serde_json::from_str(&stdout(&ncl)).unwrap();
+    // The folder holding the matrix file differs by construction; everything it resolves must not.
+    a.as_object_mut().unwrap().remove("root");
+    b.as_object_mut().unwrap().remove("root");
+    assert_eq!(a, b);
+    assert_eq!(a["distros"].as_object().unwrap().len(), 4);
+}
+
+#[test]
+fn three_independent_defects_in_one_file_are_all_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
+    std::fs::write(
+        root.join("matrix.toml"),
+        r#"
+[engine]
+concurency = 4
+timeout = "soon"
+[image]
+dockerfile = "docker/Dockerfile"
+[caches.mounts]
+pacman = { source = "pacman/{distor}", target = "/var/cache/pacman" }
+"#,
+    )
+    .unwrap();
+    let out = engine(&root, &["validate", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    for want in ["schema::unknown-key", "check::bad-duration", "check::unknown-placeholder"] {
+        assert!(codes.contains(&want), "{want} missing from {codes:?}");
+    }
+    let human = engine(&root, &["validate"]);
+    assert!(stderr(&human).contains("the matrix is invalid (3 problems)"), "{}", stderr(&human));
+}
+
+#[test]
+fn missing_matrix_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = engine(tmp.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("cannot read matrix `matrix.toml`"), "{err}");
+    assert!(err.contains("pass -m PATH"), "{err}");
+}
+
+#[test]
+fn json_diagnostics_carry_file_line_column_and_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
+    std::fs::write(root.join("distros/cachyos.toml"), "base_image = \"x\"\npull = \"allways\"\n").unwrap();
+    let out = engine(&root, &["validate", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["valid"], false);
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "schema::bad-value");
+    assert_eq!(d["file"], "distros/cachyos.toml");
+    assert_eq!(d["line"], 2);
+    assert_eq!(d["column"], 8);
+    assert_eq!(d["help"], "did you mean \"always\"?");
+}
+
+#[test]
+fn committed_schemas_match_the_types() {
+    let out = engine(&repo_root(), &["schema", "--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "schema/ drifted from the Rust types: run `cargo run -p engine -- schema --write`\n{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn schema_check_detects_drift() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("schema"), tmp.path());
+    std::fs::write(tmp.path().join("distro.schema.json"), "{}\n").unwrap();
+    let out = engine(tmp.path(), &["schema", "--check", "--dir", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("distro.schema.json"));
+}
+
+/// Editors show descriptions on hover: every property of every schema must have one.
+#[test]
+fn every_property_has_a_description() {
+    fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(obj) = v.as_object() {
+            if let Some(props) = obj.get("properties").and_then(|p| p.as_object()) {
+                for (k, p) in props {
+                    if p.get("description").is_none() {
+                        missing.push(format!("{path}/{k}"));
+                    }
+                }
+            }
+            for (k, child) in obj {
+                walk(child, &format!("{path}/{k}"), missing);
+            }
+        } else if let Some(items) = v.as_array() {
+            for (i, child) in items.iter().enumerate() {
+                walk(child, &format!("{path}/{i}"), missing);
+            }
+        }
+    }
+    for file in ["matrix", "distro", "suite", "suite-yaml"] {
+        let text = std::fs::read_to_string(repo_root().join(format!("schema/{file}.schema.json"))).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut missing = Vec::new();
+        walk(&schema, file, &mut missing);
+        assert!(missing.is_empty(), "properties without description: {missing:?}");
+    }
+}
