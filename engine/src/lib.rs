@@ -6,4 +6,5 @@
 //! `cli` is the command line.
 
 pub mod cli;
+pub mod plan;
 pub mod spec;

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod graph;
 pub mod schema_cmd;
+pub mod selection;
 pub mod validate;
 
 /// Exit codes shared by every command (see DESIGN.md section 2).
@@ -60,6 +62,12 @@ pub enum Command {
     Validate(validate::Args),
     /// Print or write the JSON Schemas of the matrix, distro and suite files.
     Schema(schema_cmd::Args),
+    /// Show the plan as a graph: base -> image -> provision -> suites, per distro.
+    Graph(graph::GraphArgs),
+    /// List the nodes of the plan, one per line.
+    List(graph::ListArgs),
+    /// Export the plan for a CI system: shards as a job matrix.
+    Plan(graph::PlanArgs),
 }
 
 /// The matrix path the user meant.
@@ -82,5 +90,8 @@ pub fn main() -> i32 {
     match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Schema(args) => schema_cmd::run(args),
+        Command::Graph(args) => graph::graph(&cli, args),
+        Command::List(args) => graph::list(&cli, args),
+        Command::Plan(args) => graph::plan(&cli, args),
     }
 }

@@ -1,0 +1,125 @@
+//! `engine graph`, `engine list` and `engine plan`: the plan, shown or exported.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::selection::{load_matrix, narrow, SelectArgs};
+use super::{exit, Cli};
+use crate::plan::{dot, Plan};
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    /// Graphviz DOT (the default): `engine graph --dot | dot -Tsvg > plan.svg`.
+    #[arg(long, conflicts_with = "json")]
+    pub dot: bool,
+    /// JSON: nodes with their dependencies and cache keys, and the skipped pairs.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Also list the distro x suite pairs that do not run, with the reason.
+    #[arg(long)]
+    pub why: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::GithubMatrix)]
+    pub format: PlanFormat,
+    /// Number of shards to fan out over.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub shards: u32,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// `{"include": [{"shard": "1/4", ...}]}` for a CI job matrix (`strategy.matrix: ${{ fromJSON(...) }}`).
+    GithubMatrix,
+}
+
+fn planned(cli: &Cli, select: &SelectArgs) -> Result<Plan, i32> {
+    let (_loaded, matrix) = load_matrix(cli)?;
+    let keys = crate::plan::hash::cache_keys(&matrix);
+    let plan = Plan::build(&matrix, Some(&keys));
+    narrow(&plan, &matrix, select, cli.color.stderr())
+}
+
+pub fn graph(cli: &Cli, args: &GraphArgs) -> i32 {
+    let plan = match planned(cli, &args.select) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let text = if args.json { dot::to_json(&plan) } else { dot::to_dot(&plan) };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    exit::OK
+}
+
+pub fn list(cli: &Cli, args: &ListArgs) -> i32 {
+    let plan = match planned(cli, &args.select) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let _ = std::io::stdout().lock().write_all(dot::to_list(&plan, args.why).as_bytes());
+    exit::OK
+}
+
+#[derive(Serialize)]
+struct Job {
+    shard: String,
+    name: String,
+    suites: usize,
+    /// The command the job runs.
+    command: String,
+}
+
+#[derive(Serialize)]
+struct GithubMatrix {
+    include: Vec<Job>,
+}
+
+pub fn plan(cli: &Cli, args: &PlanArgs) -> i32 {
+    let (_loaded, matrix) = match load_matrix(cli) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let full = Plan::build(&matrix, None);
+    let mut sel = args.select.clone();
+    sel.shard = None;
+    let selected = match narrow(&full, &matrix, &sel, cli.color.stderr()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let weights = match &args.select.timings {
+        Some(p) => std::fs::read_to_string(p)
+            .map(|t| crate::plan::shard::weights_from_report(&t))
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
+    let assignment = crate::plan::shard::assign(&selected, args.shards, &weights);
+    let mut extra = String::new();
+    for p in &args.select.patterns {
+        extra.push_str(&format!(" '{p}'"));
+    }
+    let jobs = (0..args.shards)
+        .map(|k| Job {
+            shard: format!("{}/{}", k + 1, args.shards),
+            name: format!("shard {} of {}", k + 1, args.shards),
+            suites: assignment.values().filter(|s| **s == k).count(),
+            command: format!("engine run --shard {}/{}{extra}", k + 1, args.shards),
+        })
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut stdout, &GithubMatrix { include: jobs });
+    let _ = writeln!(stdout);
+    exit::OK
+}
