@@ -1,0 +1,460 @@
+//! Images: inspect, import a rootfs tar, pull, build (classic builder), commit, remove, list.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use bollard::errors::Error as BollardError;
+use bollard::models::ContainerConfig;
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CommitContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListImagesOptionsBuilder, RemoveImageOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+
+use super::context::{dockerfile_in_context, tar_context};
+use super::error::{is_connection_error, server_error};
+use super::{labels, DockerClient, DockerError};
+
+/// How many lines of build output a [`DockerError::BuildFailed`] keeps.
+pub const BUILD_TAIL_LINES: usize = 20;
+
+/// Chunk size when streaming a rootfs tar to the daemon.
+const IMPORT_CHUNK: usize = 256 * 1024;
+
+/// What to build: a context folder, the Dockerfile in it, build args, the tag and labels.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    pub context_dir: PathBuf,
+    /// Relative to `context_dir`.
+    pub dockerfile: PathBuf,
+    pub build_args: HashMap<String, String>,
+    pub tag: String,
+    /// Set on the image, together with `engine.managed=true`.
+    pub labels: HashMap<String, String>,
+}
+
+/// One image as listed by the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+/// `repo:tag` split at the tag colon (not a registry port); no tag means `latest`.
+pub fn split_reference(reference: &str) -> (&str, &str) {
+    let name_start = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[name_start..].rfind(':') {
+        Some(i) => (
+            &reference[..name_start + i],
+            &reference[name_start + i + 1..],
+        ),
+        None => (reference, "latest"),
+    }
+}
+
+/// A Dockerfile `LABEL` instruction setting `labels` (sorted, quoted).
+fn label_instruction(labels: &HashMap<String, String>) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut pairs: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect();
+    pairs.sort();
+    format!("LABEL {}", pairs.join(" "))
+}
+
+impl DockerClient {
+    /// The labels of an image, or `None` when the daemon has no such image.
+    pub async fn image_labels(
+        &self,
+        reference: &str,
+    ) -> Result<Option<HashMap<String, String>>, DockerError> {
+        match self.api().inspect_image(reference).await {
+            Ok(image) => Ok(Some(
+                image.config.and_then(|c| c.labels).unwrap_or_default(),
+            )),
+            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => Ok(None),
+            Err(e) => Err(self.fail("image inspect", reference, e)),
+        }
+    }
+
+    /// Whether the daemon has an image of that name (or id).
+    pub async fn image_exists(&self, reference: &str) -> Result<bool, DockerError> {
+        Ok(self.image_labels(reference).await?.is_some())
+    }
+
+    /// Imports a root file system tar (optionally gzip/bzip2/xz compressed) as image
+    /// `reference`, labelled with `labels` plus `engine.managed=true`. Returns the image id.
+    ///
+    /// This is `docker import` (`POST /images/create?fromSrc=-`), not `docker load`: bollard's
+    /// `import_image` posts to `/images/load`, which expects a `docker save` archive.
+    pub async fn import_rootfs(
+        &self,
+        tar_path: &Path,
+        reference: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<String, DockerError> {
+        let failed = |reason: String| DockerError::ImportFailed {
+            reference: reference.to_string(),
+            path: tar_path.to_path_buf(),
+            reason,
+        };
+        let file = tokio::fs::File::open(tar_path)
+            .await
+            .map_err(|source| DockerError::Io {
+                path: tar_path.to_path_buf(),
+                source,
+            })?;
+        let body = futures_util::stream::unfold(Some(file), |file| async move {
+            let mut file = file?;
+            let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
+            match (&mut file)
+                .take(IMPORT_CHUNK as u64)
+                .read_to_end(&mut chunk)
+                .await
+            {
+                Ok(0) => None,
+                Ok(_) => Some((Ok(chunk.into()), Some(file))),
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+
+        let all_labels = labels::with_managed(labels);
+        let (repo, tag) = split_reference(reference);
+        let options = CreateImageOptionsBuilder::default()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .changes(vec![label_instruction(&all_labels)])
+            .build();
+        let mut progress =
+            self.api()
+                .create_image(Some(options), Some(bollard::body_try_stream(body)), None);
+        while let Some(item) = progress.next().await {
+            match item {
+                Ok(_) => {}
+                Err(e) if is_connection_error(&e) => {
+                    return Err(self.fail("image import", reference, e))
+                }
+                Err(BollardError::DockerStreamError { error }) => return Err(failed(error)),
+                Err(e) => {
+                    return Err(failed(match server_error(&e) {
+                        Some((_, message)) => message.to_string(),
+                        None => e.to_string(),
+                    }))
+                }
+            }
+        }
+
+        // Check the result instead of trusting the stream, including that the labels stuck.
+        let image = match self.api().inspect_image(reference).await {
+            Ok(image) => image,
+            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => {
+                return Err(failed(
+                    "the daemon reported success but the image does not exist".into(),
+                ))
+            }
+            Err(e) => return Err(self.fail("image inspect", reference, e)),
+        };
+        let got = image.config.and_then(|c| c.labels).unwrap_or_default();
+        if let Some((key, _)) = all_labels.iter().find(|(k, v)| got.get(*k) != Some(*v)) {
+            return Err(failed(format!(
+                "the daemon did not set label `{key}` on the image"
+            )));
+        }
+        image
+            .id
+            .ok_or_else(|| failed("the daemon returned no image id".into()))
+    }
+
+    /// Pulls an image from its registry.
+    pub async fn pull(&self, reference: &str) -> Result<(), DockerError> {
+        let (repo, tag) = split_reference(reference);
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag)
+            .build();
+        let mut progress = self.api().create_image(Some(options), None, None);
+        while let Some(item) = progress.next().await {
+            let reason = match item {
+                Ok(_) => continue,
+                Err(e) if is_connection_error(&e) => return Err(self.fail("pull", reference, e)),
+                Err(BollardError::DockerStreamError { error }) => error,
+                Err(e) => match server_error(&e) {
+                    Some((_, message)) => message.to_string(),
+                    None => e.to_string(),
+                },
+            };
+            return Err(DockerError::PullFailed {
+                reference: reference.to_string(),
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds an image with the classic builder. Every line of build output goes to `on_line`.
+    /// A failed step, or a build that ends without the image existing, is
+    /// [`DockerError::BuildFailed`] with the last lines of output. Returns the image id.
+    pub async fn build_image(
+        &self,
+        request: &BuildRequest,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<String, DockerError> {
+        let tag = request.tag.as_str();
+        let dockerfile = dockerfile_in_context(&request.dockerfile)?;
+        let context_dir = request.context_dir.clone();
+        let dockerfile_path = request.dockerfile.clone();
+        // Reading and tarring the context is blocking file I/O.
+        let context =
+            tokio::task::spawn_blocking(move || tar_context(&context_dir, &dockerfile_path))
+                .await
+                .map_err(|e| DockerError::BuildFailed {
+                    tag: tag.to_string(),
+                    reason: format!("packing the build context panicked: {e}"),
+                    tail: Vec::new(),
+                })??;
+
+        let image_labels = labels::with_managed(&request.labels);
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(&dockerfile)
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(&request.build_args)
+            .labels(&image_labels)
+            .build();
+
+        let mut output = BuildOutput::default();
+        let mut failure: Option<String> = None;
+        let mut undecodable: Option<String> = None;
+        {
+            let mut stream =
+                self.api()
+                    .build_image(options, None, Some(bollard::body_full(context.into())));
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(info) => {
+                        if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
+                            output.push(text, &mut on_line);
+                        }
+                    }
+                    Err(BollardError::DockerStreamError { error }) => {
+                        output.finish(&mut on_line);
+                        output.push(&format!("{error}\n"), &mut on_line);
+                        failure.get_or_insert(error);
+                    }
+                    Err(e) if is_connection_error(&e) => {
+                        return Err(self.fail("image build", tag, e))
+                    }
+                    Err(e) => match server_error(&e) {
+                        Some((_, message)) => {
+                            output.push(&format!("{message}\n"), &mut on_line);
+                            failure.get_or_insert(message.to_string());
+                        }
+                        // A decoding hiccup at the end of a stream (bollard #560) is harmless
+                        // if the image exists; decided below.
+                        None => undecodable = Some(e.to_string()),
+                    },
+                }
+            }
+        }
+        output.finish(&mut on_line);
+
+        let build_failed = |reason: String, output: BuildOutput| DockerError::BuildFailed {
+            tag: tag.to_string(),
+            reason,
+            tail: output.tail.into_iter().collect(),
+        };
+        if let Some(reason) = failure {
+            return Err(build_failed(reason, output));
+        }
+        match self.api().inspect_image(tag).await {
+            Ok(image) => image
+                .id
+                .ok_or_else(|| build_failed("the daemon returned no image id".into(), output)),
+            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => {
+                let reason = undecodable.map_or_else(
+                    || "the build ended without error but the image does not exist".to_string(),
+                    |e| format!("the build output could not be read: {e}"),
+                );
+                Err(build_failed(reason, output))
+            }
+            Err(e) => Err(self.fail("image inspect", tag, e)),
+        }
+    }
+
+    /// Commits a (stopped) container as image `repo:tag` with `labels` (plus
+    /// `engine.managed=true`; the container's own labels are kept) and Dockerfile `changes`
+    /// such as `CMD ["/bin/sh"]`. Returns the image id.
+    pub async fn commit(
+        &self,
+        container: &str,
+        repo: &str,
+        tag: &str,
+        labels: &HashMap<String, String>,
+        changes: &[String],
+    ) -> Result<String, DockerError> {
+        let mut options = CommitContainerOptionsBuilder::default()
+            .container(container)
+            .repo(repo)
+            .tag(tag)
+            .pause(false);
+        if !changes.is_empty() {
+            options = options.changes(&changes.join("\n"));
+        }
+        let config = ContainerConfig {
+            labels: Some(labels::with_managed(labels)),
+            ..Default::default()
+        };
+        match self.api().commit_container(options.build(), config).await {
+            Ok(response) => Ok(response.id),
+            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => {
+                Err(DockerError::ContainerNotFound {
+                    container: container.to_string(),
+                })
+            }
+            Err(e) => Err(self.fail("commit", container, e)),
+        }
+    }
+
+    /// Removes an image (and its now unused untagged parents). `Ok(false)` when it did not exist.
+    pub async fn remove_image(&self, reference: &str, force: bool) -> Result<bool, DockerError> {
+        let options = RemoveImageOptionsBuilder::default().force(force).build();
+        match self
+            .api()
+            .remove_image(reference, Some(options), None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => Ok(false),
+            Err(e) => Err(self.fail("image remove", reference, e)),
+        }
+    }
+
+    /// Images carrying all of `labels` (`key=value`); all images when `labels` is empty.
+    pub async fn list_images(
+        &self,
+        labels: &HashMap<String, String>,
+    ) -> Result<Vec<ImageInfo>, DockerError> {
+        let mut options = ListImagesOptionsBuilder::default();
+        if !labels.is_empty() {
+            options = options.filters(&labels::filter(labels));
+        }
+        let images = self
+            .api()
+            .list_images(Some(options.build()))
+            .await
+            .map_err(|e| self.fail("image list", "images", e))?;
+        Ok(images
+            .into_iter()
+            .map(|image| ImageInfo {
+                id: image.id,
+                tags: image
+                    .repo_tags
+                    .into_iter()
+                    .filter(|t| t != "<none>:<none>")
+                    .collect(),
+                labels: image.labels,
+                created: image.created,
+            })
+            .collect())
+    }
+
+    /// Removes every image carrying all of `labels` and `engine.managed=true`.
+    /// Returns how many were removed.
+    pub async fn remove_images_by_labels(
+        &self,
+        labels: &HashMap<String, String>,
+    ) -> Result<usize, DockerError> {
+        let filter = labels::with_managed(labels);
+        let mut removed = 0;
+        for image in self.list_images(&filter).await? {
+            if self.remove_image(&image.id, true).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Splits build output into lines and keeps the last [`BUILD_TAIL_LINES`].
+#[derive(Default)]
+struct BuildOutput {
+    partial: String,
+    tail: VecDeque<String>,
+}
+
+impl BuildOutput {
+    fn push(&mut self, text: &str, on_line: &mut impl FnMut(&str)) {
+        self.partial.push_str(text);
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            self.emit(line.trim_end_matches(['\n', '\r']), on_line);
+        }
+    }
+
+    fn finish(&mut self, on_line: &mut impl FnMut(&str)) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.emit(line.trim_end_matches('\r'), on_line);
+        }
+    }
+
+    fn emit(&mut self, line: &str, on_line: &mut impl FnMut(&str)) {
+        on_line(line);
+        if self.tail.len() == BUILD_TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_at_the_tag_not_the_port() {
+        assert_eq!(split_reference("a/b:c"), ("a/b", "c"));
+        assert_eq!(split_reference("a/b"), ("a/b", "latest"));
+        assert_eq!(split_reference("host:5000/b"), ("host:5000/b", "latest"));
+        assert_eq!(split_reference("host:5000/b:t"), ("host:5000/b", "t"));
+    }
+
+    #[test]
+    fn label_instruction_is_sorted_and_quoted() {
+        let labels = HashMap::from([
+            ("b".to_string(), "say \"hi\"".to_string()),
+            ("a".to_string(), "x y".to_string()),
+        ]);
+        assert_eq!(
+            label_instruction(&labels),
+            r#"LABEL "a"="x y" "b"="say \"hi\"""#
+        );
+    }
+
+    #[test]
+    fn build_output_keeps_lines_and_a_bounded_tail() {
+        let mut out = BuildOutput::default();
+        let mut seen = Vec::new();
+        let mut sink = |l: &str| seen.push(l.to_string());
+        out.push("Step 1/2 : FROM x\n ---> abc", &mut sink);
+        out.push("\r\n", &mut sink);
+        for i in 0..30 {
+            out.push(&format!("line {i}\n"), &mut sink);
+        }
+        out.push("no newline", &mut sink);
+        out.finish(&mut sink);
+        assert_eq!(seen[0], "Step 1/2 : FROM x");
+        assert_eq!(seen[1], " ---> abc");
+        assert_eq!(seen.last().map(String::as_str), Some("no newline"));
+        assert_eq!(out.tail.len(), BUILD_TAIL_LINES);
+        assert_eq!(out.tail.back().map(String::as_str), Some("no newline"));
+        assert_eq!(out.tail.front().map(String::as_str), Some("line 11"));
+    }
+}

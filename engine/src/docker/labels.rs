@@ -1,0 +1,40 @@
+//! Label keys the engine stamps on every container and image it makes, so that cleanup
+//! (`engine clean`, Ctrl-C) removes exactly what the engine made and nothing else.
+
+use std::collections::HashMap;
+
+/// Present (`true`) on everything the engine creates.
+pub const MANAGED: &str = "engine.managed";
+/// The run that created the object.
+pub const RUN: &str = "engine.run";
+/// The plan node (e.g. `suite(arch, disable-in-german)`) that created the object.
+pub const NODE: &str = "engine.node";
+/// Content hash an image was built from; the planner reuses an image whose hash matches.
+pub const CONTENT_HASH: &str = "engine.content-hash";
+
+/// The label set for one node of one run.
+pub fn for_node(run: &str, node: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (RUN.to_string(), run.to_string()),
+        (NODE.to_string(), node.to_string()),
+    ])
+}
+
+/// Caller labels plus `engine.managed=true` (the caller cannot switch that one off).
+pub(crate) fn with_managed<'a>(
+    caller: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> HashMap<String, String> {
+    let mut all: HashMap<String, String> = caller
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    all.insert(MANAGED.to_string(), "true".to_string());
+    all
+}
+
+/// Docker `label` filter values (`key=value`) for a label map.
+pub(crate) fn filter(labels: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
+    let mut values: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    values.sort();
+    HashMap::from([("label".to_string(), values)])
+}

@@ -1,0 +1,139 @@
+//! The engine's Docker backend: the only place the engine talks to the Docker daemon
+//! (through bollard's HTTP API; the docker CLI is never run).
+//!
+//! - [`DockerClient`]: connection (DOCKER_HOST or the default socket), version negotiation
+//! - [`image`]: inspect, import a rootfs tar, pull, build, commit, remove, list
+//! - [`context`]: deterministic build-context tar with `.dockerignore`, content hash
+//! - [`container`]: create/start/wait/logs/kill/stop/remove, label-based cleanup
+//! - [`run`]: run a container to completion with timeout, cancellation and guaranteed removal
+//! - [`labels`]: the label keys stamped on everything the engine makes
+
+pub mod container;
+pub mod context;
+mod dockerignore;
+pub mod error;
+pub mod image;
+pub mod labels;
+pub mod run;
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+pub use container::{Bind, ContainerSpec, ExitInfo, LogLine, LogStream};
+pub use context::{context_hash, tar_context, ContextError};
+pub use dockerignore::DockerIgnore;
+pub use error::DockerError;
+pub use image::{BuildRequest, ImageInfo};
+pub use run::{Ending, RunOptions, RunOutcome};
+
+/// Used when DOCKER_HOST is unset or empty.
+pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
+
+/// Requests that answer only when done (commit, stop with a long grace period, import) can
+/// take minutes; bollard's 2-minute default would cut them off. Streams are not affected.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// How long connecting (version negotiation and ping) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A connection to one Docker daemon. Cheap to clone (one shared HTTP client).
+#[derive(Debug, Clone)]
+pub struct DockerClient {
+    docker: Docker,
+    endpoint: String,
+    api_version: String,
+}
+
+impl DockerClient {
+    /// Connects to `$DOCKER_HOST`, else to [`DEFAULT_ENDPOINT`], and checks that a daemon answers.
+    pub async fn connect() -> Result<DockerClient, DockerError> {
+        let endpoint = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|host| !host.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        Self::connect_to(&endpoint).await
+    }
+
+    /// Connects to an explicit endpoint (`unix:///path`, `tcp://host:port`, `http://host:port`).
+    pub async fn connect_to(endpoint: &str) -> Result<DockerClient, DockerError> {
+        let docker = Docker::connect_with_host(endpoint).map_err(|source| {
+            if error::is_connection_error(&source) {
+                DockerError::Unreachable {
+                    endpoint: endpoint.to_string(),
+                    source,
+                }
+            } else {
+                DockerError::BadHost {
+                    endpoint: endpoint.to_string(),
+                    source,
+                }
+            }
+        })?;
+        let unreachable = |source| DockerError::Unreachable {
+            endpoint: endpoint.to_string(),
+            source,
+        };
+        // Old daemons (20.10 speaks API 1.41) reject newer versions; negotiate down. A short
+        // overall bound, because a tcp:// endpoint that drops packets would otherwise hang.
+        let handshake = async {
+            let docker = docker
+                .with_timeout(REQUEST_TIMEOUT)
+                .negotiate_version()
+                .await?;
+            docker.ping().await?;
+            Ok::<_, bollard::errors::Error>(docker)
+        };
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+            .await
+            .map_err(|_| unreachable(bollard::errors::Error::RequestTimeoutError))?
+            .map_err(unreachable)?;
+        let api_version = docker.client_version().to_string();
+        Ok(DockerClient {
+            docker,
+            endpoint: endpoint.to_string(),
+            api_version,
+        })
+    }
+
+    /// The DOCKER_HOST-style address this client talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The API version agreed with the daemon (e.g. `1.41`).
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
+    pub(crate) fn api(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Turns a bollard error into a [`DockerError`]: lost connections become `Unreachable`,
+    /// everything else an `Api` error naming the operation and its target.
+    pub(crate) fn fail(
+        &self,
+        op: &'static str,
+        target: &str,
+        source: bollard::errors::Error,
+    ) -> DockerError {
+        if error::is_connection_error(&source) {
+            return DockerError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                source,
+            };
+        }
+        let status = error::server_error(&source).map(|(status, _)| status);
+        let message = match error::server_error(&source) {
+            Some((_, message)) => message.to_string(),
+            None => source.to_string(),
+        };
+        DockerError::Api {
+            op,
+            target: target.to_string(),
+            status,
+            message,
+        }
+    }
+}
