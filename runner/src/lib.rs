@@ -1,1 +1,2 @@
 
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

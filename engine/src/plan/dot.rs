@@ -14,14 +14,15 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// `image` + the short cache key on a second line; a suite's name for suites.
 fn label(n: &Node) -> String {
     let what = match (&n.kind, &n.suite) {
         (NodeKind::Suite, Some(s)) => s.clone(),
         (k, _) => k.as_str().to_string(),
     };
     match &n.cache_key {
-        Some(k) => format!("{what}\\n{} {}", n.kind.as_str(), &k[..k.len().min(12)]),
-        None => format!("{what}\\n{}", n.kind.as_str()),
+        Some(k) => format!("{what}\\nkey {}", &k[..k.len().min(12)]),
+        None => what,
     }
 }
 

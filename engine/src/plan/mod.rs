@@ -2,6 +2,7 @@
 //! renderings (DOT, JSON, list).
 
 pub mod build;
+pub mod hash;
 pub mod dot;
 pub mod node;
 pub mod select;
@@ -25,3 +26,6 @@ impl CacheKeys {
         self.keys.insert((kind, distro.to_string()), key);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@ use petgraph::graph::NodeIndex;
 
 use super::build::Plan;
 use super::node::NodeKind;
-use crate::spec::suggest::closest;
+use crate::spec::suggest::did_you_mean;
 use crate::spec::Matrix;
 
 /// What the user asked for.
@@ -104,17 +104,18 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
             } else {
                 (text.split(':').nth(1).unwrap_or(&text), &suite_names)
             };
-            let near = closest(bad, pool.iter().copied(), 3);
-            let hint = if near.is_empty() {
+            let near: Vec<&str> = did_you_mean(bad, pool.iter().copied()).into_iter().collect();
+            let kind = if !distro_ok { "distros" } else { "suites" };
+            let hint = if pool.is_empty() {
                 "the matrix has no distros or suites".to_string()
             } else if !distro_ok && !text.contains(':') && suite_names.iter().any(|s| *s == bad) {
                 format!("`{bad}` is a suite: write `:{bad}` to select it on every distro")
+            } else if let Some(n) = near.first() {
+                format!("did you mean `{}`?", text.replacen(bad, n, 1))
             } else {
-                format!(
-                    "closest {}: {}",
-                    if !distro_ok { "distros" } else { "suites" },
-                    near.join(", ")
-                )
+                let mut known: Vec<&str> = pool.to_vec();
+                known.truncate(12);
+                format!("known {kind}: {}{}", known.join(", "), if pool.len() > 12 { ", ..." } else { "" })
             };
             return Err(SelectError::NoMatch { pattern: text, hint });
         }

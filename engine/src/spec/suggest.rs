@@ -15,16 +15,6 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
         .map(|(_, c)| c)
 }
 
-/// The few candidates closest to `input`, best first (for "no such name" errors).
-pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
-    let mut scored: Vec<(f64, &str)> = candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(input, c), c))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(n).map(|(_, c)| c).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
