@@ -7,5 +7,6 @@
 
 pub mod cli;
 pub mod docker;
+pub mod exec;
 pub mod plan;
 pub mod spec;

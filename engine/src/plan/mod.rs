@@ -28,4 +28,4 @@ impl CacheKeys {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -240,3 +240,11 @@ proptest! {
         prop_assert_eq!(seen, all);
     }
 }
+
+/// `n` distros named d0.. and `s` suites named s0.. that run everywhere.
+pub(crate) fn sample_matrix(n: usize, s: usize) -> Matrix {
+    matrix(
+        (0..n).map(|i| distro(&format!("d{i}"), &[])).collect(),
+        (0..s).map(|i| suite(&format!("s{i}"), None, &[])).collect(),
+    )
+}
