@@ -9,4 +9,5 @@ pub mod cli;
 pub mod docker;
 pub mod exec;
 pub mod plan;
+pub mod report;
 pub mod spec;

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod clean;
 pub mod graph;
+pub mod run;
 pub mod schema_cmd;
 pub mod selection;
 pub mod validate;
@@ -68,6 +70,10 @@ pub enum Command {
     List(graph::ListArgs),
     /// Export the plan for a CI system: shards as a job matrix.
     Plan(graph::PlanArgs),
+    /// Build, provision and run the suites on Docker, in parallel, and report.
+    Run(run::RunArgs),
+    /// Remove containers left by crashed or killed runs (by label; running runs are left alone).
+    Clean(clean::CleanArgs),
 }
 
 /// The matrix path the user meant.
@@ -93,5 +99,7 @@ pub fn main() -> i32 {
         Command::Graph(args) => graph::graph(&cli, args),
         Command::List(args) => graph::list(&cli, args),
         Command::Plan(args) => graph::plan(&cli, args),
+        Command::Run(args) => run::run(&cli, args),
+        Command::Clean(args) => clean::run(&cli, args),
     }
 }

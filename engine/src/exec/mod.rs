@@ -1,6 +1,16 @@
 //! Executing a plan: the scheduler over the DAG, and the work of each kind of node on Docker.
 
+pub mod base;
+pub mod context;
+pub mod diagnostics;
+pub mod events;
+pub mod image;
+pub mod log;
 pub mod outcome;
+pub mod provision;
+pub mod run;
 pub mod scheduler;
+pub mod specs;
+pub mod suite;
 
 pub use outcome::{NodeResult, Outcome};

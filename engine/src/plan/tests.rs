@@ -64,6 +64,7 @@ pub(crate) fn matrix(distros: Vec<Distro>, suites: Vec<Suite>) -> Matrix {
         workspace: Workspace {
             source: PathBuf::from("/x"),
             target: "/workspace".into(),
+            writable: false,
         },
         caches: Caches {
             root: PathBuf::from("/x/.cache"),

@@ -260,6 +260,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         workspace: Workspace {
             source: ws_source,
             target: ws_target,
+            writable: m.workspace.writable.unwrap_or(false),
         },
         caches: Caches {
             root: cache_root,

@@ -35,6 +35,7 @@ pub struct EngineSettings {
 pub struct Workspace {
     pub source: PathBuf,
     pub target: String,
+    pub writable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -98,6 +98,10 @@ pub struct WorkspaceSection {
     /// Where it is mounted in the container; also the suites' working directory. Default: "/workspace".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Mount it writable. Default: false, so that no suite can change the repository on the host
+    /// or leave files for another suite (build outputs go to cache mounts such as `target/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writable: Option<bool>,
 }
 
 /// Persistent cache mounts.

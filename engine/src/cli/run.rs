@@ -1,0 +1,128 @@
+//! `engine run`: validate, plan, select, then execute on Docker and report.
+
+use std::sync::Arc;
+
+use super::selection::{load_matrix, narrow, report, SelectArgs};
+use super::{exit, Cli};
+use crate::exec::log::LiveSink;
+use crate::exec::run::{execute, find_runner, RunRequest};
+use crate::plan::Plan;
+use crate::report::live::{self, Verbosity};
+use crate::report::{json, summary, write_atomic};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Nodes run at once. Default: `engine.concurrency` of the matrix, else the number of CPUs.
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Image builds at once. Default: `engine.build_concurrency`, else 2.
+    #[arg(long, value_name = "N")]
+    pub build_jobs: Option<usize>,
+    /// Stop at the first failure: cancel what has not started, stop what runs.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Leave the containers of failed suites in place, and print how to enter them.
+    #[arg(long)]
+    pub keep_containers: bool,
+    /// Also write the JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<std::path::PathBuf>,
+    /// Stream every node's output, prefixed with [distro:suite].
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print only failures and the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
+    let (mut loaded, matrix) = match load_matrix(cli) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let keys = crate::plan::hash::cache_keys(&matrix);
+    let full = Plan::build(&matrix, Some(&keys));
+    let plan = match narrow(&full, &matrix, &args.select, cli.color.stderr()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let runner_bin = match find_runner() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot find the runner binary: {e}");
+            eprintln!("help: build it with `cargo build -p runner`, or point ENGINE_RUNNER at it");
+            return exit::INFRA;
+        }
+    };
+    let jobs = args
+        .jobs
+        .or(matrix.engine.concurrency.map(|c| c as usize))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let req = RunRequest {
+        jobs,
+        build_jobs: args.build_jobs.unwrap_or(matrix.engine.build_concurrency as usize),
+        fail_fast: args.fail_fast || matrix.engine.fail_fast,
+        keep_failed: args.keep_containers,
+        state_dir: matrix.root.join(".engine"),
+        runner_bin,
+    };
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INFRA;
+        }
+    };
+    let color = cli.color.stderr();
+    let skipped = plan.skipped.clone();
+    loaded.matrix = None;
+    let loaded = Arc::new(loaded);
+    let matrix = Arc::new(matrix);
+    runtime.block_on(async move {
+        let docker = match crate::exec::run::connect().await {
+            Ok(d) => d,
+            Err(e) => {
+                report(e, color);
+                return exit::INFRA;
+            }
+        };
+        let live: LiveSink = if verbosity == Verbosity::Verbose {
+            Arc::new(live::output_line)
+        } else {
+            Arc::new(|_: &str, _: &str| {})
+        };
+        let result = execute(docker, loaded, matrix, &plan, keys, &req, live, |p| live::print(&p, verbosity)).await;
+        let log_of = |id: &str| result.run_dir.join("logs").join(format!("{}.log", id.replace(':', "_")));
+        let text = json::render(&result, &skipped, log_of);
+        let mut wrote = write_atomic(&result.run_dir.join("report.json"), text.as_bytes());
+        if let Some(p) = &args.report {
+            wrote = wrote.and(write_atomic(p, text.as_bytes()));
+        }
+        if let Err(e) = wrote {
+            eprintln!("error: cannot write the report: {e}");
+        }
+        print!("{}", summary::render(&result, &skipped, log_of));
+        let code = result.exit_code();
+        println!(
+            "{} (exit {code}); report: {}",
+            match code {
+                0 => "all suites passed",
+                1 => "some suites failed",
+                3 => "infrastructure errors: results are incomplete",
+                130 => "interrupted",
+                _ => "done",
+            },
+            crate::spec::source::display_name(&result.run_dir.join("report.json"))
+        );
+        code
+    })
+}

@@ -1,0 +1,147 @@
+//! Base nodes: make the distro's base image present, by its pull policy or from a rootfs script.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+use super::context::{short, RunCtx, LABEL_CACHE_KEY};
+use super::diagnostics::{infra, render_at_distro};
+use super::log::NodeLog;
+use super::outcome::{NodeResult, Outcome};
+use crate::plan::NodeKind;
+use crate::spec::matrix::{Base, Distro, PullPolicy};
+use crate::spec::SpecDiagnostic;
+
+pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+    match &distro.base {
+        Base::Image { reference, pull } => pulled(ctx, distro, reference, *pull, log).await,
+        Base::Rootfs { .. } => {
+            tokio::select! {
+                r = rootfs(ctx, distro, log) => r,
+                _ = cancel.cancelled() => NodeResult::new(Outcome::Cancelled),
+            }
+        }
+    }
+}
+
+async fn pulled(ctx: &RunCtx, distro: &Distro, reference: &str, pull: PullPolicy, log: &mut NodeLog) -> NodeResult {
+    let present = match ctx.docker.image_exists(reference).await {
+        Ok(p) => p,
+        Err(e) => return infra(format!("cannot inspect {reference}: {e}")),
+    };
+    let must_pull = match pull {
+        PullPolicy::Always => true,
+        PullPolicy::Missing => !present,
+        PullPolicy::Never => false,
+    };
+    if !must_pull {
+        if present {
+            log.note(&format!("base image {reference} is present"));
+            return NodeResult::new(Outcome::Cached);
+        }
+        let d = SpecDiagnostic::error(
+            "infra::base-missing",
+            format!("base image `{reference}` of distro `{}` is not present and pull = \"never\"", distro.name),
+        )
+        .help("load the image into the daemon (docker load / docker import), or set pull = \"missing\"");
+        return infra(format!("base image {reference} is absent (pull = \"never\")"))
+            .with_diagnostic(Some(render_at_distro(ctx, &distro.name, "/base_image", d, "this image is absent")));
+    }
+    log.note(&format!("pulling {reference}"));
+    match ctx.docker.pull(reference).await {
+        Ok(()) => NodeResult::new(Outcome::Passed),
+        Err(e) if present => {
+            // pull = "always" with a registry out of reach: the local copy still works; say so.
+            log.note(&format!("pull failed ({e}); using the local copy of {reference}"));
+            NodeResult::new(Outcome::Cached)
+        }
+        Err(e) => {
+            let d = SpecDiagnostic::error(
+                "infra::base-unavailable",
+                format!("base image `{reference}` of distro `{}` is absent and cannot be pulled", distro.name),
+            )
+            .help(format!(
+                "the daemon said: {e}\nwithout a registry, import the image first, or declare `base_rootfs = {{ script = ... }}` to build it locally"
+            ));
+            infra(format!("cannot pull {reference}: {e}"))
+                .with_diagnostic(Some(render_at_distro(ctx, &distro.name, "/base_image", d, "cannot be pulled")))
+        }
+    }
+}
+
+/// Run the rootfs script (unless an image of the same key exists), then import its tar.
+async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult {
+    let Base::Rootfs { script, args } = &distro.base else {
+        return infra("not a rootfs base".into());
+    };
+    let key = ctx.key(NodeKind::Base, &distro.name);
+    let reference = ctx.base_ref(distro);
+    // Distros sharing one base wait for each other here, then find the image.
+    let lock = ctx.key_lock(&key);
+    let _held = lock.lock().await;
+    match ctx.docker.image_exists(&reference).await {
+        Ok(true) => {
+            log.note(&format!("base {reference} exists: script not run"));
+            return NodeResult::new(Outcome::Cached);
+        }
+        Ok(false) => {}
+        Err(e) => return infra(format!("cannot inspect {reference}: {e}")),
+    }
+    let cache_root = &ctx.matrix.caches.root;
+    let out_dir = cache_root.join("rootfs");
+    let script_cache = cache_root.join("rootfs-cache");
+    if let Err(e) = std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache)) {
+        return infra(format!("cannot create {}: {e}", out_dir.display()));
+    }
+    let tar = out_dir.join(format!("{}.tar", short(&key)));
+    log.note(&format!("running {} {}", script.display(), args.join(" ")));
+    let child = tokio::process::Command::new(script)
+        .args(args)
+        .current_dir(script.parent().unwrap_or(std::path::Path::new(".")))
+        .env("ENGINE_ROOTFS_OUT", &tar)
+        .env("ENGINE_CACHE_DIR", &script_cache)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return infra(format!("cannot run rootfs script {}: {e}", script.display())),
+    };
+    // Interleave both streams into the log as they come.
+    let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let (mut out_done, mut err_done) = (false, false);
+    while !(out_done && err_done) {
+        tokio::select! {
+            l = out.next_line(), if !out_done => match l { Ok(Some(l)) => log.line(&l), _ => out_done = true },
+            l = err.next_line(), if !err_done => match l { Ok(Some(l)) => log.line(&l), _ => err_done = true },
+        }
+    }
+    let status = match child.wait().await {
+        Ok(s) => s,
+        Err(e) => return infra(format!("rootfs script: {e}")),
+    };
+    if !status.success() || !tar.is_file() {
+        let d = SpecDiagnostic::error(
+            "infra::rootfs-script",
+            format!("the rootfs script of distro `{}` failed ({status})", distro.name),
+        )
+        .help(format!("its output is in {}", log.path().display()));
+        return infra(format!("rootfs script failed ({status})"))
+            .with_tail(log.tail(15))
+            .with_diagnostic(Some(render_at_distro(ctx, &distro.name, "/base_rootfs/script", d, "this script failed")));
+    }
+    let mut labels: HashMap<String, String> = ctx.labels(&format!("base:{}", distro.name));
+    labels.insert(LABEL_CACHE_KEY.into(), key.clone());
+    log.note(&format!("importing {} as {reference}", tar.display()));
+    let imported = ctx.docker.import_rootfs(&tar, &reference, &labels).await;
+    let _ = std::fs::remove_file(&tar);
+    match imported {
+        Ok(_) => NodeResult::new(Outcome::Passed),
+        Err(e) => infra(format!("cannot import the rootfs: {e}")).with_tail(log.tail(5)),
+    }
+}

@@ -1,0 +1,171 @@
+//! What every node of one run shares: the Docker client, the matrix, where files go, and the
+//! names of the images each node makes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::docker::{labels, Bind, DockerClient};
+use crate::plan::{CacheKeys, NodeKind};
+use crate::spec::matrix::{Base, Distro};
+use crate::spec::{Loaded, Matrix};
+
+/// Where the runner binary is mounted in every container, and its I/O folder.
+pub const RUNNER_IN_CONTAINER: &str = "/engine/bin/runner";
+pub const IO_IN_CONTAINER: &str = "/engine/io";
+
+/// Label keys the engine sets on images it makes, besides `engine.managed`/`engine.run`/`engine.node`.
+pub const LABEL_CACHE_KEY: &str = "engine.cache-key";
+pub const LABEL_DISTRO: &str = "engine.distro";
+/// On a provisioned image: what provisioning found (missing locales, the AUR helper), as JSON.
+pub const LABEL_PROVISION_FACTS: &str = "engine.provision-facts";
+/// On containers: the engine process that owns them (`engine clean` leaves live owners alone).
+pub const LABEL_PID: &str = "engine.pid";
+
+pub struct RunCtx {
+    pub docker: DockerClient,
+    pub matrix: Arc<Matrix>,
+    /// Sources and origins, for diagnostics that point at declarations.
+    pub loaded: Arc<Loaded>,
+    pub run_id: String,
+    /// `.engine/runs/<run-id>/`
+    pub run_dir: PathBuf,
+    pub runner_bin: PathBuf,
+    pub keys: CacheKeys,
+    /// Leave failed suite containers in place (`--keep-containers`).
+    pub keep_failed: bool,
+    /// Serialises work on one cache key (distros sharing a base import it once).
+    key_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RunCtx {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        docker: DockerClient,
+        matrix: Arc<Matrix>,
+        loaded: Arc<Loaded>,
+        run_id: String,
+        run_dir: PathBuf,
+        runner_bin: PathBuf,
+        keys: CacheKeys,
+        keep_failed: bool,
+    ) -> Self {
+        RunCtx {
+            docker,
+            matrix,
+            loaded,
+            run_id,
+            run_dir,
+            runner_bin,
+            keys,
+            keep_failed,
+            key_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn key(&self, kind: NodeKind, distro: &str) -> String {
+        self.keys.get(kind, distro).unwrap_or("nokey").to_string()
+    }
+
+    /// A lock for one cache key.
+    pub fn key_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.key_locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_string()).or_default().clone()
+    }
+
+    /// The image a distro's image node builds on.
+    pub fn base_ref(&self, distro: &Distro) -> String {
+        match &distro.base {
+            Base::Image { reference, .. } => reference.clone(),
+            Base::Rootfs { script, .. } => {
+                let stem = script
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_lowercase())
+                    .unwrap_or_else(|| "rootfs".into());
+                let stem: String = stem
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+                    .collect();
+                format!("engine-base/{stem}:{}", short(&self.key(NodeKind::Base, &distro.name)))
+            }
+        }
+    }
+
+    pub fn image_ref(&self, distro: &str) -> String {
+        format!("engine-image/{distro}:{}", short(&self.key(NodeKind::Image, distro)))
+    }
+
+    pub fn provisioned_ref(&self, distro: &str) -> String {
+        format!("engine-provisioned/{distro}:{}", short(&self.key(NodeKind::Provision, distro)))
+    }
+
+    /// Labels for something a node makes.
+    pub fn labels(&self, node: &str) -> HashMap<String, String> {
+        let mut l = labels::for_node(&self.run_id, node);
+        l.insert(LABEL_PID.into(), std::process::id().to_string());
+        l
+    }
+
+    pub fn log_path(&self, node: &str) -> PathBuf {
+        self.run_dir.join("logs").join(format!("{}.log", node.replace(':', "_")))
+    }
+
+    /// The node's I/O folder on the host (mounted at /engine/io), created empty.
+    pub fn io_dir(&self, node: &str) -> std::io::Result<PathBuf> {
+        let dir = self.run_dir.join("io").join(node.replace(':', "_"));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// The mounts of a provision or suite container of `distro`: the runner, the I/O folder, the
+    /// workspace (read-only unless the matrix says otherwise) and the cache mounts (created on demand).
+    pub fn binds(&self, distro: &str, io: &Path) -> std::io::Result<Vec<Bind>> {
+        let m = &self.matrix;
+        let mut binds = vec![
+            Bind {
+                host: self.runner_bin.clone(),
+                container: RUNNER_IN_CONTAINER.into(),
+                read_only: true,
+            },
+            Bind {
+                host: io.to_path_buf(),
+                container: IO_IN_CONTAINER.into(),
+                read_only: false,
+            },
+            Bind {
+                host: m.workspace.source.clone(),
+                container: m.workspace.target.clone(),
+                read_only: !m.workspace.writable,
+            },
+        ];
+        for mount in &m.caches.mounts {
+            let host = mount.host_path(&m.caches.root, distro);
+            std::fs::create_dir_all(&host)?;
+            binds.push(Bind {
+                host,
+                container: mount.target.clone(),
+                read_only: mount.read_only,
+            });
+        }
+        Ok(binds)
+    }
+
+    /// Exclusive resources a provision or suite node of `distro` holds.
+    pub fn exclusive(&self, distro: &str) -> Vec<String> {
+        self.matrix
+            .caches
+            .mounts
+            .iter()
+            .filter(|m| m.exclusive)
+            .map(|m| m.resource(distro))
+            .collect()
+    }
+}
+
+/// The first 16 hex digits of a key: enough to tell results apart in a tag.
+pub fn short(key: &str) -> &str {
+    &key[..key.len().min(16)]
+}

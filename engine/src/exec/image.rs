@@ -1,0 +1,74 @@
+//! Image nodes: build the distro's image from its base, or reuse the one whose key matches.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
+use super::context::{RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO};
+use super::diagnostics::{infra, render_at_distro};
+use super::log::NodeLog;
+use super::outcome::{NodeResult, Outcome};
+use crate::docker::{BuildRequest, DockerError};
+use crate::plan::NodeKind;
+use crate::spec::matrix::Distro;
+use crate::spec::SpecDiagnostic;
+
+pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+    let key = ctx.key(NodeKind::Image, &distro.name);
+    let tag = ctx.image_ref(&distro.name);
+    match ctx.docker.image_labels(&tag).await {
+        Ok(Some(labels)) if labels.get(LABEL_CACHE_KEY) == Some(&key) => {
+            log.note(&format!("{tag} is up to date: not rebuilt"));
+            return NodeResult::new(Outcome::Cached);
+        }
+        Ok(_) => {}
+        Err(e) => return infra(format!("cannot inspect {tag}: {e}")),
+    }
+    let image = &distro.image;
+    let dockerfile = image
+        .dockerfile
+        .strip_prefix(&image.context)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| image.dockerfile.clone());
+    let mut build_args: HashMap<String, String> = image.build_args.clone().into_iter().collect();
+    build_args.insert("BASE_IMAGE".into(), ctx.base_ref(distro));
+    let mut labels = ctx.labels(&format!("image:{}", distro.name));
+    labels.insert(LABEL_CACHE_KEY.into(), key);
+    labels.insert(LABEL_DISTRO.into(), distro.name.clone());
+    let request = BuildRequest {
+        context_dir: image.context.clone(),
+        dockerfile,
+        build_args,
+        tag: tag.clone(),
+        labels,
+    };
+    log.note(&format!("building {tag} from {}", ctx.base_ref(distro)));
+    let built = tokio::select! {
+        r = ctx.docker.build_image(&request, |l| log.line(l)) => r,
+        _ = cancel.cancelled() => return NodeResult::new(Outcome::Cancelled),
+    };
+    match built {
+        Ok(_) => NodeResult::new(Outcome::Passed),
+        Err(DockerError::BuildFailed { tail, .. }) => {
+            let d = SpecDiagnostic::error(
+                "infra::image-build",
+                format!("the image of distro `{}` failed to build", distro.name),
+            )
+            .help(format!("last lines of the build:\n{}\nfull log: {}", tail.join("\n"), log.path().display()));
+            let pointer = if distro_declares_image(ctx, &distro.name) { "/image" } else { "" };
+            infra("image build failed".into())
+                .with_tail(tail)
+                .with_diagnostic(Some(render_at_distro(ctx, &distro.name, pointer, d, "built from here")))
+        }
+        Err(e) => infra(format!("image build: {e}")).with_tail(log.tail(10)),
+    }
+}
+
+fn distro_declares_image(ctx: &RunCtx, distro: &str) -> bool {
+    ctx.loaded
+        .origins
+        .distros
+        .get(distro)
+        .is_some_and(|o| ctx.loaded.sources.get(o.file).spans.get(&o.pointer("/image")).is_some())
+}

@@ -1,0 +1,72 @@
+//! A node's log: every line goes to `.engine/runs/<id>/logs/<node>.log` and to the live display;
+//! the last lines are kept for failure reports.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Receives live output: (node id, line).
+pub type LiveSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+const TAIL: usize = 30;
+
+pub struct NodeLog {
+    node: String,
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    tail: VecDeque<String>,
+    live: LiveSink,
+}
+
+impl NodeLog {
+    pub fn create(node: &str, path: &Path, live: LiveSink) -> NodeLog {
+        let file = path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .and_then(Result::ok)
+            .and_then(|_| File::create(path).ok())
+            .map(BufWriter::new);
+        NodeLog {
+            node: node.to_string(),
+            path: path.to_path_buf(),
+            file,
+            tail: VecDeque::with_capacity(TAIL),
+            live,
+        }
+    }
+
+    pub fn line(&mut self, line: &str) {
+        if let Some(f) = &mut self.file {
+            let _ = writeln!(f, "{line}");
+        }
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_string());
+        (self.live)(&self.node, line);
+    }
+
+    /// A line from the engine itself (not from the container), marked as such.
+    pub fn note(&mut self, text: &str) {
+        self.line(&format!("[engine] {text}"));
+    }
+
+    pub fn tail(&self, n: usize) -> Vec<String> {
+        let skip = self.tail.len().saturating_sub(n);
+        self.tail.iter().skip(skip).cloned().collect()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for NodeLog {
+    fn drop(&mut self) {
+        if let Some(f) = &mut self.file {
+            let _ = f.flush();
+        }
+    }
+}

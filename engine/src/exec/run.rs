@@ -1,0 +1,266 @@
+//! `engine run` from plan to results: connect, schedule every node on Docker, clean up, report.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use petgraph::graph::NodeIndex;
+use tokio_util::sync::CancellationToken;
+
+use super::context::RunCtx;
+use super::log::{LiveSink, NodeLog};
+use super::outcome::{NodeResult, Outcome};
+use super::scheduler::{self, Limits, NodeFacts, SchedEvent};
+use super::{base, image, provision, suite};
+use crate::docker::{labels, DockerClient, DockerError};
+use crate::plan::{CacheKeys, Node, NodeKind, Plan};
+use crate::spec::{Loaded, Matrix};
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunRequest {
+    pub jobs: usize,
+    pub build_jobs: usize,
+    pub fail_fast: bool,
+    pub keep_failed: bool,
+    /// Where `.engine/` goes (the matrix's folder).
+    pub state_dir: PathBuf,
+    pub runner_bin: PathBuf,
+}
+
+/// Something the run reports as it goes.
+pub enum Progress<'a> {
+    Started { run_id: &'a str, run_dir: &'a Path, endpoint: &'a str, nodes: usize },
+    NodeStarted { node: &'a Node },
+    NodeFinished { node: &'a Node, result: &'a NodeResult, log: PathBuf },
+    Interrupted,
+    Cleaned { containers: usize },
+}
+
+/// Everything about a finished (or interrupted) run.
+pub struct RunResult {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub results: Vec<(Node, NodeResult)>,
+    pub interrupted: bool,
+}
+
+impl RunResult {
+    /// 130 interrupted; 3 infrastructure; 1 a suite failed; 0 all passed.
+    pub fn exit_code(&self) -> i32 {
+        use crate::cli::exit;
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.results.iter().any(|(_, r)| r.outcome.is_infra()) {
+            exit::INFRA
+        } else if self.results.iter().any(|(_, r)| r.outcome.is_failure()) {
+            exit::SUITE_FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+/// A run id that sorts by time and does not collide between two runs in the same second.
+pub fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    let stamp = now.format(fmt).unwrap_or_default();
+    format!("{stamp}-{:04x}", std::process::id() as u16 ^ (now.nanosecond() as u16))
+}
+
+/// The runner binary the engine mounts into containers: `$ENGINE_RUNNER`, else `runner` next to
+/// the engine executable (where cargo puts both).
+pub fn find_runner() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("ENGINE_RUNNER") {
+        let p = PathBuf::from(p);
+        return if p.is_file() { Ok(p) } else { Err(format!("ENGINE_RUNNER={} does not exist", p.display())) };
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    for candidate in [dir.join("runner"), dir.join("../runner")] {
+        if candidate.is_file() {
+            return candidate.canonicalize().map_err(|e| e.to_string());
+        }
+    }
+    Err(format!("no `runner` binary next to {}", exe.display()))
+}
+
+/// Expected durations of suites from the previous run, for ordering.
+fn load_timings(state: &Path) -> HashMap<String, u64> {
+    std::fs::read_to_string(state.join("timings.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn save_timings(state: &Path, results: &[(Node, NodeResult)]) {
+    let mut t = load_timings(state);
+    for (n, r) in results {
+        if n.kind == NodeKind::Suite && matches!(r.outcome, Outcome::Passed | Outcome::Failed { .. } | Outcome::Flaky { .. }) {
+            t.insert(n.id.clone(), r.duration.as_millis() as u64);
+        }
+    }
+    if let Ok(text) = serde_json::to_string_pretty(&t) {
+        let _ = super::super::report::write_atomic(&state.join("timings.json"), text.as_bytes());
+    }
+}
+
+/// Run `plan` on `docker`. Ctrl-C / SIGTERM cancel the run: running containers are stopped and
+/// removed, and the result says `interrupted`.
+pub async fn execute(
+    docker: DockerClient,
+    loaded: Arc<Loaded>,
+    matrix: Arc<Matrix>,
+    plan: &Plan,
+    keys: CacheKeys,
+    req: &RunRequest,
+    live: LiveSink,
+    mut progress: impl FnMut(Progress<'_>),
+) -> RunResult {
+    let run_id = new_run_id();
+    let run_dir = req.state_dir.join("runs").join(&run_id);
+    let _ = std::fs::create_dir_all(run_dir.join("logs"));
+    let ctx = RunCtx::new(
+        docker.clone(),
+        matrix.clone(),
+        loaded,
+        run_id.clone(),
+        run_dir.clone(),
+        req.runner_bin.clone(),
+        keys,
+        req.keep_failed,
+    );
+    progress(Progress::Started {
+        run_id: &run_id,
+        run_dir: &run_dir,
+        endpoint: docker.endpoint(),
+        nodes: plan.len(),
+    });
+
+    let cancel = CancellationToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let signals = spawn_signal_listener(cancel.clone(), interrupted.clone());
+
+    let timings = load_timings(&req.state_dir);
+    let mut facts = HashMap::new();
+    for ix in plan.graph.node_indices() {
+        let n = &plan.graph[ix];
+        let exclusive = match n.kind {
+            NodeKind::Provision | NodeKind::Suite => ctx.exclusive(&n.distro),
+            _ => Vec::new(),
+        };
+        facts.insert(
+            ix,
+            NodeFacts {
+                exclusive,
+                expected: timings.get(&n.id).map(|ms| Duration::from_millis(*ms)),
+            },
+        );
+    }
+    let limits = Limits {
+        jobs: req.jobs,
+        build_jobs: req.build_jobs,
+        fail_fast: req.fail_fast,
+    };
+    let ctx = &ctx;
+    let live = &live;
+    let mut results = scheduler::run(
+        plan,
+        &facts,
+        &limits,
+        &cancel,
+        |ix: NodeIndex, token: CancellationToken| async move {
+            let node = &plan.graph[ix];
+            let mut log = NodeLog::create(&node.id, &ctx.log_path(&node.id), live.clone());
+            work(ctx, node, &mut log, &token).await
+        },
+        |e| match e {
+            SchedEvent::Started { node } => progress(Progress::NodeStarted { node: &plan.graph[node] }),
+            SchedEvent::Finished { node, result } => {
+                let n = &plan.graph[node];
+                progress(Progress::NodeFinished { node: n, result, log: ctx.log_path(&n.id) })
+            }
+        },
+    )
+    .await;
+    signals.abort();
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    if was_interrupted {
+        progress(Progress::Interrupted);
+    }
+    // Whatever a crash of ours or a kill left behind: every container of this run goes.
+    let mut filter = HashMap::new();
+    filter.insert(labels::RUN.to_string(), run_id.clone());
+    if !req.keep_failed {
+        if let Ok(n) = docker.remove_by_labels(&filter).await {
+            progress(Progress::Cleaned { containers: n });
+        }
+    }
+    let mut out: Vec<(Node, NodeResult)> = plan
+        .ordered()
+        .into_iter()
+        .filter_map(|ix| results.remove(&ix).map(|r| (plan.graph[ix].clone(), r)))
+        .collect();
+    if was_interrupted {
+        // Nodes stopped by the interruption are cancelled, not failed.
+        for (_, r) in &mut out {
+            if matches!(r.outcome, Outcome::DependencyFailed { .. }) {
+                r.outcome = Outcome::Cancelled;
+            }
+        }
+    }
+    save_timings(&req.state_dir, &out);
+    RunResult {
+        run_id,
+        run_dir,
+        results: out,
+        interrupted: was_interrupted,
+    }
+}
+
+async fn work(ctx: &RunCtx, node: &Node, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+    let Some(distro) = ctx.matrix.distros.get(&node.distro) else {
+        return NodeResult::new(Outcome::Infra { reason: format!("unknown distro {}", node.distro) });
+    };
+    let result = match node.kind {
+        NodeKind::Base => base::run(ctx, distro, log, cancel).await,
+        NodeKind::Image => image::run(ctx, distro, log, cancel).await,
+        NodeKind::Provision => provision::run(ctx, distro, log, cancel).await,
+        NodeKind::Suite => {
+            let Some(suite) = node.suite.as_ref().and_then(|s| ctx.matrix.suites.get(s)) else {
+                return NodeResult::new(Outcome::Infra { reason: "unknown suite".into() });
+            };
+            suite::run(ctx, distro, suite, log, cancel).await
+        }
+    };
+    log.note(&format!("{}{}", result.outcome.word(), result.outcome.reason().map(|r| format!(": {r}")).unwrap_or_default()));
+    result
+}
+
+/// Ctrl-C or SIGTERM: cancel the run (containers are stopped and removed by their owners).
+fn spawn_signal_listener(cancel: CancellationToken, interrupted: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        interrupted.store(true, Ordering::SeqCst);
+        cancel.cancel();
+    })
+}
+
+/// Connect to Docker, or the diagnostic to show.
+pub async fn connect() -> Result<DockerClient, DockerError> {
+    DockerClient::connect().await
+}

@@ -1,0 +1,65 @@
+//! The specs the engine hands to the runner, built from the matrix (types shared with the runner).
+
+use runner::spec::{AurPolicy as RAur, AurSpec, LocalePolicy as RLocale, LocaleSpec, ProvisionSpec, StepSpec, SuiteSpec};
+
+use crate::spec::matrix::{AurPolicy, Distro, LocalePolicy, Suite};
+use crate::spec::Matrix;
+
+/// Where the AUR build folder is, and who builds: the seed's layout.
+const AUR_BUILD_DIR: &str = "/home/builder/build";
+const AUR_BUILD_USER: &str = "builder";
+
+pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
+    ProvisionSpec {
+        v: runner::protocol::PROTOCOL_VERSION,
+        distro: distro.name.clone(),
+        users: matrix.provision.users.clone(),
+        locales: LocaleSpec {
+            declared: distro.locales.clone(),
+            on_missing: match distro.on_missing_locale {
+                LocalePolicy::Fail => RLocale::Fail,
+                LocalePolicy::Generate => RLocale::Generate,
+                LocalePolicy::Skip => RLocale::Skip,
+            },
+        },
+        aur_helper: AurSpec {
+            policy: match distro.aur_helper.policy {
+                AurPolicy::Require => RAur::Require,
+                AurPolicy::DetectOrInstall => RAur::DetectOrInstall,
+                AurPolicy::Install => RAur::Install,
+                AurPolicy::None => RAur::None,
+            },
+            helpers: distro.aur_helper.helpers.clone(),
+            package: distro.aur_helper.package.clone(),
+            source: distro.aur_helper.source.clone(),
+            build_dir: AUR_BUILD_DIR.into(),
+            build_user: AUR_BUILD_USER.into(),
+        },
+        steps: matrix
+            .provision
+            .steps
+            .iter()
+            .map(|s| StepSpec {
+                name: s.name.clone(),
+                run: s.run.clone(),
+                workdir: Some(matrix.workspace.target.clone()),
+                environment: s.environment.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
+    SuiteSpec {
+        v: runner::protocol::PROTOCOL_VERSION,
+        name: suite.name.clone(),
+        distro: distro.name.clone(),
+        workdir: matrix.workspace.target.clone(),
+        environment: suite.environment.clone(),
+        timeout_secs: suite.timeout.as_secs().max(1),
+        prepare: suite.prepare.clone(),
+        execute: suite.execute.clone(),
+        restore: suite.restore.clone(),
+        user: None,
+    }
+}

@@ -1,0 +1,212 @@
+//! Suite nodes: each attempt in a fresh container of the provisioned image (`runner suite`), so
+//! suites cannot leak state into each other; removed afterwards unless kept for debugging.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use runner::protocol::{Event, FinishStatus};
+
+use super::context::{RunCtx, IO_IN_CONTAINER, RUNNER_IN_CONTAINER};
+use super::diagnostics::{infra, render_at_distro};
+use super::events::read_events;
+use super::log::NodeLog;
+use super::outcome::{NodeResult, Outcome};
+use super::provision::Facts;
+use super::specs;
+use crate::docker::{ContainerSpec, Ending, RunOptions};
+use crate::spec::checks::same_locale;
+use crate::spec::matrix::{Distro, Expect, LocalePolicy, Suite};
+use crate::spec::SpecDiagnostic;
+
+/// Beyond the suite's own timeout (which the runner enforces), what the engine allows for
+/// restore and container start/stop before it kills the container itself.
+const BACKSTOP: Duration = Duration::from_secs(90);
+
+/// The verdict of one attempt.
+enum Attempt {
+    Passed,
+    Failed(String),
+    TimedOut,
+    Other(NodeResult),
+}
+
+pub async fn run(ctx: &RunCtx, distro: &Distro, suite: &Suite, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+    let image = ctx.provisioned_ref(&distro.name);
+    let facts = match ctx.docker.image_labels(&image).await {
+        Ok(Some(labels)) => Facts::from_labels(&labels),
+        Ok(None) => return infra(format!("the provisioned image {image} is gone")),
+        Err(e) => return infra(format!("cannot inspect {image}: {e}")),
+    };
+    if let Some(r) = locale_gate(ctx, distro, suite, &facts) {
+        return r;
+    }
+    let attempts = suite.retries + 1;
+    let mut first_failure: Option<NodeResult> = None;
+    for attempt in 1..=attempts {
+        if attempts > 1 {
+            log.note(&format!("attempt {attempt} of {attempts}"));
+        }
+        let a = once(ctx, distro, suite, attempt, log, cancel).await;
+        let mut r = match (a, suite.expect) {
+            (Attempt::Passed, Expect::Fail) => NodeResult::new(Outcome::Failed { reason: "expected to fail, but passed".into() }),
+            (Attempt::Failed(_), Expect::Fail) => NodeResult::new(Outcome::Passed),
+            (Attempt::Failed(_), Expect::Xfail) => NodeResult::new(Outcome::Xfail),
+            (Attempt::Passed, _) => NodeResult::new(Outcome::Passed),
+            (Attempt::Failed(reason), _) => NodeResult::new(Outcome::Failed { reason }).with_tail(log.tail(20)),
+            (Attempt::TimedOut, _) => NodeResult::new(Outcome::TimedOut { after_secs: suite.timeout.as_secs() }).with_tail(log.tail(10)),
+            (Attempt::Other(r), _) => return with_attempts(r, attempt),
+        };
+        r.attempts = attempt;
+        if r.outcome == Outcome::Passed && first_failure.is_some() {
+            return with_attempts(NodeResult::new(Outcome::Flaky { attempts: attempt }), attempt);
+        }
+        if r.outcome.is_failure() && attempt < attempts && !cancel.is_cancelled() {
+            first_failure.get_or_insert(r);
+            continue;
+        }
+        return r;
+    }
+    first_failure.unwrap_or_else(|| NodeResult::new(Outcome::Cancelled))
+}
+
+fn with_attempts(mut r: NodeResult, n: u32) -> NodeResult {
+    r.attempts = n;
+    r
+}
+
+/// A required locale the image lacks: an infra error under `fail` (and after a failed
+/// `generate`), a skip under `skip`.
+fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> Option<NodeResult> {
+    let missing = suite
+        .requires_locales
+        .iter()
+        .find(|l| facts.missing_locales.iter().any(|m| same_locale(m, l)))?;
+    let index = distro.locales.iter().position(|d| same_locale(d, missing));
+    match distro.on_missing_locale {
+        LocalePolicy::Skip => Some(NodeResult::new(Outcome::Skipped {
+            reason: format!("locale {missing} is missing on {} (on_missing_locale = \"skip\")", distro.name),
+        })),
+        policy => {
+            let remedy = facts
+                .remedies
+                .get(missing)
+                .filter(|r| !r.is_empty())
+                .cloned()
+                .unwrap_or_else(|| format!("add the locale definition to the image (e.g. install glibc-locales / the `locales` data for {missing}), or set on_missing_locale = \"generate\" or \"skip\""));
+            let (pointer, what) = match (policy, index) {
+                (LocalePolicy::Generate, _) => ("/on_missing_locale".to_string(), "generation failed"),
+                (_, Some(i)) => (format!("/locales/{i}"), "declared here, missing in the image"),
+                (_, None) => ("/locales".to_string(), "declared here, missing in the image"),
+            };
+            let d = SpecDiagnostic::error(
+                "infra::locale-missing",
+                format!("suite `{}` needs locale {missing}, which {} declares but its image does not provide", suite.name, distro.name),
+            )
+            .help(remedy);
+            Some(
+                infra(format!("locale {missing} is missing on {}", distro.name))
+                    .with_diagnostic(Some(render_at_distro(ctx, &distro.name, &pointer, d, what))),
+            )
+        }
+    }
+}
+
+async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, log: &mut NodeLog, cancel: &CancellationToken) -> Attempt {
+    let node = format!("suite:{}:{}", distro.name, suite.name);
+    let io_name = if attempt > 1 { format!("{node}:attempt{attempt}") } else { node.clone() };
+    let io = match ctx.io_dir(&io_name) {
+        Ok(d) => d,
+        Err(e) => return Attempt::Other(infra(format!("cannot create the I/O folder: {e}"))),
+    };
+    let spec = specs::suite(&ctx.matrix, distro, suite);
+    if let Err(e) = std::fs::write(io.join("suite.json"), serde_json::to_vec_pretty(&spec).unwrap_or_default()) {
+        return Attempt::Other(infra(format!("cannot write the suite spec: {e}")));
+    }
+    let binds = match ctx.binds(&distro.name, &io) {
+        Ok(b) => b,
+        Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
+    };
+    let container = ContainerSpec {
+        name: None,
+        image: ctx.provisioned_ref(&distro.name),
+        cmd: vec![
+            RUNNER_IN_CONTAINER.into(),
+            "suite".into(),
+            "--spec".into(),
+            format!("{IO_IN_CONTAINER}/suite.json"),
+            "--events".into(),
+            format!("{IO_IN_CONTAINER}/events.jsonl"),
+        ],
+        entrypoint: Some(vec![]),
+        workdir: Some(ctx.matrix.workspace.target.clone()),
+        binds,
+        labels: ctx.labels(&node),
+        init: true,
+        ..Default::default()
+    };
+    let options = RunOptions {
+        timeout: Some(suite.timeout + BACKSTOP),
+        cancel: cancel.clone(),
+        keep: ctx.keep_failed,
+    };
+    let outcome = match ctx.docker.run_to_completion(&container, options, |l| log.line(&l.line)).await {
+        Ok(o) => o,
+        Err(e) => return Attempt::Other(infra(format!("suite container: {e}"))),
+    };
+    let events = read_events(&io.join("events.jsonl"));
+    let finished = events.iter().rev().find_map(|e| match e {
+        Event::Finished { status, .. } => Some(*status),
+        _ => None,
+    });
+    let verdict = match outcome.ending {
+        Ending::Cancelled => Attempt::Other(crate::exec::NodeResult::new(Outcome::Cancelled)),
+        Ending::OomKilled => Attempt::Other(infra("killed for memory (out of memory in the container)".into()).with_tail(log.tail(10))),
+        Ending::KilledExternally => Attempt::Other(infra("the suite container was killed from outside".into()).with_tail(log.tail(5))),
+        Ending::TimedOut => Attempt::TimedOut,
+        Ending::Exited => match finished {
+            Some(FinishStatus::Ok) => Attempt::Passed,
+            Some(FinishStatus::TimedOut) => Attempt::TimedOut,
+            Some(FinishStatus::Failed) => Attempt::Failed(failed_phase(&events)),
+            Some(FinishStatus::Infra) => {
+                let msg = events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::InfraError { message, .. } => Some(message.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "the runner reported an infrastructure error".into());
+                Attempt::Other(infra(msg).with_tail(log.tail(10)))
+            }
+            None => Attempt::Other(
+                infra(format!(
+                    "the runner ended without a verdict (exit {})",
+                    outcome.exit.map_or(-1, |e| e.exit_code)
+                ))
+                .with_tail(log.tail(10)),
+            ),
+        },
+    };
+    // Keep only failed containers for debugging; say how to enter them.
+    if outcome.kept {
+        if matches!(verdict, Attempt::Passed) {
+            let _ = ctx.docker.remove(&outcome.container_id, true).await;
+        } else {
+            let short = &outcome.container_id[..outcome.container_id.len().min(12)];
+            log.note(&format!("container kept: docker start {short} && docker exec -it {short} bash -l   (then: docker rm -f {short})"));
+        }
+    }
+    verdict
+}
+
+/// "execute exited with 1" from the step events.
+fn failed_phase(events: &[Event]) -> String {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::StepFinished { step, exit_code: Some(c), .. } if *c != 0 => Some(format!("{step} exited with {c}")),
+            _ => None,
+        })
+        .unwrap_or_else(|| "the suite failed".into())
+}
