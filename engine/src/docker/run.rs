@@ -141,10 +141,11 @@ impl DockerClient {
         options: &RunOptions,
         mut on_line: impl FnMut(LogLine),
     ) -> Result<RunOutcome, DockerError> {
+        // Attached before start, so no line is missed however fast the container is.
+        let mut logs = pin!(self.attach_output(id).await?);
         let started = Instant::now();
         self.start(id).await?;
 
-        let mut logs = pin!(self.logs(id, true));
         let mut wait = pin!(self.wait(id));
         let mut deadline = pin!(async {
             match options.timeout {
