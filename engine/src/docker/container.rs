@@ -40,7 +40,9 @@ pub struct ContainerSpec {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub binds: Vec<Bind>,
-    /// Set on the container, together with `engine.managed=true`.
+    /// Set on the container, together with `engine.managed=true`. Docker adds the image's
+    /// labels underneath, so always set `engine.run`/`engine.node` here: otherwise the
+    /// container inherits those of the run that made the image.
     pub labels: HashMap<String, String>,
     /// e.g. `none`, `bridge`, `host`; `None` is the daemon default.
     pub network_mode: Option<String>,
@@ -161,6 +163,7 @@ impl DockerClient {
     }
 
     /// Waits until the container is not running, then reads its exit code and OOM flag.
+    /// Call it after [`DockerClient::start`]: a created container counts as not running.
     pub async fn wait(&self, container: &str) -> Result<ExitInfo, DockerError> {
         let mut waiting = self.api().wait_container(container, None);
         // bollard reports a non-zero exit as an error carrying the code.

@@ -160,6 +160,10 @@ impl DockerClient {
         let mut logs_done = false;
         let mut log_error = None;
         let mut we_killed: Option<Ending> = None;
+        // A finished future must not be polled again, and the kill may find the container
+        // already gone (it exited just then): remember that the deadline passed.
+        let mut deadline_passed = false;
+        let mut cancel_seen = false;
 
         while exit.is_none() || !logs_done {
             tokio::select! {
@@ -177,12 +181,14 @@ impl DockerClient {
                     duration = started.elapsed();
                     drain.as_mut().reset(tokio::time::Instant::now() + LOG_DRAIN);
                 }
-                () = &mut deadline, if exit.is_none() && we_killed.is_none() => {
+                () = &mut deadline, if exit.is_none() && we_killed.is_none() && !deadline_passed => {
+                    deadline_passed = true;
                     if self.kill(id, None).await? {
                         we_killed = Some(Ending::TimedOut);
                     }
                 }
-                () = options.cancel.cancelled(), if exit.is_none() && we_killed.is_none() => {
+                () = options.cancel.cancelled(), if exit.is_none() && we_killed.is_none() && !cancel_seen => {
+                    cancel_seen = true;
                     if self.kill(id, None).await? {
                         we_killed = Some(Ending::Cancelled);
                     }
