@@ -125,8 +125,9 @@ impl DockerClient {
         if options.keep {
             return result;
         }
-        guard.container = None;
         let removed = self.remove(&id, true).await;
+        // Disarmed only now: if this future is dropped mid-removal, the guard still removes.
+        guard.container = None;
         match (result, removed) {
             (Ok(outcome), Ok(_)) => Ok(outcome),
             (Ok(_), Err(e)) => Err(e),
