@@ -7,9 +7,11 @@ use std::time::Duration;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 use super::error::server_error;
@@ -38,7 +40,9 @@ pub struct ContainerSpec {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub binds: Vec<Bind>,
-    /// Set on the container, together with `engine.managed=true`.
+    /// Set on the container, together with `engine.managed=true`. Docker adds the image's
+    /// labels underneath, so always set `engine.run`/`engine.node` here: otherwise the
+    /// container inherits those of the run that made the image.
     pub labels: HashMap<String, String>,
     /// e.g. `none`, `bridge`, `host`; `None` is the daemon default.
     pub network_mode: Option<String>,
@@ -159,6 +163,7 @@ impl DockerClient {
     }
 
     /// Waits until the container is not running, then reads its exit code and OOM flag.
+    /// Call it after [`DockerClient::start`]: a created container counts as not running.
     pub async fn wait(&self, container: &str) -> Result<ExitInfo, DockerError> {
         let mut waiting = self.api().wait_container(container, None);
         // bollard reports a non-zero exit as an error carrying the code.
@@ -196,6 +201,10 @@ impl DockerClient {
 
     /// The container's output as lines tagged stdout/stderr, from the beginning. With `follow`
     /// the stream goes on until the container stops.
+    ///
+    /// Needs a log driver that can be read back (json-file, local, journald). On Docker 20.10
+    /// a follow stream can miss a final line without newline that arrives as the container
+    /// exits; [`DockerClient::attach_output`] does not have that race.
     pub fn logs(
         &self,
         container: &str,
@@ -206,10 +215,39 @@ impl DockerClient {
             .stdout(true)
             .stderr(true)
             .build();
-        let raw = self.api().logs(container, Some(options));
+        let raw = self.api().logs(container, Some(options)).boxed();
+        self.lines(raw, "container logs", container)
+    }
+
+    /// The live output of a container as lines, from the moment of the call until its output
+    /// closes. Call it before [`DockerClient::start`] to get every line.
+    pub async fn attach_output(
+        &self,
+        container: &str,
+    ) -> Result<impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static, DockerError>
+    {
+        let options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = self
+            .api()
+            .attach_container(container, Some(options))
+            .await
+            .map_err(|e| self.not_found_or(e, "container attach", container))?;
+        Ok(self.lines(attached.output, "container attach", container))
+    }
+
+    fn lines(
+        &self,
+        raw: BoxStream<'static, Result<LogOutput, bollard::errors::Error>>,
+        op: &'static str,
+        container: &str,
+    ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static {
         let client = self.clone();
         let container = container.to_string();
-        let state = (raw.boxed(), LineSplitter::default(), false);
+        let state = (raw, LineSplitter::default(), false);
         futures_util::stream::unfold(state, move |(mut raw, mut lines, mut ended)| {
             let client = client.clone();
             let container = container.clone();
@@ -224,7 +262,7 @@ impl DockerClient {
                     match raw.next().await {
                         Some(Ok(output)) => lines.push(output),
                         Some(Err(e)) => {
-                            let err = client.not_found_or(e, "container logs", &container);
+                            let err = client.not_found_or(e, op, &container);
                             return Some((Err(err), (raw, lines, true)));
                         }
                         None => {
@@ -315,19 +353,29 @@ impl DockerClient {
     }
 
     /// Force-removes every container carrying all of `labels` and `engine.managed=true`
-    /// (so it never touches a container the engine did not make). Returns how many.
+    /// (so it never touches a container the engine did not make). Tries every container even
+    /// when one fails, then reports the first failure. Returns how many were removed.
     pub async fn remove_by_labels(
         &self,
         labels: &HashMap<String, String>,
     ) -> Result<usize, DockerError> {
         let filter = labels::with_managed(labels);
         let mut removed = 0;
+        let mut first_error = None;
+        // Keep going past a failure: cleanup should remove as much as it can.
         for container in self.list_containers(&filter).await? {
-            if self.remove(&container.id, true).await? {
-                removed += 1;
+            match self.remove(&container.id, true).await {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(removed)
+        match first_error {
+            None => Ok(removed),
+            Some(e) => Err(e),
+        }
     }
 
     fn not_found_or(

@@ -365,20 +365,38 @@ impl DockerClient {
             .collect())
     }
 
-    /// Removes every image carrying all of `labels` and `engine.managed=true`.
-    /// Returns how many were removed.
+    /// Removes every image carrying all of `labels` and `engine.managed=true`, children
+    /// before parents (a parent cannot go while a child exists). Tries every image even when
+    /// one fails; then reports the first failure. Returns how many were removed.
     pub async fn remove_images_by_labels(
         &self,
         labels: &HashMap<String, String>,
     ) -> Result<usize, DockerError> {
         let filter = labels::with_managed(labels);
         let mut removed = 0;
-        for image in self.list_images(&filter).await? {
-            if self.remove_image(&image.id, true).await? {
-                removed += 1;
+        loop {
+            let remaining = self.list_images(&filter).await?;
+            let mut first_error = None;
+            let mut progress = false;
+            for image in &remaining {
+                match self.remove_image(&image.id, true).await {
+                    Ok(true) => {
+                        removed += 1;
+                        progress = true;
+                    }
+                    Ok(false) => progress = true,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match first_error {
+                None => return Ok(removed),
+                // Some removals made room (children gone): the parents may go now.
+                Some(_) if progress => continue,
+                Some(e) => return Err(e),
             }
         }
-        Ok(removed)
     }
 }
 

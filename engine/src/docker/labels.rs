@@ -1,5 +1,10 @@
 //! Label keys the engine stamps on every container and image it makes, so that cleanup
 //! (`engine clean`, Ctrl-C) removes exactly what the engine made and nothing else.
+//!
+//! Docker merges labels downwards: a container starts with its image's labels, a built image
+//! with its base image's, a committed image with its container's. Caller labels override, so
+//! every create/build/commit must set `engine.run` and `engine.node` (and `engine.content-hash`
+//! on images) itself, or it inherits stale values.
 
 use std::collections::HashMap;
 

@@ -125,8 +125,9 @@ impl DockerClient {
         if options.keep {
             return result;
         }
-        guard.container = None;
         let removed = self.remove(&id, true).await;
+        // Disarmed only now: if this future is dropped mid-removal, the guard still removes.
+        guard.container = None;
         match (result, removed) {
             (Ok(outcome), Ok(_)) => Ok(outcome),
             (Ok(_), Err(e)) => Err(e),
@@ -141,10 +142,11 @@ impl DockerClient {
         options: &RunOptions,
         mut on_line: impl FnMut(LogLine),
     ) -> Result<RunOutcome, DockerError> {
+        // Attached before start, so no line is missed however fast the container is.
+        let mut logs = pin!(self.attach_output(id).await?);
         let started = Instant::now();
         self.start(id).await?;
 
-        let mut logs = pin!(self.logs(id, true));
         let mut wait = pin!(self.wait(id));
         let mut deadline = pin!(async {
             match options.timeout {
@@ -159,6 +161,10 @@ impl DockerClient {
         let mut logs_done = false;
         let mut log_error = None;
         let mut we_killed: Option<Ending> = None;
+        // A finished future must not be polled again, and the kill may find the container
+        // already gone (it exited just then): remember that the deadline passed.
+        let mut deadline_passed = false;
+        let mut cancel_seen = false;
 
         while exit.is_none() || !logs_done {
             tokio::select! {
@@ -176,12 +182,14 @@ impl DockerClient {
                     duration = started.elapsed();
                     drain.as_mut().reset(tokio::time::Instant::now() + LOG_DRAIN);
                 }
-                () = &mut deadline, if exit.is_none() && we_killed.is_none() => {
+                () = &mut deadline, if exit.is_none() && we_killed.is_none() && !deadline_passed => {
+                    deadline_passed = true;
                     if self.kill(id, None).await? {
                         we_killed = Some(Ending::TimedOut);
                     }
                 }
-                () = options.cancel.cancelled(), if exit.is_none() && we_killed.is_none() => {
+                () = options.cancel.cancelled(), if exit.is_none() && we_killed.is_none() && !cancel_seen => {
+                    cancel_seen = true;
                     if self.kill(id, None).await? {
                         we_killed = Some(Ending::Cancelled);
                     }
