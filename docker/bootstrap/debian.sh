@@ -163,7 +163,13 @@ unmount_under() {
 
 WORK_DIR=""
 TMP_TAR=""
+CHILD=""
 cleanup() {
+	if [[ -n "$CHILD" ]]; then
+		# debootstrap runs in its own process group: stop all of it (dpkg, chroot...).
+		kill -TERM -- "-$CHILD" 2>/dev/null || true
+		wait "$CHILD" 2>/dev/null || true
+	fi
 	if [[ -n "$WORK_DIR" ]]; then
 		unmount_under "$WORK_DIR"
 		# --one-file-system: never follow a mount that survived the unmount.
@@ -244,15 +250,30 @@ main() {
 		trap cleanup EXIT
 		trap 'exit 130' INT
 		trap 'exit 143' TERM
-		WORK_DIR="$(mktemp -d "$rootfs_dir/.build.XXXXXX")"
+		# Leftovers of a run of this key that was killed outright (SIGKILL): the
+		# lock proves no other run of this key is using them.
+		local stale
+		for stale in "$rootfs_dir/.build-$key".*; do
+			[[ -d "$stale" ]] || continue
+			log "removing the leftovers of an interrupted run: $stale"
+			unmount_under "$stale"
+			rm -rf --one-file-system "$stale"
+		done
+		rm -f "$rootfs_dir/.debian-$suite-$arch-$key.tar.tmp".*
+		WORK_DIR="$(mktemp -d "$rootfs_dir/.build-$key.XXXXXX")"
 		local target="$WORK_DIR/root"
 		local debs="$cache_root/debootstrap/$suite-$arch"
 		mkdir -p "$debs"
 
 		log "debootstrap --variant=$VARIANT $suite from $mirror ($arch), packages: $packages"
 		local started=$SECONDS
-		debootstrap --variant="$VARIANT" --arch="$arch" --include="$packages" \
-			--cache-dir="$debs" "$suite" "$target" "$mirror" >&2
+		# In the background with `wait`, so that INT/TERM reach the trap at once
+		# instead of after debootstrap has finished.
+		setsid debootstrap --variant="$VARIANT" --arch="$arch" --include="$packages" \
+			--cache-dir="$debs" "$suite" "$target" "$mirror" >&2 &
+		CHILD=$!
+		wait "$CHILD"
+		CHILD=""
 
 		# Package lists, downloaded debs and documentation only make the image
 		# bigger. Message catalogs (/usr/share/locale) stay: suites run under
