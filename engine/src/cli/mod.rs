@@ -72,6 +72,8 @@ pub enum Command {
     Plan(graph::PlanArgs),
     /// Build, provision and run the suites on Docker, in parallel, and report.
     Run(run::RunArgs),
+    /// Build and provision the images only (no suites).
+    Build(run::BuildArgs),
     /// Remove containers left by crashed or killed runs (by label; running runs are left alone).
     Clean(clean::CleanArgs),
 }
@@ -100,6 +102,7 @@ pub fn main() -> i32 {
         Command::List(args) => graph::list(&cli, args),
         Command::Plan(args) => graph::plan(&cli, args),
         Command::Run(args) => run::run(&cli, args),
+        Command::Build(args) => run::build(&cli, args),
         Command::Clean(args) => clean::run(&cli, args),
     }
 }

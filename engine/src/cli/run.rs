@@ -37,17 +37,57 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// `engine build`: the images only (base, image, provision), e.g. to prepare a machine.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Image builds at once. Default: `engine.build_concurrency`, else 2.
+    #[arg(long, value_name = "N")]
+    pub build_jobs: Option<usize>,
+    /// Stream every node's output.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+pub fn build(cli: &Cli, args: &BuildArgs) -> i32 {
+    let run_args = RunArgs {
+        select: args.select.clone(),
+        jobs: None,
+        build_jobs: args.build_jobs,
+        fail_fast: false,
+        keep_containers: false,
+        report: None,
+        verbose: args.verbose,
+        quiet: false,
+    };
+    execute_plan(cli, &run_args, true)
+}
+
 pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
+    execute_plan(cli, args, false)
+}
+
+fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
     let (mut loaded, matrix) = match load_matrix(cli) {
         Ok(x) => x,
         Err(code) => return code,
     };
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
-    let plan = match narrow(&full, &matrix, &args.select, cli.color.stderr()) {
+    let mut plan = match narrow(&full, &matrix, &args.select, cli.color.stderr()) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if images_only {
+        let keep = plan
+            .graph
+            .node_indices()
+            .filter(|ix| plan.graph[*ix].kind != crate::plan::NodeKind::Suite)
+            .collect();
+        plan = plan.retain(&keep);
+        plan.skipped.clear();
+    }
     let runner_bin = match find_runner() {
         Ok(p) => p,
         Err(e) => {

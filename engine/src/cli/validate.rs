@@ -40,21 +40,20 @@ struct Summary {
     distros: usize,
     suites: usize,
     cache_mounts: usize,
-    /// Distro x suite pairs the suites' `distros` lists select.
+    /// Distro x suite pairs that run (the plan's suite nodes).
     suite_runs: usize,
+    /// Pairs that do not apply (a suite's `distros` list, a locale the distro does not declare).
+    not_applicable: usize,
 }
 
 fn summary(m: &spec::Matrix) -> Summary {
-    let runs = m
-        .suites
-        .values()
-        .map(|s| m.distros.keys().filter(|d| s.runs_on(d)).count())
-        .sum();
+    let plan = crate::plan::Plan::build(m, None);
     Summary {
         distros: m.distros.len(),
         suites: m.suites.len(),
         cache_mounts: m.caches.mounts.len(),
-        suite_runs: runs,
+        suite_runs: plan.suite_nodes().count(),
+        not_applicable: plan.skipped.len(),
     }
 }
 
@@ -109,8 +108,13 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
                     let _ = writeln!(stdout);
                 } else {
                     let s = summary(m);
+                    let na = if s.not_applicable > 0 {
+                        format!(" ({} pairs not applicable: `engine list --why`)", s.not_applicable)
+                    } else {
+                        String::new()
+                    };
                     println!(
-                        "{name} is valid: {} distros, {} suites, {} cache mounts, {} suite runs",
+                        "{name} is valid: {} distros, {} suites, {} cache mounts, {} suite runs{na}",
                         s.distros, s.suites, s.cache_mounts, s.suite_runs
                     );
                 }

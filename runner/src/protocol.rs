@@ -1,0 +1,188 @@
+//! The event protocol between the runner (in the container) and the engine (on the host):
+//! versioned JSON Lines, one [`Event`] per line, each carrying `"v": 1`.
+//!
+//! Events go to a file on a mounted folder, never to stdout, so nothing a suite prints can
+//! corrupt them; suite output itself is carried as `output` events with lossy UTF-8.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on an incompatible change of the event or spec shapes.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One line of the event stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// First event of every runner invocation.
+    Hello { runner_version: String, command: String },
+    /// What the container is (`runner probe`, and at the start of `provision`).
+    Probe { probe: Probe },
+    StepStarted { step: String },
+    /// One line of a step's output (lossy UTF-8, capped in length).
+    Output { step: String, stream: Stream, line: String },
+    StepFinished {
+        step: String,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        duration_ms: u64,
+        timed_out: bool,
+    },
+    /// The locale policy's result.
+    Locales {
+        policy: String,
+        declared: Vec<String>,
+        available: Vec<String>,
+        missing: Vec<String>,
+        generated: Vec<String>,
+    },
+    /// The AUR-helper policy's result.
+    AurHelper { policy: String, action: AurAction, helper: Option<HelperInfo> },
+    /// An infrastructure problem: `scope` names what it affects (e.g. `locale:de_DE.UTF-8`);
+    /// None means the whole node.
+    InfraError {
+        code: String,
+        message: String,
+        remedy: Option<String>,
+        scope: Option<String>,
+    },
+    /// Last event: the verdict.
+    Finished { status: FinishStatus, duration_ms: u64 },
+}
+
+/// An event as written: the version, then the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub v: u32,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AurAction {
+    /// A helper was already there.
+    Detected,
+    /// Built and installed from the AUR repository (cloned).
+    Installed,
+    /// Built and installed from the AUR repository (the cached clone was updated).
+    Updated,
+    /// Nothing to do (`none`).
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishStatus {
+    Ok,
+    /// The code under test failed.
+    Failed,
+    /// The environment failed (an expectation, a missing tool).
+    Infra,
+    TimedOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Probe {
+    pub os: OsInfo,
+    pub locales: LocaleInfo,
+    pub aur_helpers: Vec<HelperInfo>,
+    pub package_manager: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OsInfo {
+    /// `ID` of /etc/os-release.
+    pub id: String,
+    pub id_like: Vec<String>,
+    /// arch, manjaro, cachyos, endeavouros, `unknown:<id>`, or `<family>-like:<id>`.
+    pub normalized: String,
+    pub pretty_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LocaleInfo {
+    /// `locale -a`, canonical (`de_DE.UTF-8`).
+    pub available: Vec<String>,
+    /// Definitions in /usr/share/i18n/locales.
+    pub definable: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelperInfo {
+    pub name: String,
+    pub path: String,
+    pub version: Option<String>,
+}
+
+/// Appends events to a file, one flushed line each, so that a killed container leaves every
+/// event written before it died.
+pub struct EventWriter {
+    out: Box<dyn Write + Send>,
+}
+
+impl EventWriter {
+    pub fn create(path: &Path) -> std::io::Result<EventWriter> {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(EventWriter { out: Box::new(f) })
+    }
+
+    /// Events into any writer (tests, stdout for `probe`).
+    pub fn to(out: Box<dyn Write + Send>) -> EventWriter {
+        EventWriter { out }
+    }
+
+    pub fn emit(&mut self, event: Event) {
+        let env = Envelope { v: PROTOCOL_VERSION, event };
+        if let Ok(mut line) = serde_json::to_vec(&env) {
+            line.push(b'\n');
+            // A full disk must not kill the suite: events are best effort, the exit code is not.
+            let _ = self.out.write_all(&line);
+            let _ = self.out.flush();
+        }
+    }
+}
+
+/// A line of the stream that is not a valid event.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("event line {line}: {message}")]
+pub struct BadEvent {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Read an event stream. A broken or truncated line is reported, not a panic; events of a
+/// newer protocol version are reported as such.
+pub fn read_events(reader: impl BufRead) -> Vec<Result<Event, BadEvent>> {
+    let mut out = Vec::new();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let Ok(line) = line else { break };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = serde_json::from_slice::<Envelope>(&line).map_err(|e| BadEvent {
+            line: i + 1,
+            message: e.to_string(),
+        });
+        out.push(parsed.and_then(|env| {
+            if env.v == PROTOCOL_VERSION {
+                Ok(env.event)
+            } else {
+                Err(BadEvent {
+                    line: i + 1,
+                    message: format!("protocol version {} (this side speaks {PROTOCOL_VERSION})", env.v),
+                })
+            }
+        }));
+    }
+    out
+}

@@ -1,0 +1,88 @@
+//! What the engine asks the runner to do, as JSON files in the container's I/O folder.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `runner provision --spec FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionSpec {
+    pub v: u32,
+    pub distro: String,
+    #[serde(default)]
+    pub users: Vec<String>,
+    pub locales: LocaleSpec,
+    pub aur_helper: AurSpec,
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocaleSpec {
+    pub declared: Vec<String>,
+    pub on_missing: LocalePolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LocalePolicy {
+    Fail,
+    Generate,
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AurSpec {
+    pub policy: AurPolicy,
+    #[serde(default)]
+    pub helpers: Vec<String>,
+    pub package: Option<String>,
+    pub source: Option<String>,
+    #[serde(default = "default_build_dir")]
+    pub build_dir: String,
+    #[serde(default = "default_build_user")]
+    pub build_user: String,
+}
+
+fn default_build_dir() -> String {
+    "/home/builder/build".into()
+}
+
+fn default_build_user() -> String {
+    "builder".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AurPolicy {
+    Require,
+    DetectOrInstall,
+    Install,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepSpec {
+    pub name: String,
+    pub run: String,
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+/// `runner suite --spec FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteSpec {
+    pub v: u32,
+    pub name: String,
+    pub distro: String,
+    pub workdir: String,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    pub timeout_secs: u64,
+    pub prepare: Option<String>,
+    pub execute: String,
+    pub restore: Option<String>,
+    /// Run as this user instead of root.
+    pub user: Option<String>,
+}

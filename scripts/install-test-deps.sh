@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian machine, only when missing: graphviz (the DOT
+# test), debootstrap (the offline base image), busybox-static (the Docker backend's tiny test
+# image), libxml2-utils (xmllint), python3 junitparser (JUnit read-back).
+set -euo pipefail
+need=()
+command -v dot >/dev/null || need+=(graphviz)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v xmllint >/dev/null || need+=(libxml2-utils)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${need[*]}; install them (as root): apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }
+fi
+if ! python3 -c 'import junitparser' 2>/dev/null; then
+  python3 -m pip install -q junitparser >/dev/null 2>&1 || echo "warning: could not install junitparser" >&2
+fi

@@ -1,0 +1,157 @@
+//! The end-to-end harness: the real Docker daemon, the engine binary, and the offline test bed.
+//!
+//! - [`docker`]: a client to the daemon, or a loud skip (a failure under `CI=true`).
+//! - [`engine`]: run the engine binary and capture its output.
+//! - [`containers_of_run`] / [`engine_containers`]: what the engine left, by label.
+//! - [`local_images`]: the look-alike images of examples/local, built once per machine (the
+//!   base rootfs is bootstrapped once: later calls find it in Docker or in the script's cache).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use engine::docker::{labels, DockerClient};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("engine/ has a parent").to_path_buf()
+}
+
+/// Docker end-to-end tests share one daemon and the same images: run them one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A client to the daemon. Without one: under CI the test fails, elsewhere it is skipped loudly.
+pub fn docker(rt: &tokio::runtime::Runtime, test: &str) -> Option<DockerClient> {
+    match rt.block_on(DockerClient::connect()) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test}: the Docker daemon is required under CI and cannot be reached: {e}");
+            }
+            eprintln!("\n=== SKIP {test}: no Docker daemon ({e}) ===\n");
+            None
+        }
+    }
+}
+
+/// Where the engine binary is; the runner binary sits next to it (cargo builds both).
+pub fn engine_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_engine"))
+}
+
+/// The runner binary for the engine: built by `cargo build --workspace` (scripts/test.sh).
+pub fn runner_bin() -> PathBuf {
+    let dir = engine_bin().parent().expect("bin dir").to_path_buf();
+    let runner = dir.join("runner");
+    if !runner.is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "runner"])
+            .current_dir(repo())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build -p runner failed");
+    }
+    runner
+}
+
+/// Run the engine in `dir` with plain output.
+pub fn engine(dir: &Path, args: &[&str]) -> Output {
+    engine_cmd(dir, args).output().expect("engine runs")
+}
+
+pub fn engine_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(engine_bin());
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env("ENGINE_RUNNER", runner_bin())
+        .env_remove("ENGINE_MATRIX");
+    c
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Containers of one run (by the `engine.run` label).
+pub fn containers_of_run(rt: &tokio::runtime::Runtime, d: &DockerClient, run: &str) -> usize {
+    let mut f = HashMap::new();
+    f.insert(labels::RUN.to_string(), run.to_string());
+    rt.block_on(d.list_containers(&f)).map(|c| c.len()).unwrap_or(0)
+}
+
+/// Every container the engine made that still exists.
+pub fn engine_containers(rt: &tokio::runtime::Runtime, d: &DockerClient) -> Vec<String> {
+    let mut f = HashMap::new();
+    f.insert(labels::MANAGED.to_string(), "true".to_string());
+    rt.block_on(d.list_containers(&f))
+        .map(|c| c.into_iter().map(|c| format!("{} {:?}", c.id, c.labels.get(labels::NODE))).collect())
+        .unwrap_or_default()
+}
+
+/// The JSON report of the engine's last run in `state` (`.engine/runs/*/report.json`, newest).
+pub fn last_report(matrix_dir: &Path) -> serde_json::Value {
+    let runs = matrix_dir.join(".engine/runs");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .unwrap_or_else(|e| panic!("{}: {e}", runs.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("report.json").is_file())
+        .collect();
+    dirs.sort();
+    let p = dirs.last().expect("a run with a report").join("report.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Status of node `id` in a report.
+pub fn status<'a>(report: &'a serde_json::Value, id: &str) -> &'a str {
+    report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .and_then(|n| n["status"].as_str())
+        .unwrap_or_else(|| panic!("no node {id} in the report"))
+}
+
+/// Build (once per test process) the base, images and provisioned images of examples/local,
+/// through `engine build`; returns distro -> image reference of its look-alike image.
+pub fn local_images() -> &'static HashMap<String, String> {
+    static IMAGES: OnceLock<HashMap<String, String>> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let repo = repo();
+        let out = engine(&repo, &["build", "-m", "examples/local/matrix.toml"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "engine build of examples/local failed:\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let graph = engine(&repo, &["graph", "--json", "-m", "examples/local/matrix.toml"]);
+        let v: serde_json::Value = serde_json::from_slice(&graph.stdout).unwrap();
+        let mut map = HashMap::new();
+        for n in v["nodes"].as_array().unwrap() {
+            if n["kind"] == "image" {
+                let d = n["distro"].as_str().unwrap().to_string();
+                let key = n["cache_key"].as_str().unwrap();
+                map.insert(d.clone(), format!("engine-image/{d}:{}", &key[..16]));
+            }
+        }
+        map
+    })
+}
