@@ -1,1 +1,104 @@
-fn main() {}
+//! `runner`: the engine's in-container program. See `runner --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use runner::protocol::{Event, EventWriter, FinishStatus};
+use runner::spec::{ProvisionSpec, SuiteSpec};
+use runner::system::System;
+
+const USAGE: &str = "\
+runner: the in-container side of the distro test-matrix engine
+
+USAGE:
+    runner probe     [--events FILE]
+    runner provision --spec FILE --events FILE
+    runner suite     --spec FILE --events FILE
+
+  probe      what this container is: distro ID (normalized), locales available and definable,
+             AUR helpers found, package manager; as a `probe` event (on stdout without --events)
+  provision  users with passwordless sudo, locale policy, AUR-helper policy, provision steps
+  suite      prepare, execute, restore of one suite, with its environment and timeout
+
+Events are JSON Lines (protocol v1) appended to FILE; the steps' own output goes to stdout and
+stderr. Exit status: 0 ok, 1 failed, 2 bad usage or spec, 3 infrastructure error, 4 timed out.
+";
+
+fn exit_of(status: FinishStatus) -> ExitCode {
+    ExitCode::from(match status {
+        FinishStatus::Ok => 0,
+        FinishStatus::Failed => 1,
+        FinishStatus::Infra => 3,
+        FinishStatus::TimedOut => 4,
+    })
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("runner: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first().cloned() else {
+        return usage_error("missing command");
+    };
+    if command == "--help" || command == "-h" || command == "help" {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if command == "--version" {
+        println!("runner {}", runner::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let mut spec: Option<PathBuf> = None;
+    let mut events_path: Option<PathBuf> = None;
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--spec" => spec = it.next().map(PathBuf::from),
+            "--events" => events_path = it.next().map(PathBuf::from),
+            other => return usage_error(&format!("unknown argument `{other}`")),
+        }
+    }
+    let mut events = match &events_path {
+        Some(p) => match EventWriter::create(p) {
+            Ok(w) => w,
+            Err(e) => return usage_error(&format!("cannot open the event file {}: {e}", p.display())),
+        },
+        None if command == "probe" => EventWriter::to(Box::new(std::io::stdout())),
+        None => return usage_error("--events FILE is required"),
+    };
+    events.emit(Event::Hello { runner_version: runner::VERSION.into(), command: command.clone() });
+    let sys = System::host();
+    match command.as_str() {
+        "probe" => {
+            events.emit(Event::Probe { probe: runner::probe::probe(&sys, &[]) });
+            ExitCode::SUCCESS
+        }
+        "provision" => match read_spec::<ProvisionSpec>(spec.as_ref()) {
+            Ok(s) => exit_of(runner::provision::run(&s, &sys, &mut events)),
+            Err(e) => usage_error(&e),
+        },
+        "suite" => match read_spec::<SuiteSpec>(spec.as_ref()) {
+            Ok(s) => exit_of(runner::suite::run(&s, &sys, &mut events)),
+            Err(e) => usage_error(&e),
+        },
+        other => usage_error(&format!("unknown command `{other}`")),
+    }
+}
+
+fn read_spec<T: serde::de::DeserializeOwned>(path: Option<&PathBuf>) -> Result<T, String> {
+    let path = path.ok_or("--spec FILE is required")?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if v["v"] != runner::protocol::PROTOCOL_VERSION {
+        return Err(format!(
+            "{}: spec version {} (this runner speaks {})",
+            path.display(),
+            v["v"],
+            runner::protocol::PROTOCOL_VERSION
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -186,3 +186,52 @@ pub fn read_events(reader: impl BufRead) -> Vec<Result<Event, BadEvent>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Event> {
+        vec![
+            Event::Hello { runner_version: "0.1.0".into(), command: "suite".into() },
+            Event::Probe {
+                probe: Probe {
+                    os: OsInfo { id: "cachyos".into(), id_like: vec!["arch".into()], normalized: "cachyos".into(), pretty_name: Some("CachyOS".into()) },
+                    locales: LocaleInfo { available: vec!["C.UTF-8".into()], definable: vec!["en_US".into()] },
+                    aur_helpers: vec![HelperInfo { name: "paru".into(), path: "/usr/bin/paru".into(), version: Some("paru v2".into()) }],
+                    package_manager: Some("pacman".into()),
+                },
+            },
+            Event::StepStarted { step: "execute".into() },
+            Event::Output { step: "execute".into(), stream: Stream::Stderr, line: "é \u{fffd} \"q\"".into() },
+            Event::StepFinished { step: "execute".into(), exit_code: Some(1), signal: None, duration_ms: 12, timed_out: false },
+            Event::Locales { policy: "fail".into(), declared: vec!["de_DE.UTF-8".into()], available: vec![], missing: vec!["de_DE.UTF-8".into()], generated: vec![] },
+            Event::AurHelper { policy: "require".into(), action: AurAction::Detected, helper: None },
+            Event::InfraError { code: "locale-missing".into(), message: "m".into(), remedy: Some("r".into()), scope: Some("locale:de_DE.UTF-8".into()) },
+            Event::Finished { status: FinishStatus::TimedOut, duration_ms: 5 },
+        ]
+    }
+
+    #[test]
+    fn every_event_round_trips_with_its_version() {
+        let mut text = Vec::new();
+        for e in all() {
+            let line = serde_json::to_vec(&Envelope { v: PROTOCOL_VERSION, event: e }).unwrap();
+            assert!(line.starts_with(br#"{"v":1,"type":""#), "{}", String::from_utf8_lossy(&line));
+            text.extend(line);
+            text.push(b'\n');
+        }
+        let back: Vec<Event> = read_events(&text[..]).into_iter().map(Result::unwrap).collect();
+        assert_eq!(back, all());
+    }
+
+    #[test]
+    fn a_truncated_or_foreign_line_is_reported_not_fatal() {
+        let text = b"{\"v\":1,\"type\":\"step_started\",\"step\":\"x\"}\n{\"v\":2,\"type\":\"step_started\",\"step\":\"y\"}\n{\"v\":1,\"type\":\"step_fini";
+        let r = read_events(&text[..]);
+        assert_eq!(r.len(), 3);
+        assert!(r[0].is_ok());
+        assert!(r[1].as_ref().unwrap_err().message.contains("protocol version 2"));
+        assert_eq!(r[2].as_ref().unwrap_err().line, 3);
+    }
+}

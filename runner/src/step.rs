@@ -1,0 +1,212 @@
+//! Running one shell step: output streamed live to our stdout/stderr and carried as `output`
+//! events, a deadline that kills the whole process group, an optional unprivileged user.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::protocol::{Event, EventWriter, Stream};
+
+/// A single output line longer than this is cut into pieces: a binary blob without newlines
+/// cannot grow memory without bound.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// What a step ran as.
+#[derive(Debug, Clone, Default)]
+pub struct Step<'a> {
+    pub name: &'a str,
+    /// Program and arguments; `script()` builds the usual `bash -eu -c`.
+    pub argv: Vec<String>,
+    pub workdir: Option<&'a str>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<&'a crate::users::User>,
+    /// None: no limit.
+    pub timeout: Option<Duration>,
+}
+
+/// How it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub duration: Duration,
+    /// The step could not start at all (missing shell, bad workdir).
+    pub spawn_error: Option<String>,
+}
+
+impl StepResult {
+    pub fn ok(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+}
+
+/// `bash -eu -c SCRIPT` (spread's semantics), or `sh -eu -c` where bash is absent.
+pub fn script(text: &str) -> Vec<String> {
+    let shell = ["/bin/bash", "/usr/bin/bash"]
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map_or("/bin/sh", |s| s);
+    vec![shell.to_string(), "-eu".into(), "-c".into(), text.to_string()]
+}
+
+enum Msg {
+    Line(Stream, Vec<u8>),
+    Eof,
+}
+
+fn pump(mut r: impl Read, stream: Stream, tx: mpsc::Sender<Msg>) {
+    let mut reader = BufReader::new(&mut r);
+    loop {
+        let mut buf = Vec::new();
+        // read_until with a cap: take at most MAX_LINE bytes per line.
+        let n = match (&mut reader).take(MAX_LINE as u64).read_until(b'\n', &mut buf) {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        if tx.send(Msg::Line(stream, buf)).is_err() {
+            break;
+        }
+    }
+    let _ = tx.send(Msg::Eof);
+}
+
+/// Run a step to its end. Emits `step_started`, `output`, `step_finished`.
+pub fn run(step: &Step<'_>, events: &mut EventWriter) -> StepResult {
+    events.emit(Event::StepStarted { step: step.name.to_string() });
+    let start = Instant::now();
+    let result = run_inner(step, events, start);
+    events.emit(Event::StepFinished {
+        step: step.name.to_string(),
+        exit_code: result.exit_code,
+        signal: result.signal,
+        duration_ms: result.duration.as_millis() as u64,
+        timed_out: result.timed_out,
+    });
+    result
+}
+
+fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepResult {
+    let failed = |e: String| StepResult {
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        duration: start.elapsed(),
+        spawn_error: Some(e),
+    };
+    let Some((prog, args)) = step.argv.split_first() else {
+        return failed("empty command".into());
+    };
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
+        .envs(&step.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so that a timeout kills everything it started.
+        .process_group(0);
+    if let Some(w) = step.workdir {
+        cmd.current_dir(w);
+    }
+    if let Some(u) = step.user {
+        u.apply(&mut cmd);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("cannot start {prog}: {e}");
+            events.emit(Event::Output { step: step.name.into(), stream: Stream::Stderr, line: msg.clone() });
+            return failed(msg);
+        }
+    };
+    let pgid = child.id() as i32;
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().map(|o| {
+        let tx = tx.clone();
+        std::thread::spawn(move || pump(o, Stream::Stdout, tx))
+    });
+    let err = child.stderr.take().map(|e| {
+        let tx = tx.clone();
+        std::thread::spawn(move || pump(e, Stream::Stderr, tx))
+    });
+    drop(tx);
+    let deadline = step.timeout.map(|t| start + t);
+    let mut timed_out = false;
+    let mut status = None;
+    let mut open = 2;
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
+    let mut drain_until: Option<Instant> = None;
+    loop {
+        if status.is_none() {
+            if let Ok(Some(s)) = child.try_wait() {
+                status = Some(s);
+                // The step is over: whatever it left in the background goes too, so that
+                // nothing holds its output pipes open or outlives it.
+                kill_group(pgid);
+                drain_until = Some(Instant::now() + Duration::from_secs(2));
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                timed_out = true;
+                kill_group(pgid);
+            }
+        }
+        if open == 0 && status.is_some() {
+            break;
+        }
+        if drain_until.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(Msg::Line(stream, bytes)) => {
+                // Raw bytes to the container's output, as the suite wrote them.
+                let _ = match stream {
+                    Stream::Stdout => stdout.write_all(&bytes),
+                    Stream::Stderr => stderr.write_all(&bytes),
+                };
+                let text = String::from_utf8_lossy(&bytes);
+                let line = text.strip_suffix('\n').unwrap_or(&text);
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                events.emit(Event::Output { step: step.name.into(), stream, line: line.to_string() });
+            }
+            Ok(Msg::Eof) => open -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => open = 0,
+        }
+    }
+    let _ = stdout.flush();
+    let _ = stderr.flush();
+    let status = match status {
+        Some(s) => s,
+        None => match child.wait() {
+            Ok(s) => s,
+            Err(e) => return failed(format!("wait: {e}")),
+        },
+    };
+    // Reader threads end when the pipes close; a daemon that escaped the group may keep them
+    // open: do not wait for it.
+    for h in [out, err].into_iter().flatten() {
+        if h.is_finished() {
+            let _ = h.join();
+        }
+    }
+    StepResult {
+        exit_code: status.code(),
+        signal: status.signal(),
+        timed_out,
+        duration: start.elapsed(),
+        spawn_error: None,
+    }
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}

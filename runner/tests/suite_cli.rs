@@ -1,0 +1,152 @@
+//! `runner suite` on the host, in temporary folders: the suite semantics the engine relies on.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use runner::protocol::{read_events, Event, FinishStatus, Stream};
+use runner::spec::SuiteSpec;
+
+fn spec(dir: &Path, execute: &str) -> SuiteSpec {
+    SuiteSpec {
+        v: 1,
+        name: "t".into(),
+        distro: "host".into(),
+        workdir: dir.display().to_string(),
+        environment: Default::default(),
+        timeout_secs: 30,
+        prepare: None,
+        execute: execute.into(),
+        restore: None,
+        user: None,
+    }
+}
+
+/// Run the binary; returns (exit code, events).
+fn run(dir: &Path, s: &SuiteSpec) -> (i32, Vec<Event>) {
+    let spec_path = dir.join("suite.json");
+    std::fs::write(&spec_path, serde_json::to_vec(s).unwrap()).unwrap();
+    let events = dir.join("events.jsonl");
+    let _ = std::fs::remove_file(&events);
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["suite", "--spec"])
+        .arg(&spec_path)
+        .arg("--events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    let f = std::fs::File::open(&events).unwrap();
+    let evs = read_events(std::io::BufReader::new(f))
+        .into_iter()
+        .map(|e| e.expect("every event line parses"))
+        .collect();
+    (out.status.code().unwrap_or(-1), evs)
+}
+
+fn finished(evs: &[Event]) -> FinishStatus {
+    evs.iter()
+        .find_map(|e| match e {
+            Event::Finished { status, .. } => Some(*status),
+            _ => None,
+        })
+        .expect("a finished event")
+}
+
+#[test]
+fn restore_runs_after_a_failed_execute() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "echo before; false; echo never");
+    s.restore = Some("touch restored".into());
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 1);
+    assert_eq!(finished(&evs), FinishStatus::Failed);
+    assert!(t.path().join("restored").exists(), "restore did not run");
+    let lines: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { line, stream: Stream::Stdout, .. } => Some(line.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lines, ["before"], "set -e must stop the script at `false`");
+}
+
+#[test]
+fn prepare_failure_skips_execute_but_not_restore() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "touch executed");
+    s.prepare = Some("exit 3".into());
+    s.restore = Some("touch restored".into());
+    let (code, _) = run(t.path(), &s);
+    assert_eq!(code, 1);
+    assert!(!t.path().join("executed").exists());
+    assert!(t.path().join("restored").exists());
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group_and_is_not_a_failure() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "sleep 1000 & echo $! > bg.pid; sleep 1000");
+    s.timeout_secs = 1;
+    s.restore = Some("touch restored".into());
+    let start = Instant::now();
+    let (code, evs) = run(t.path(), &s);
+    assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+    assert_eq!(code, 4);
+    assert_eq!(finished(&evs), FinishStatus::TimedOut);
+    assert!(evs.iter().any(|e| matches!(e, Event::StepFinished { step, timed_out: true, .. } if step == "execute")));
+    assert!(t.path().join("restored").exists(), "restore must run after a timeout");
+    let pid: i32 = std::fs::read_to_string(t.path().join("bg.pid")).unwrap().trim().parse().unwrap();
+    // Reaped by init on the host; either gone or a zombie, never still sleeping.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(state.is_empty() || state.contains(") Z "), "background child {pid} survived: {state}");
+}
+
+#[test]
+fn environment_and_workdir_are_applied() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "test \"$GREETING\" = hallo && test \"$PWD\" = \"$EXPECTED\" && test \"$ENGINE_SUITE\" = t");
+    s.environment.insert("GREETING".into(), "hallo".into());
+    s.environment.insert("EXPECTED".into(), t.path().canonicalize().unwrap().display().to_string());
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0, "{evs:?}");
+    assert_eq!(finished(&evs), FinishStatus::Ok);
+}
+
+#[test]
+fn a_failing_restore_fails_the_suite() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "true");
+    s.restore = Some("exit 7".into());
+    let (code, _) = run(t.path(), &s);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn one_megabyte_of_random_bytes_keeps_the_event_stream_well_formed() {
+    let t = tempfile::tempdir().unwrap();
+    let s = spec(t.path(), "head -c 1000000 /dev/urandom; echo; echo done");
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0);
+    // run() already required every line to parse; the last output line must have survived.
+    assert!(evs.iter().any(|e| matches!(e, Event::Output { line, .. } if line == "done")));
+    let raw = std::fs::read_to_string(t.path().join("events.jsonl")).unwrap();
+    assert!(raw.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert!(raw.lines().all(|l| l.len() < 200_000), "a line escaped the length cap");
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_runner")).arg("suite").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_runner")).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("runner provision"));
+}
+
+#[test]
+fn probe_prints_a_probe_event() {
+    let out = Command::new(env!("CARGO_BIN_EXE_runner")).arg("probe").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let evs: Vec<Event> = read_events(&out.stdout[..]).into_iter().map(Result::unwrap).collect();
+    assert!(evs.iter().any(|e| matches!(e, Event::Probe { probe } if !probe.os.id.is_empty())));
+}
