@@ -75,14 +75,15 @@ pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> std
     let cached = run.results.iter().filter(|(_, r)| r.outcome == Outcome::Cached).count();
     let _ = writeln!(
         out,
-        "suites: {} passed, {} failed, {} flaky, {} timed out, {} skipped, {} infra, {} cancelled; images: {built} built, {cached} cached",
+        "suites: {} passed, {} failed, {} flaky, {} timed out, {} skipped, {} infra, {} cancelled, {} not applicable; images: {built} built, {cached} reused",
         count(|o| matches!(o, Outcome::Passed | Outcome::Xfail)),
         count(|o| matches!(o, Outcome::Failed { .. })),
         count(|o| matches!(o, Outcome::Flaky { .. })),
         count(|o| matches!(o, Outcome::TimedOut { .. })),
-        count(|o| matches!(o, Outcome::Skipped { .. })) + skipped.len(),
+        count(|o| matches!(o, Outcome::Skipped { .. })),
         count(|o| o.is_infra()),
         count(|o| matches!(o, Outcome::Cancelled)),
+        cells.values().filter(|c| **c == "-").count(),
     );
     let mut problems = false;
     for (n, r) in &run.results {

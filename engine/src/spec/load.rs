@@ -121,7 +121,15 @@ pub fn load(path: &Path) -> Loaded {
     }
     let matrix_file: Option<MatrixFile> =
         check_and_parse(FileKind::Matrix, value, out.sources.get(file_id), "", &mut out.diagnostics);
-    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Everything resolves against the matrix file's real folder, so that paths handed to
+    // scripts and to Docker are absolute whatever the current directory.
+    let root = out
+        .sources
+        .get(file_id)
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
 
     // Distros: inline tables or files from a glob.
     let mut distros: BTreeMap<String, (DistroFile, Origin)> = BTreeMap::new();
