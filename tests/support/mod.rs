@@ -124,8 +124,9 @@ pub fn status<'a>(report: &'a serde_json::Value, id: &str) -> &'a str {
         .unwrap()
         .iter()
         .find(|n| n["id"] == id)
-        .and_then(|n| n["status"].as_str())
-        .unwrap_or_else(|| panic!("no node {id} in the report"))
+        .unwrap_or_else(|| panic!("no node {id} in the report"))["status"]
+        .as_str()
+        .unwrap_or("(no status)")
 }
 
 /// Build (once per test process) the base, images and provisioned images of examples/local,

@@ -71,6 +71,20 @@ async fn pulled(ctx: &RunCtx, distro: &Distro, reference: &str, pull: PullPolicy
     }
 }
 
+/// The script's own cache (`ENGINE_CACHE_DIR`): per machine, not per project, because a rootfs
+/// is large and the same for every project that asks for it. `$ENGINE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/engine`, else `~/.cache/engine`.
+fn machine_cache() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("ENGINE_CACHE_DIR") {
+        return d.into();
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| std::env::temp_dir());
+    base.join("engine")
+}
+
 /// Run the rootfs script (unless an image of the same key exists), then import its tar.
 async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult {
     let Base::Rootfs { script, args } = &distro.base else {
@@ -91,7 +105,7 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     }
     let cache_root = &ctx.matrix.caches.root;
     let out_dir = cache_root.join("rootfs");
-    let script_cache = cache_root.join("rootfs-cache");
+    let script_cache = machine_cache();
     if let Err(e) = std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache)) {
         return infra(format!("cannot create {}: {e}", out_dir.display()));
     }

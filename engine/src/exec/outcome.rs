@@ -76,6 +76,7 @@ impl Outcome {
 /// The result of one node, with its timing.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeResult {
+    #[serde(flatten)]
     pub outcome: Outcome,
     /// When the node started running (None: never started).
     #[serde(skip_serializing_if = "Option::is_none", with = "opt_time")]

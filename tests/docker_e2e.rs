@@ -1,0 +1,417 @@
+//! End to end on the real Docker daemon: the offline test bed, `engine run`, caching, isolation,
+//! exclusive mounts, Ctrl-C, a container killed from outside, the runner inside the look-alikes.
+//!
+//! These tests build what they need (the Debian base via docker/bootstrap/debian.sh, once per
+//! machine) and leave no container behind. Without a daemon they skip loudly; under CI=true
+//! they fail.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use engine::docker::{Bind, ContainerSpec, RunOptions};
+use support::*;
+
+/// A copy of examples/local in a temporary folder, with paths made absolute so it works there.
+/// `nonce` adds a build argument, which changes the image keys (a cold build and provision);
+/// `suites` replaces the example's suites.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(nonce: Option<&str>, suites: &[(&str, &str)], cache_root: Option<&Path>) -> Project {
+        let repo = repo();
+        let dir = tempfile::tempdir().unwrap();
+        copy(&repo.join("examples/local"), dir.path());
+        let script = repo.join("docker/bootstrap/debian.sh");
+        for f in std::fs::read_dir(dir.path().join("distros")).unwrap() {
+            let p = f.unwrap().path();
+            let t = std::fs::read_to_string(&p).unwrap();
+            std::fs::write(&p, t.replace("../../../docker/bootstrap/debian.sh", &script.display().to_string())).unwrap();
+        }
+        let m = dir.path().join("matrix.toml");
+        let mut t = std::fs::read_to_string(&m).unwrap();
+        let cache = cache_root.map_or_else(|| repo.join(".cache/engine/local"), Path::to_path_buf);
+        t = t.replace("\"../../.cache/engine/local\"", &format!("{:?}", cache.display().to_string()));
+        if let Some(n) = nonce {
+            t = t.replace("context = \".\"", &format!("context = \".\"\nbuild_args = {{ E2E_NONCE = \"{n}\" }}"));
+        }
+        std::fs::write(&m, t).unwrap();
+        if !suites.is_empty() {
+            std::fs::remove_dir_all(dir.path().join("suites")).unwrap();
+            for (name, task) in suites {
+                let d = dir.path().join("suites").join(name);
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::write(d.join("task.toml"), task).unwrap();
+            }
+        }
+        Project { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == ".engine" {
+            continue;
+        }
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+fn report_node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["nodes"].as_array().unwrap().iter().find(|n| n["id"] == id).unwrap_or_else(|| panic!("no {id}"))
+}
+
+/// Remove the images a run built (its nonce images), keeping the shared base.
+fn remove_run_images(rt: &tokio::runtime::Runtime, d: &engine::docker::DockerClient, report: &serde_json::Value) {
+    let mut f = HashMap::new();
+    f.insert("engine.run".to_string(), report["run_id"].as_str().unwrap().to_string());
+    let _ = rt.block_on(d.remove_images_by_labels(&f));
+}
+
+fn assert_no_containers_left(rt: &tokio::runtime::Runtime, d: &engine::docker::DockerClient) {
+    let left = engine_containers(rt, d);
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+}
+
+#[test]
+fn lookalikes_report_their_ids_helpers_and_locales() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "lookalikes_report_their_ids_helpers_and_locales") else { return };
+    let images = local_images();
+    // (distro, ID, ID_LIKE, helper, has de_DE definition)
+    let want = [
+        ("arch", "arch", "", "", true),
+        ("cachyos", "cachyos", "arch", "paru", false),
+        ("manjaro", "manjaro", "arch", "yay", true),
+        ("endeavouros", "endeavouros", "arch", "", false),
+    ];
+    for (distro, id, like, helper, de) in want {
+        let image = &images[distro];
+        let mut lines = Vec::new();
+        let spec = ContainerSpec {
+            image: image.clone(),
+            cmd: vec![
+                "sh".into(),
+                "-c".into(),
+                ". /etc/os-release; echo \"ID=$ID\"; echo \"LIKE=${ID_LIKE:-}\"; for h in paru yay; do command -v $h >/dev/null && echo \"HELPER=$h\"; done; test -e /usr/share/i18n/locales/de_DE && echo DE=yes || echo DE=no; /engine/bin/runner probe".into(),
+            ],
+            entrypoint: Some(vec![]),
+            binds: vec![Bind { host: runner_bin(), container: "/engine/bin/runner".into(), read_only: true }],
+            ..Default::default()
+        };
+        let out = rt.block_on(d.run_to_completion(&spec, RunOptions::default(), |l| lines.push(l.line))).unwrap();
+        assert!(out.succeeded(), "{distro}: {lines:?}");
+        let has = |l: &str| lines.iter().any(|x| x == l);
+        assert!(has(&format!("ID={id}")), "{distro}: {lines:?}");
+        assert!(has(&format!("LIKE={like}")), "{distro}: {lines:?}");
+        let helpers: Vec<&String> = lines.iter().filter(|l| l.starts_with("HELPER=")).collect();
+        if helper.is_empty() {
+            assert!(helpers.is_empty(), "{distro}: {helpers:?}");
+        } else {
+            assert_eq!(helpers, [&format!("HELPER={helper}")], "{distro}");
+        }
+        assert!(has(if de { "DE=yes" } else { "DE=no" }), "{distro}: {lines:?}");
+        // The runner's own probe, inside the image, agrees.
+        let probe_line = lines.iter().find(|l| l.contains("\"type\":\"probe\"")).expect("probe event");
+        let probe: serde_json::Value = serde_json::from_str(probe_line).unwrap();
+        assert_eq!(probe["probe"]["os"]["normalized"], distro);
+        let found: Vec<&str> = probe["probe"]["aur_helpers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
+        assert_eq!(found, if helper.is_empty() { vec![] } else { vec![helper] }, "{distro}");
+        let definable = probe["probe"]["locales"]["definable"].as_array().unwrap();
+        assert_eq!(definable.iter().any(|l| l == "de_DE"), de, "{distro}");
+        assert_eq!(probe["probe"]["package_manager"], "pacman", "{distro}");
+    }
+    assert_no_containers_left(&rt, &d);
+}
+
+/// The documented verdict of examples/local, then a second run that reuses every image.
+#[test]
+fn local_example_verdicts_then_everything_cached() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "local_example_verdicts_then_everything_cached") else { return };
+    local_images(); // the shared base exists; the nonce below forces fresh images and provisioning
+    let nonce = format!("{}", std::process::id());
+    let p = Project::new(Some(&nonce), &[], None);
+
+    let t0 = Instant::now();
+    let first = engine(p.path(), &["run"]);
+    let cold = t0.elapsed();
+    assert_eq!(first.status.code(), Some(3), "{}\n{}", text(&first.stdout), text(&first.stderr));
+    let r1 = last_report(p.path());
+    let expect = [
+        ("suite:arch:enable-default", "passed"),
+        ("suite:arch:disable-in-german", "passed"),
+        ("suite:arch:aur-helper", "passed"),
+        ("suite:arch:legacy-enable-disable", "passed"),
+        ("suite:arch:must-fail", "failed"),
+        ("suite:arch:times-out", "timed_out"),
+        ("suite:cachyos:enable-default", "passed"),
+        ("suite:cachyos:disable-in-german", "infra"),
+        ("suite:cachyos:aur-helper", "passed"),
+        ("suite:manjaro:aur-helper", "passed"),
+        ("suite:manjaro:enable-default", "passed"),
+        ("suite:endeavouros:disable-in-german", "skipped"),
+        ("suite:endeavouros:aur-helper", "passed"),
+    ];
+    for (id, want) in expect {
+        assert_eq!(status(&r1, id), want, "{id}: {}", report_node(&r1, id));
+    }
+    assert!(report_node(&r1, "suite:cachyos:disable-in-german")["diagnostic"].as_str().unwrap().contains("de_DE.UTF-8"));
+    assert!(r1["nodes"].as_array().unwrap().iter().all(|n| n["id"] != "suite:manjaro:disable-in-german"));
+    for distro in ["arch", "cachyos", "manjaro", "endeavouros"] {
+        assert_eq!(status(&r1, &format!("image:{distro}")), "passed");
+        assert_eq!(status(&r1, &format!("provision:{distro}")), "passed");
+    }
+    // The AUR policies: detection where a helper is preinstalled, install elsewhere.
+    let run_dir = p.path().join(".engine/runs").join(r1["run_id"].as_str().unwrap());
+    let aur_action = |distro: &str| -> String {
+        let ev = std::fs::read_to_string(run_dir.join(format!("io/provision_{distro}/events.jsonl"))).unwrap();
+        ev.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["type"] == "aur_helper")
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(aur_action("cachyos"), "detected");
+    assert_eq!(aur_action("manjaro"), "detected");
+    assert!(["installed", "updated"].contains(&aur_action("arch").as_str()));
+    // `generate` made de_DE usable on arch.
+    let arch = r1["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "provision:arch").unwrap();
+    let key = arch["cache_key"].as_str().unwrap();
+    let mut lines = Vec::new();
+    let spec = ContainerSpec {
+        image: format!("engine-provisioned/arch:{}", &key[..16]),
+        cmd: vec!["locale".into(), "-a".into()],
+        entrypoint: Some(vec![]),
+        ..Default::default()
+    };
+    rt.block_on(d.run_to_completion(&spec, RunOptions::default(), |l| lines.push(l.line))).unwrap();
+    assert!(lines.iter().any(|l| l == "de_DE.utf8"), "{lines:?}");
+
+    // An exclusive mount (aur-build/{distro}) is never held by two running nodes.
+    let nodes = r1["nodes"].as_array().unwrap();
+    for distro in ["arch", "cachyos", "manjaro", "endeavouros"] {
+        let mut spans: Vec<(u64, u64, &str)> = nodes
+            .iter()
+            .filter(|n| n["distro"] == distro && (n["kind"] == "provision" || n["kind"] == "suite"))
+            .filter_map(|n| Some((n["started"].as_u64()?, n["finished"].as_u64()?, n["id"].as_str()?)))
+            .collect();
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(w[0].1 <= w[1].0, "{} and {} overlap on aur-build/{distro}", w[0].2, w[1].2);
+        }
+    }
+
+    let t1 = Instant::now();
+    let second = engine(p.path(), &["run"]);
+    let warm = t1.elapsed();
+    assert_eq!(second.status.code(), Some(3));
+    let r2 = last_report(p.path());
+    for distro in ["arch", "cachyos", "manjaro", "endeavouros"] {
+        for kind in ["base", "image", "provision"] {
+            assert_eq!(status(&r2, &format!("{kind}:{distro}")), "cached", "{kind}:{distro} was not reused");
+        }
+    }
+    eprintln!("examples/local: first run {cold:?}, second run {warm:?} ({:.2}x)", warm.as_secs_f64() / cold.as_secs_f64());
+    assert!(warm * 2 < cold, "second run {warm:?} is not under half of the first {cold:?}");
+    remove_run_images(&rt, &d, &r1);
+    assert_no_containers_left(&rt, &d);
+}
+
+#[test]
+fn two_suites_cannot_see_each_others_files() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "two_suites_cannot_see_each_others_files") else { return };
+    local_images();
+    let writer = r#"
+distros = ["arch"]
+execute = '''
+echo secret > /root/marker; echo secret > /tmp/marker; echo secret > /var/tmp/marker
+# The workspace is mounted read-only: a suite cannot leave files there either.
+! touch /workspace/marker 2>/dev/null
+'''
+"#;
+    let reader = r#"
+distros = ["arch"]
+execute = '''
+test ! -e /root/marker && test ! -e /tmp/marker && test ! -e /var/tmp/marker && test ! -e /workspace/marker
+'''
+"#;
+    let p = Project::new(None, &[("a-writer", writer), ("b-reader", reader)], None);
+    let out = engine(p.path(), &["run", "-j", "1"]);
+    let r = last_report(p.path());
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let started = |id: &str| report_node(&r, id)["started"].as_u64().unwrap();
+    assert!(started("suite:arch:a-writer") < started("suite:arch:b-reader"), "the writer must run first");
+    assert_eq!(status(&r, "suite:arch:b-reader"), "passed");
+    assert_no_containers_left(&rt, &d);
+}
+
+#[test]
+fn sigint_mid_run_exits_130_quickly_and_leaves_no_container() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "sigint_mid_run_exits_130_quickly_and_leaves_no_container") else { return };
+    local_images();
+    let sleeper = "distros = [\"arch\", \"manjaro\"]\ntimeout = \"10m\"\nexecute = \"sleep 300\"\n";
+    let p = Project::new(None, &[("sleeper", sleeper)], None);
+    let mut child = engine_cmd(p.path(), &["run"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut run_id = String::new();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut started = 0;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split(" run ").nth(1) {
+            run_id = rest.split(':').next().unwrap().to_string();
+        }
+        if line.contains("start     suite:") {
+            started += 1;
+            if started == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(started, 2, "the suites never started");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(containers_of_run(&rt, &d, &run_id), 2, "two suite containers should be running");
+    let t = Instant::now();
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let exit = child.wait().unwrap();
+    let took = t.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(exit.code(), Some(130), "{rest:?}");
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
+    assert_eq!(containers_of_run(&rt, &d, &run_id), 0, "containers of the run are left");
+    let r = last_report(p.path());
+    assert_eq!(r["interrupted"], true);
+    assert_eq!(status(&r, "suite:arch:sleeper"), "cancelled");
+    eprintln!("SIGINT to exit: {took:?}");
+    assert_no_containers_left(&rt, &d);
+}
+
+
+#[test]
+fn a_container_killed_from_outside_is_an_infra_error_for_that_node_only() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "a_container_killed_from_outside_is_an_infra_error_for_that_node_only") else { return };
+    local_images();
+    let victim = "distros = [\"arch\"]\nexecute = \"sleep 60\"\n";
+    let bystander = "distros = [\"arch\"]\nexecute = \"sleep 4; true\"\n";
+    let p = Project::new(None, &[("victim", victim), ("bystander", bystander)], None);
+    let mut child = engine_cmd(p.path(), &["run", "-j", "4"]).stderr(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+    // Find the victim's container by its label and kill it through the API.
+    let mut f = HashMap::new();
+    f.insert("engine.node".to_string(), "suite:arch:victim".to_string());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let id = loop {
+        let found = rt.block_on(d.list_containers(&f)).unwrap();
+        if let Some(c) = found.first() {
+            break c.id.clone();
+        }
+        assert!(Instant::now() < deadline, "the victim never started");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(rt.block_on(d.kill(&id, None)).unwrap());
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(3));
+    let r = last_report(p.path());
+    let v = report_node(&r, "suite:arch:victim");
+    assert_eq!(v["status"], "infra", "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("killed from outside"), "{v}");
+    assert_eq!(status(&r, "suite:arch:bystander"), "passed");
+    assert_no_containers_left(&rt, &d);
+}
+
+#[test]
+fn aur_install_clones_then_pulls_over_the_same_cache_folder() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "aur_install_clones_then_pulls_over_the_same_cache_folder") else { return };
+    local_images();
+    let cache = tempfile::tempdir().unwrap();
+    let mut actions = Vec::new();
+    let mut reports = Vec::new();
+    for round in 0..2 {
+        // A new nonce each round: a new image, so provisioning really runs again.
+        let nonce = format!("aur-{}-{round}", std::process::id());
+        let p = Project::new(Some(&nonce), &[], Some(cache.path()));
+        let out = engine(p.path(), &["build", "arch"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let r = last_report(p.path());
+        let run_dir = p.path().join(".engine/runs").join(r["run_id"].as_str().unwrap());
+        let ev = std::fs::read_to_string(run_dir.join("io/provision_arch/events.jsonl")).unwrap();
+        let action = ev
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["type"] == "aur_helper")
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .unwrap();
+        actions.push(action);
+        reports.push(r);
+    }
+    assert_eq!(actions, ["installed", "updated"]);
+    assert!(cache.path().join("aur-build/arch/paru-bin/.git").is_dir());
+    for r in &reports {
+        remove_run_images(&rt, &d, r);
+    }
+    assert_no_containers_left(&rt, &d);
+}
+
+#[test]
+fn engine_clean_removes_leftovers_of_dead_runs_only() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "engine_clean_removes_leftovers_of_dead_runs_only") else { return };
+    let images = local_images();
+    let mut labels = engine::docker::labels::for_node("crashed-run", "suite:arch:x");
+    labels.insert("engine.pid".into(), "999999".into());
+    let spec = ContainerSpec {
+        image: images["arch"].clone(),
+        cmd: vec!["sleep".into(), "300".into()],
+        entrypoint: Some(vec![]),
+        labels,
+        ..Default::default()
+    };
+    let id = rt.block_on(d.create(&spec)).unwrap();
+    let out = engine(&repo(), &["clean", "--run", "crashed-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("removed 1 container"), "{}", text(&out.stdout));
+    assert_eq!(containers_of_run(&rt, &d, "crashed-run"), 0);
+    let _ = rt.block_on(d.remove(&id, true));
+}
+
+#[test]
+fn unreachable_daemon_is_exit_3_naming_the_endpoint() {
+    let out = engine_cmd(&repo(), &["run", "-m", "examples/local/matrix.toml", "arch:enable-default"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("/nonexistent/docker.sock"), "{err}");
+}
