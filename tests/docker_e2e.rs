@@ -208,20 +208,6 @@ fn local_example_verdicts_then_everything_cached() {
     rt.block_on(d.run_to_completion(&spec, RunOptions::default(), |l| lines.push(l.line))).unwrap();
     assert!(lines.iter().any(|l| l == "de_DE.utf8"), "{lines:?}");
 
-    // An exclusive mount (aur-build/{distro}) is never held by two running nodes.
-    let nodes = r1["nodes"].as_array().unwrap();
-    for distro in ["arch", "cachyos", "manjaro", "endeavouros"] {
-        let mut spans: Vec<(u64, u64, &str)> = nodes
-            .iter()
-            .filter(|n| n["distro"] == distro && (n["kind"] == "provision" || n["kind"] == "suite"))
-            .filter_map(|n| Some((n["started"].as_u64()?, n["finished"].as_u64()?, n["id"].as_str()?)))
-            .collect();
-        spans.sort();
-        for w in spans.windows(2) {
-            assert!(w[0].1 <= w[1].0, "{} and {} overlap on aur-build/{distro}", w[0].2, w[1].2);
-        }
-    }
-
     let t1 = Instant::now();
     let second = engine(p.path(), &["run"]);
     let warm = t1.elapsed();
@@ -236,6 +222,49 @@ fn local_example_verdicts_then_everything_cached() {
     assert!(warm * 2 < cold, "second run {warm:?} is not under half of the first {cold:?}");
     remove_run_images(&rt, &d, &r1);
     assert_no_containers_left(&rt, &d);
+}
+
+/// With the AUR build folder exclusive for suites too, the suites of a distro never overlap,
+/// even with free job slots (the resource is held from start to end of each node).
+#[test]
+fn an_exclusive_mount_is_never_held_by_two_running_nodes() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "an_exclusive_mount_is_never_held_by_two_running_nodes") else { return };
+    local_images();
+    let task = "distros = [\"arch\", \"manjaro\"]\nexecute = \"sleep 1; ls /home/builder/build >/dev/null\"\n";
+    let p = Project::new(None, &[("s1", task), ("s2", task), ("s3", task)], None);
+    let m = p.path().join("matrix.toml");
+    let text = std::fs::read_to_string(&m).unwrap().replace(", phases = [\"provision\"]", "");
+    std::fs::write(&m, text).unwrap();
+    let out = engine(p.path(), &["run", "-j", "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out.stderr));
+    let r = last_report(p.path());
+    let nodes = r["nodes"].as_array().unwrap();
+    let mut overlaps_across_distros = false;
+    for distro in ["arch", "manjaro"] {
+        let mut spans: Vec<(u64, u64, &str)> = nodes
+            .iter()
+            .filter(|n| n["distro"] == distro && (n["kind"] == "provision" || n["kind"] == "suite"))
+            .filter_map(|n| Some((n["started"].as_u64()?, n["finished"].as_u64()?, n["id"].as_str()?)))
+            .collect();
+        assert_eq!(spans.len(), 4, "{distro}: {spans:?}");
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(w[0].1 <= w[1].0, "{} and {} overlap on aur-build/{distro}", w[0].2, w[1].2);
+        }
+        // Other distros' folders are other resources: they may run at the same time.
+        let other = if distro == "arch" { "manjaro" } else { "arch" };
+        overlaps_across_distros |= nodes.iter().filter(|n| n["distro"] == other && n["kind"] == "suite").any(|o| {
+            spans.iter().any(|(s, e, _)| o["started"].as_u64().unwrap() < *e && *s < o["finished"].as_u64().unwrap())
+        });
+    }
+    assert!(overlaps_across_distros, "suites of different distros never ran in parallel");
+    assert_no_containers_left(&rt, &d);
+}
+
+fn text_of(b: &[u8]) -> String {
+    text(b)
 }
 
 #[test]

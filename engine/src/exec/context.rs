@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::docker::{labels, Bind, DockerClient};
 use crate::plan::{CacheKeys, NodeKind};
-use crate::spec::matrix::{Base, Distro};
+use crate::spec::matrix::{Base, Distro, Phase};
 use crate::spec::{Loaded, Matrix};
 
 /// Where the runner binary is mounted in every container, and its I/O folder.
@@ -122,7 +122,7 @@ impl RunCtx {
 
     /// The mounts of a provision or suite container of `distro`: the runner, the I/O folder, the
     /// workspace (read-only unless the matrix says otherwise) and the cache mounts (created on demand).
-    pub fn binds(&self, distro: &str, io: &Path) -> std::io::Result<Vec<Bind>> {
+    pub fn binds(&self, distro: &str, io: &Path, phase: Phase) -> std::io::Result<Vec<Bind>> {
         let m = &self.matrix;
         let mut binds = vec![
             Bind {
@@ -141,7 +141,7 @@ impl RunCtx {
                 read_only: !m.workspace.writable,
             },
         ];
-        for mount in &m.caches.mounts {
+        for mount in m.caches.mounts.iter().filter(|m| m.applies_to(phase)) {
             let host = mount.host_path(&m.caches.root, distro);
             std::fs::create_dir_all(&host)?;
             binds.push(Bind {
@@ -154,12 +154,12 @@ impl RunCtx {
     }
 
     /// Exclusive resources a provision or suite node of `distro` holds.
-    pub fn exclusive(&self, distro: &str) -> Vec<String> {
+    pub fn exclusive(&self, distro: &str, phase: Phase) -> Vec<String> {
         self.matrix
             .caches
             .mounts
             .iter()
-            .filter(|m| m.exclusive)
+            .filter(|m| m.exclusive && m.applies_to(phase))
             .map(|m| m.resource(distro))
             .collect()
     }

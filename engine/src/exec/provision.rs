@@ -63,7 +63,7 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
     if let Err(e) = std::fs::write(io.join("provision.json"), serde_json::to_vec_pretty(&spec).unwrap_or_default()) {
         return infra(format!("cannot write the provision spec: {e}"));
     }
-    let binds = match ctx.binds(&distro.name, &io) {
+    let binds = match ctx.binds(&distro.name, &io, crate::spec::matrix::Phase::Provision) {
         Ok(b) => b,
         Err(e) => return infra(format!("cannot prepare the cache mounts: {e}")),
     };

@@ -149,7 +149,8 @@ pub async fn execute(
     for ix in plan.graph.node_indices() {
         let n = &plan.graph[ix];
         let exclusive = match n.kind {
-            NodeKind::Provision | NodeKind::Suite => ctx.exclusive(&n.distro),
+            NodeKind::Provision => ctx.exclusive(&n.distro, crate::spec::matrix::Phase::Provision),
+            NodeKind::Suite => ctx.exclusive(&n.distro, crate::spec::matrix::Phase::Suite),
             _ => Vec::new(),
         };
         facts.insert(

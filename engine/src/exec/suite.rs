@@ -123,7 +123,7 @@ async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, log: &
     if let Err(e) = std::fs::write(io.join("suite.json"), serde_json::to_vec_pretty(&spec).unwrap_or_default()) {
         return Attempt::Other(infra(format!("cannot write the suite spec: {e}")));
     }
-    let binds = match ctx.binds(&distro.name, &io) {
+    let binds = match ctx.binds(&distro.name, &io, crate::spec::matrix::Phase::Suite) {
         Ok(b) => b,
         Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
     };

@@ -192,6 +192,10 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
             target: mount.target.clone(),
             exclusive: mount.exclusive,
             read_only: mount.read_only,
+            phases: match &mount.phases {
+                Some(p) if !p.is_empty() => p.clone(),
+                _ => vec![Phase::Provision, Phase::Suite],
+            },
         });
     }
 

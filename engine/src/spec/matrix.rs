@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use super::model::{AurPolicy, Expect, LocalePolicy, PullPolicy};
+pub use super::model::{AurPolicy, Expect, LocalePolicy, Phase, PullPolicy};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Matrix {
@@ -52,9 +52,15 @@ pub struct CacheMount {
     pub target: String,
     pub exclusive: bool,
     pub read_only: bool,
+    /// The containers that get it.
+    pub phases: Vec<Phase>,
 }
 
 impl CacheMount {
+    pub fn applies_to(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+
     /// The host folder of this mount for one distro.
     pub fn host_path(&self, root: &std::path::Path, distro: &str) -> PathBuf {
         root.join(self.source.replace("{distro}", distro))

@@ -130,6 +130,21 @@ pub struct CacheMount {
     /// Mount read-only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// Which containers get this mount: "provision", "suite", or both (the default). A cache
+    /// only provisioning uses (an AUR build folder) should say ["provision"]: an exclusive mount
+    /// on suites runs the suites of a distro one at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Vec<Phase>>,
+}
+
+/// A kind of container the engine runs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The provision container of a distro.
+    Provision,
+    /// The containers of suites.
+    Suite,
 }
 
 /// Provisioning, done once per distro and committed as the provisioned image.
