@@ -331,7 +331,7 @@ fn resolve_image(
         (Some(d), _) => {
             let p = relative_to(dir, d);
             if !p.is_file() {
-                cx.error(file, &format!("{base}/image/dockerfile"), "check::missing-file", format!("Dockerfile `{d}` does not exist"), "no such file", Some(format!("looked for {}", p.display())));
+                cx.error(file, &format!("{base}/image/dockerfile"), "check::missing-file", format!("Dockerfile `{d}` does not exist"), "no such file", Some(format!("looked for {}", super::source::display_name(&p))));
                 return None;
             }
             p
@@ -399,7 +399,7 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
         (None, Some(rf)) => {
             let script = relative_to(&dir, &rf.script);
             if !script.is_file() {
-                cx.error(f, &o.pointer("/base_rootfs/script"), "check::missing-file", format!("rootfs script `{}` does not exist", rf.script), "no such file", Some(format!("looked for {}", script.display())));
+                cx.error(f, &o.pointer("/base_rootfs/script"), "check::missing-file", format!("rootfs script `{}` does not exist", rf.script), "no such file", Some(format!("looked for {}", super::source::display_name(&script))));
                 ok = false;
             }
             Base::Rootfs {
