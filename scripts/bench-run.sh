@@ -18,7 +18,8 @@ trap 'rm -rf "$work"' EXIT
 cp -r examples/local/. "$work/"
 rm -rf "$work/.engine" "$work/suites"
 sed -i "s#../../../docker/bootstrap/debian.sh#$root/docker/bootstrap/debian.sh#" "$work"/distros/*.toml
-sed -i "s#\"../../.cache/engine/local\"#\"$root/.cache/engine/local\"#" "$work/matrix.toml"
+sed -i "s#root = \".cache/engine\"#root = \"$root/examples/local/.cache/engine\"#" "$work/matrix.toml"
+sed -i "1i allow_host_paths = [\"$root/examples/local/.cache/engine\"]" "$work/matrix.toml"
 for i in $(seq -w 1 "$n"); do
   mkdir -p "$work/suites/s$i"
   printf 'distros = ["arch"]\nexecute = "true"\n' > "$work/suites/s$i/task.toml"

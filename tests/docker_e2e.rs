@@ -37,8 +37,10 @@ impl Project {
         }
         let m = dir.path().join("matrix.toml");
         let mut t = std::fs::read_to_string(&m).unwrap();
-        let cache = cache_root.map_or_else(|| repo.join(".cache/engine/local"), Path::to_path_buf);
-        t = t.replace("\"../../.cache/engine/local\"", &format!("{:?}", cache.display().to_string()));
+        let cache = cache_root.map_or_else(|| repo.join("examples/local/.cache/engine"), Path::to_path_buf);
+        // The shared cache lies outside this temporary project: allow it by name.
+        t = t.replace("root = \".cache/engine\"", &format!("root = {:?}", cache.display().to_string()));
+        t = format!("allow_host_paths = [{:?}]\n{t}", cache.display().to_string());
         if let Some(n) = nonce {
             t = t.replace("context = \".\"", &format!("context = \".\"\nbuild_args = {{ E2E_NONCE = \"{n}\" }}"));
         }
@@ -443,4 +445,97 @@ fn unreachable_daemon_is_exit_3_naming_the_endpoint() {
     assert_eq!(out.status.code(), Some(3));
     let err = text(&out.stderr);
     assert!(err.contains("/nonexistent/docker.sock"), "{err}");
+}
+
+/// A suite cannot mount, change kernel settings, or see host files outside its mounts; a matrix
+/// that would mount the host's root is refused before any container exists.
+#[test]
+fn a_suite_cannot_reach_the_host() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "a_suite_cannot_reach_the_host") else { return };
+    local_images();
+    let secret_file = std::env::temp_dir().join(format!("engine-e2e-host-secret-{}", std::process::id()));
+    std::fs::write(&secret_file, "host-only").unwrap();
+    let probe = format!(
+        "distros = [\"arch\"]\nexecute = '''\n! mount -t tmpfs none /mnt 2>/dev/null\n! echo /bin/true > /proc/sys/kernel/modprobe 2>/dev/null\n! test -e {secret}\n'''\n",
+        secret = secret_file.display()
+    );
+    let p = Project::new(None, &[("escape", &probe)], None);
+    let out = engine(p.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(status(&last_report(p.path()), "suite:arch:escape"), "passed");
+    // Asking for the host's root as the workspace is refused at validation: exit 2, no container.
+    let m = p.path().join("matrix.toml");
+    let t = std::fs::read_to_string(&m).unwrap().replace("source = \".\"", "source = \"/\"");
+    std::fs::write(&m, t).unwrap();
+    let out = engine(p.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("docker-socket"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_file(&secret_file);
+    assert_no_containers_left(&rt, &d);
+}
+
+/// A secret passed with pass_env and echoed by a suite never appears in clear in any file of
+/// the run, nor in the report.
+#[test]
+fn pass_env_secrets_are_masked_everywhere() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "pass_env_secrets_are_masked_everywhere") else { return };
+    local_images();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let secret = format!("s3cr3t-{}-{nanos}", std::process::id());
+    let task = "distros = [\"arch\"]\npass_env = [\"E2E_SECRET\"]\nexecute = '''\necho \"token is $E2E_SECRET\"; echo \"$E2E_SECRET\" >&2; env | grep E2E; false\n'''\n";
+    let p = Project::new(None, &[("leaky", task)], None);
+    let report_path = p.path().join("out-report.json");
+    let out = engine_cmd(p.path(), &["run", "--report", report_path.to_str().unwrap()])
+        .env("E2E_SECRET", &secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(&secret) && !text(&out.stderr).contains(&secret), "secret on the terminal");
+    let mut files = vec![report_path];
+    let mut stack = vec![p.path().join(".engine")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    let mut saw_mask = false;
+    for f in &files {
+        let content = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        assert!(!content.contains(&secret), "the secret is in clear in {}", f.display());
+        saw_mask |= content.contains("token is ***");
+    }
+    assert!(saw_mask, "the masked line should be in the logs ({} files)", files.len());
+    assert_no_containers_left(&rt, &d);
+}
+
+/// A suite past its memory limit is reported as killed for memory (infra); a fork bomb under a
+/// pids limit ends without affecting the other suites of the run.
+#[test]
+fn memory_and_pids_limits_contain_a_runaway_suite() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "memory_and_pids_limits_contain_a_runaway_suite") else { return };
+    local_images();
+    let hog = "distros = [\"arch\"]\ncontainer = { memory = \"64m\" }\nexecute = '''\nx=$(head -c 300000000 /dev/zero | tr '\\0' a); echo ${#x}\n'''\n";
+    let bomb = "distros = [\"arch\"]\ntimeout = \"20s\"\ncontainer = { pids = 64 }\nexecute = '''\nfor i in $(seq 500); do sleep 30 & done; wait\n'''\n";
+    let calm = "distros = [\"arch\"]\nexecute = \"sleep 3; echo fine\"\n";
+    let p = Project::new(None, &[("hog", hog), ("bomb", bomb), ("calm", calm)], None);
+    let t = Instant::now();
+    let out = engine(p.path(), &["run", "-j", "4"]);
+    assert!(t.elapsed() < Duration::from_secs(120), "took {:?}", t.elapsed());
+    let r = last_report(p.path());
+    let hog = report_node(&r, "suite:arch:hog");
+    assert_eq!(hog["status"], "infra", "{hog}");
+    assert!(hog["reason"].as_str().unwrap().contains("memory"), "{hog}");
+    assert_ne!(status(&r, "suite:arch:bomb"), "passed");
+    assert_eq!(status(&r, "suite:arch:calm"), "passed", "{}", text(&out.stderr));
+    assert_no_containers_left(&rt, &d);
 }

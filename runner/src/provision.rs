@@ -252,12 +252,21 @@ fn install(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut EventW
     let as_user = |name: &'static str, argv: Vec<String>, workdir: Option<&str>, events: &mut EventWriter| {
         step::run(&Step { name, argv, workdir, user: Some(&user), ..Default::default() }, events)
     };
-    let (action, fetched) = if dir.join(".git").is_dir() {
-        // The folder sits on a persistent cache mount: update it rather than clone again.
-        (AurAction::Updated, as_user("aur:pull", vec!["git".into(), "-C".into(), dir_s.clone(), "pull".into(), "--rebase".into()], None, events))
-    } else {
+    let clone = |events: &mut EventWriter| {
         let _ = std::fs::remove_dir_all(&dir);
-        (AurAction::Installed, as_user("aur:clone", vec!["git".into(), "clone".into(), source.clone(), dir_s.clone()], None, events))
+        as_user("aur:clone", vec!["git".into(), "clone".into(), source.clone(), dir_s.clone()], None, events)
+    };
+    let (action, fetched) = if dir.join(".git").is_dir() {
+        // The folder sits on a persistent cache mount: update it rather than clone again; a
+        // checkout that cannot be updated (diverged, broken) is cloned afresh.
+        let pulled = as_user("aur:pull", vec!["git".into(), "-C".into(), dir_s.clone(), "pull".into(), "--rebase".into()], None, events);
+        if pulled.ok() {
+            (AurAction::Updated, pulled)
+        } else {
+            (AurAction::Installed, clone(events))
+        }
+    } else {
+        (AurAction::Installed, clone(events))
     };
     if !fetched.ok() {
         infra(events, "aur-fetch", format!("cannot fetch {package} from {source}"), Some("check the source URL and the network of the build".into()), None);

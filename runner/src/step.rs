@@ -53,6 +53,29 @@ pub fn script(text: &str) -> Vec<String> {
     vec![shell.to_string(), "-eu".into(), "-c".into(), text.to_string()]
 }
 
+/// Values to mask (`***`) in everything the runner writes: from `ENGINE_MASK` (a JSON list),
+/// which the engine sets for `pass_env` secrets.
+pub fn secrets() -> &'static [String] {
+    static SECRETS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SECRETS.get_or_init(|| {
+        std::env::var("ENGINE_MASK")
+            .ok()
+            .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+fn mask(text: &str) -> String {
+    let mut out = text.to_string();
+    for s in secrets() {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
+}
+
 enum Msg {
     Line(Stream, Vec<u8>),
     Eof,
@@ -105,6 +128,7 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     };
     let mut cmd = Command::new(prog);
     cmd.args(args)
+        .env_remove("ENGINE_MASK")
         .envs(&step.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -164,12 +188,15 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         }
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(Msg::Line(stream, bytes)) => {
-                // Raw bytes to the container's output, as the suite wrote them.
+                // Raw bytes to the container's output, as the suite wrote them (masked when
+                // there are secrets).
+                let masked = (!secrets().is_empty()).then(|| mask(&String::from_utf8_lossy(&bytes)));
+                let raw: &[u8] = masked.as_deref().map_or(&bytes, str::as_bytes);
                 let _ = match stream {
-                    Stream::Stdout => stdout.write_all(&bytes),
-                    Stream::Stderr => stderr.write_all(&bytes),
+                    Stream::Stdout => stdout.write_all(raw),
+                    Stream::Stderr => stderr.write_all(raw),
                 };
-                let text = String::from_utf8_lossy(&bytes);
+                let text = String::from_utf8_lossy(raw);
                 let line = text.strip_suffix('\n').unwrap_or(&text);
                 let line = line.strip_suffix('\r').unwrap_or(line);
                 events.emit(Event::Output { step: step.name.into(), stream, line: line.to_string() });

@@ -1,6 +1,5 @@
 //! Users: lookup in /etc/passwd, creation with passwordless sudo, and running a child as one.
 
-use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -12,20 +11,36 @@ pub struct User {
     pub uid: u32,
     pub gid: u32,
     pub home: String,
+    /// Supplementary groups, read from /etc/group before any fork.
+    pub groups: Vec<u32>,
 }
 
 /// Look `name` up in the passwd file of `sys`.
 pub fn lookup(sys: &System, name: &str) -> Option<User> {
     let passwd = sys.read("/etc/passwd")?;
-    passwd.lines().find_map(|l| {
+    let mut user = passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() >= 6 && f[0] == name).then(|| User {
             name: f[0].to_string(),
             uid: f[2].parse().unwrap_or(u32::MAX),
             gid: f[3].parse().unwrap_or(u32::MAX),
             home: f[5].to_string(),
+            groups: Vec::new(),
         })
-    })
+    })?;
+    let mut groups = vec![user.gid];
+    for l in sys.read("/etc/group").unwrap_or_default().lines() {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() >= 4 && f[3].split(',').any(|m| m == name) {
+            if let Ok(g) = f[2].parse() {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+    }
+    user.groups = groups;
+    Some(user)
 }
 
 impl User {
@@ -33,11 +48,13 @@ impl User {
     pub fn apply(&self, cmd: &mut Command) {
         cmd.env("HOME", &self.home).env("USER", &self.name).env("LOGNAME", &self.name);
         let (uid, gid) = (self.uid, self.gid);
-        let name = CString::new(self.name.clone()).unwrap_or_default();
-        // SAFETY: only async-signal-safe libc calls between fork and exec.
+        // Groups are resolved before the fork: initgroups reads /etc/group and allocates, which
+        // is not safe between fork and exec.
+        let groups: Vec<libc::gid_t> = self.groups.iter().map(|g| *g as libc::gid_t).collect();
+        // SAFETY: only async-signal-safe system calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::initgroups(name.as_ptr(), gid as _) != 0
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
                     || libc::setgid(gid) != 0
                     || libc::setuid(uid) != 0
                 {
@@ -71,9 +88,11 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(t.path().join("etc")).unwrap();
         std::fs::write(t.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/bash\nbuilder:x:1000:1000::/home/builder:/bin/bash\n").unwrap();
+        std::fs::write(t.path().join("etc/group"), "root:x:0:\nwheel:x:998:builder,alice\nbuilder:x:1000:\naudio:x:995:alice\n").unwrap();
         let sys = System { root: t.path().into(), path: vec![] };
         let b = lookup(&sys, "builder").unwrap();
         assert_eq!((b.uid, b.gid, b.home.as_str()), (1000, 1000, "/home/builder"));
+        assert_eq!(b.groups, [1000, 998]);
         assert!(lookup(&sys, "spread").is_none());
     }
 

@@ -150,3 +150,28 @@ fn probe_prints_a_probe_event() {
     let evs: Vec<Event> = read_events(&out.stdout[..]).into_iter().map(Result::unwrap).collect();
     assert!(evs.iter().any(|e| matches!(e, Event::Probe { probe } if !probe.os.id.is_empty())));
 }
+
+#[test]
+fn masked_values_never_reach_the_events_or_the_output() {
+    let t = tempfile::tempdir().unwrap();
+    let s = spec(t.path(), "echo \"the token is $TOKEN\"; env | grep -c ENGINE_MASK || true");
+    let spec_path = t.path().join("suite.json");
+    std::fs::write(&spec_path, serde_json::to_vec(&s).unwrap()).unwrap();
+    let events = t.path().join("events.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["suite", "--spec"])
+        .arg(&spec_path)
+        .arg("--events")
+        .arg(&events)
+        .env("TOKEN", "hunter22-secret")
+        .env("ENGINE_MASK", "[\"hunter22-secret\"]")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ev = std::fs::read_to_string(&events).unwrap();
+    assert!(stdout.contains("the token is ***"), "{stdout}");
+    assert!(!stdout.contains("hunter22") && !ev.contains("hunter22"));
+    // The mask list itself is not handed to the suite.
+    assert!(stdout.lines().any(|l| l == "0"), "{stdout}");
+}

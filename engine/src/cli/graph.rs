@@ -16,6 +16,9 @@ pub struct GraphArgs {
     /// JSON: nodes with their dependencies and cache keys, and the skipped pairs.
     #[arg(long)]
     pub json: bool,
+    /// Ask the Docker daemon which results are cached already, and show it.
+    #[arg(long)]
+    pub status: bool,
     #[command(flatten)]
     pub select: SelectArgs,
 }
@@ -25,6 +28,9 @@ pub struct ListArgs {
     /// Also list the distro x suite pairs that do not run, with the reason.
     #[arg(long)]
     pub why: bool,
+    /// Ask the Docker daemon which results are cached already, and show it.
+    #[arg(long)]
+    pub status: bool,
     #[command(flatten)]
     pub select: SelectArgs,
 }
@@ -47,15 +53,54 @@ pub enum PlanFormat {
     GithubMatrix,
 }
 
-fn planned(cli: &Cli, select: &SelectArgs) -> Result<Plan, i32> {
+fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, i32> {
     let (_loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let plan = Plan::build(&matrix, Some(&keys));
-    narrow(&plan, &matrix, select, cli.color.stderr())
+    let mut plan = narrow(&plan, &matrix, select, cli.color.stderr())?;
+    if status {
+        mark_cached(&mut plan, &matrix, cli.color.stderr())?;
+    }
+    Ok(plan)
+}
+
+/// Ask the daemon, for every base, image and provision node, whether its result exists with the
+/// planned key (the same test `engine run` makes before building).
+fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix, color: bool) -> Result<(), i32> {
+    use crate::exec::context::{base_ref, image_ref, provisioned_ref, LABEL_CACHE_KEY};
+    use crate::plan::NodeKind;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|_| exit::INFRA)?;
+    rt.block_on(async {
+        let docker = match crate::exec::run::connect().await {
+            Ok(d) => d,
+            Err(e) => {
+                super::selection::report(e, color);
+                return Err(exit::INFRA);
+            }
+        };
+        for ix in plan.graph.node_indices().collect::<Vec<_>>() {
+            let n = &plan.graph[ix];
+            let (Some(key), Some(distro)) = (n.cache_key.clone(), matrix.distros.get(&n.distro)) else { continue };
+            let reference = match n.kind {
+                NodeKind::Base => base_ref(distro, &key),
+                NodeKind::Image => image_ref(&n.distro, &key),
+                NodeKind::Provision => provisioned_ref(&n.distro, &key),
+                NodeKind::Suite => continue,
+            };
+            let labels = docker.image_labels(&reference).await.ok().flatten();
+            let cached = match (n.kind, labels) {
+                (NodeKind::Base, Some(_)) => true,
+                (_, Some(l)) => l.get(LABEL_CACHE_KEY) == Some(&key),
+                (_, None) => false,
+            };
+            plan.graph[ix].cached = Some(cached);
+        }
+        Ok(())
+    })
 }
 
 pub fn graph(cli: &Cli, args: &GraphArgs) -> i32 {
-    let plan = match planned(cli, &args.select) {
+    let plan = match planned(cli, &args.select, args.status) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -65,7 +110,7 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> i32 {
 }
 
 pub fn list(cli: &Cli, args: &ListArgs) -> i32 {
-    let plan = match planned(cli, &args.select) {
+    let plan = match planned(cli, &args.select, args.status) {
         Ok(p) => p,
         Err(code) => return code,
     };

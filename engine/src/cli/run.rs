@@ -88,6 +88,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
         plan = plan.retain(&keep);
         plan.skipped.clear();
     }
+    print_grants(&matrix, &plan);
     let runner_bin = match find_runner() {
         Ok(p) => p,
         Err(e) => {
@@ -165,4 +166,38 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
         );
         code
     })
+}
+
+/// Every privilege a run grants beyond the defaults, said before anything runs.
+fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
+    use std::collections::BTreeSet;
+    let distros: BTreeSet<&str> = plan.graph.node_weights().map(|n| n.distro.as_str()).collect();
+    for d in distros {
+        if let Some(distro) = matrix.distros.get(d) {
+            let g = distro.container.grants();
+            if !g.is_empty() {
+                eprintln!("grant: distro {d}: {}", g.join(", "));
+            }
+        }
+    }
+    let suites: BTreeSet<(&str, &str)> = plan
+        .graph
+        .node_weights()
+        .filter_map(|n| n.suite.as_deref().map(|s| (n.distro.as_str(), s)))
+        .collect();
+    for (d, s) in suites {
+        let (Some(distro), Some(suite)) = (matrix.distros.get(d), matrix.suites.get(s)) else { continue };
+        if suite.container.is_some() {
+            let base = distro.container.grants();
+            let g = distro.container.with(suite.container.as_ref()).grants();
+            if g != base && !g.is_empty() {
+                eprintln!("grant: suite {d}:{s}: {}", g.join(", "));
+            }
+        }
+    }
+    let mut names: BTreeSet<&str> = matrix.pass_env.iter().map(String::as_str).collect();
+    names.extend(matrix.suites.values().flat_map(|s| s.pass_env.iter().map(String::as_str)));
+    if !names.is_empty() {
+        eprintln!("grant: host variables passed (masked in output): {}", names.into_iter().collect::<Vec<_>>().join(", "));
+    }
 }

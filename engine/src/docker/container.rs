@@ -55,6 +55,10 @@ pub struct ContainerSpec {
     pub init: bool,
     /// A TTY merges stdout and stderr into one stream (all lines arrive as stdout).
     pub tty: bool,
+    /// Full privileges (all capabilities and devices). Never the default.
+    pub privileged: bool,
+    /// Capabilities added to Docker's default set.
+    pub cap_add: Vec<String>,
 }
 
 /// How a container ended.
@@ -111,6 +115,8 @@ impl ContainerSpec {
             nano_cpus: self.cpus.map(|cpus| (cpus * 1e9).round() as i64),
             pids_limit: self.pids_limit,
             init: self.init.then_some(true),
+            privileged: Some(self.privileged),
+            cap_add: (!self.cap_add.is_empty()).then(|| self.cap_add.clone()),
             ..Default::default()
         };
         ContainerCreateBody {

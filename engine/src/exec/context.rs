@@ -75,28 +75,15 @@ impl RunCtx {
 
     /// The image a distro's image node builds on.
     pub fn base_ref(&self, distro: &Distro) -> String {
-        match &distro.base {
-            Base::Image { reference, .. } => reference.clone(),
-            Base::Rootfs { script, .. } => {
-                let stem = script
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_lowercase())
-                    .unwrap_or_else(|| "rootfs".into());
-                let stem: String = stem
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
-                    .collect();
-                format!("engine-base/{stem}:{}", short(&self.key(NodeKind::Base, &distro.name)))
-            }
-        }
+        base_ref(distro, &self.key(NodeKind::Base, &distro.name))
     }
 
     pub fn image_ref(&self, distro: &str) -> String {
-        format!("engine-image/{distro}:{}", short(&self.key(NodeKind::Image, distro)))
+        image_ref(distro, &self.key(NodeKind::Image, distro))
     }
 
     pub fn provisioned_ref(&self, distro: &str) -> String {
-        format!("engine-provisioned/{distro}:{}", short(&self.key(NodeKind::Provision, distro)))
+        provisioned_ref(distro, &self.key(NodeKind::Provision, distro))
     }
 
     /// Labels for something a node makes.
@@ -163,6 +150,86 @@ impl RunCtx {
             .map(|m| m.resource(distro))
             .collect()
     }
+}
+
+/// Apply a distro's (or suite's) container settings to a container spec.
+pub fn apply_limits(spec: &mut crate::docker::ContainerSpec, c: &crate::spec::matrix::Container) {
+    use crate::spec::matrix::NetworkMode;
+    spec.privileged = c.privileged;
+    spec.cap_add = c.capabilities.iter().map(|x| x.trim_start_matches("CAP_").to_string()).collect();
+    spec.network_mode = Some(
+        match c.network {
+            NetworkMode::None => "none",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Host => "host",
+        }
+        .to_string(),
+    );
+    spec.memory_bytes = Some(c.memory_bytes);
+    spec.cpus = c.cpus;
+    spec.pids_limit = Some(c.pids);
+}
+
+/// Host variables passed by name, and the values to mask.
+pub fn passed_env(names: &[String]) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
+    let mut env = std::collections::BTreeMap::new();
+    let mut secrets = Vec::new();
+    for n in names {
+        if let Ok(v) = std::env::var(n) {
+            // Very short values would mask ordinary text everywhere: pass them, do not mask.
+            if v.len() >= 4 {
+                secrets.push(v.clone());
+            }
+            env.insert(n.clone(), v);
+        }
+    }
+    (env, secrets)
+}
+
+/// The env of a container plus `ENGINE_MASK`, which tells the runner what to mask in the events
+/// it writes (it removes the variable before running any step).
+pub fn with_mask(mut env: std::collections::BTreeMap<String, String>, secrets: &[String]) -> std::collections::BTreeMap<String, String> {
+    if !secrets.is_empty() {
+        env.insert("ENGINE_MASK".into(), serde_json::to_string(secrets).unwrap_or_default());
+    }
+    env
+}
+
+/// Replace every secret value in `line` by ***.
+pub fn mask(line: &str, secrets: &[String]) -> String {
+    let mut out = line.to_string();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// The base image of a distro: its declared reference, or the tag a rootfs import gets.
+pub fn base_ref(distro: &Distro, key: &str) -> String {
+    match &distro.base {
+        Base::Image { reference, .. } => reference.clone(),
+        Base::Rootfs { script, .. } => {
+            let stem = script
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_lowercase())
+                .unwrap_or_else(|| "rootfs".into());
+            let stem: String = stem
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+                .collect();
+            format!("engine-base/{stem}:{}", short(key))
+        }
+    }
+}
+
+pub fn image_ref(distro: &str, key: &str) -> String {
+    format!("engine-image/{distro}:{}", short(key))
+}
+
+pub fn provisioned_ref(distro: &str, key: &str) -> String {
+    format!("engine-provisioned/{distro}:{}", short(key))
 }
 
 /// The first 16 hex digits of a key: enough to tell results apart in a tag.

@@ -18,6 +18,8 @@ pub struct NodeLog {
     file: Option<BufWriter<File>>,
     tail: VecDeque<String>,
     live: LiveSink,
+    /// Values never written in clear (pass_env secrets).
+    secrets: Vec<String>,
 }
 
 impl NodeLog {
@@ -34,10 +36,23 @@ impl NodeLog {
             file,
             tail: VecDeque::with_capacity(TAIL),
             live,
+            secrets: Vec::new(),
         }
     }
 
+    /// Mask these values from now on.
+    pub fn mask(&mut self, secrets: &[String]) {
+        self.secrets.extend(secrets.iter().cloned());
+    }
+
     pub fn line(&mut self, line: &str) {
+        let masked;
+        let line = if self.secrets.is_empty() {
+            line
+        } else {
+            masked = super::context::mask(line, &self.secrets);
+            &masked
+        };
         if let Some(f) = &mut self.file {
             let _ = writeln!(f, "{line}");
         }

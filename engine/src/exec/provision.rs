@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use runner::protocol::Event;
 
-use super::context::{RunCtx, IO_IN_CONTAINER, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS, RUNNER_IN_CONTAINER};
+use super::context::{apply_limits, passed_env, with_mask, RunCtx, IO_IN_CONTAINER, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS, RUNNER_IN_CONTAINER};
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
@@ -67,8 +67,11 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
         Ok(b) => b,
         Err(e) => return infra(format!("cannot prepare the cache mounts: {e}")),
     };
-    let container = ContainerSpec {
+    let (env, secrets) = passed_env(&ctx.matrix.pass_env);
+    log.mask(&secrets);
+    let mut container = ContainerSpec {
         name: None,
+        env: with_mask(env, &secrets),
         image: ctx.image_ref(&distro.name),
         cmd: vec![
             RUNNER_IN_CONTAINER.into(),
@@ -85,6 +88,7 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
         init: true,
         ..Default::default()
     };
+    apply_limits(&mut container, &distro.container);
     let options = RunOptions {
         timeout: Some(ctx.matrix.engine.timeout),
         cancel: cancel.clone(),

@@ -60,6 +60,6 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
         prepare: suite.prepare.clone(),
         execute: suite.execute.clone(),
         restore: suite.restore.clone(),
-        user: None,
+        user: suite.user.clone(),
     }
 }

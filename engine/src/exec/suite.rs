@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use runner::protocol::{Event, FinishStatus};
 
-use super::context::{RunCtx, IO_IN_CONTAINER, RUNNER_IN_CONTAINER};
+use super::context::{apply_limits, passed_env, with_mask, RunCtx, IO_IN_CONTAINER, RUNNER_IN_CONTAINER};
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
@@ -127,8 +127,13 @@ async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, log: &
         Ok(b) => b,
         Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
     };
-    let container = ContainerSpec {
+    let mut names = ctx.matrix.pass_env.clone();
+    names.extend(suite.pass_env.iter().cloned());
+    let (env, secrets) = passed_env(&names);
+    log.mask(&secrets);
+    let mut container = ContainerSpec {
         name: None,
+        env: with_mask(env, &secrets),
         image: ctx.provisioned_ref(&distro.name),
         cmd: vec![
             RUNNER_IN_CONTAINER.into(),
@@ -145,6 +150,7 @@ async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, log: &
         init: true,
         ..Default::default()
     };
+    apply_limits(&mut container, &distro.container.with(suite.container.as_ref()));
     let options = RunOptions {
         timeout: Some(suite.timeout + BACKSTOP),
         cancel: cancel.clone(),

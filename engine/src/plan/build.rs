@@ -43,6 +43,7 @@ impl Plan {
                     distro: name.clone(),
                     suite: None,
                     cache_key: key(NodeKind::Base),
+                    cached: None,
                 },
             );
             let image = add(
@@ -53,6 +54,7 @@ impl Plan {
                     distro: name.clone(),
                     suite: None,
                     cache_key: key(NodeKind::Image),
+                    cached: None,
                 },
             );
             let provision = add(
@@ -63,6 +65,7 @@ impl Plan {
                     distro: name.clone(),
                     suite: None,
                     cache_key: key(NodeKind::Provision),
+                    cached: None,
                 },
             );
             graph.add_edge(base, image, ());
@@ -96,6 +99,7 @@ impl Plan {
                         distro: name.clone(),
                         suite: Some(sname.clone()),
                         cache_key: None,
+                        cached: None,
                     },
                 );
                 graph.add_edge(provision, s, ());

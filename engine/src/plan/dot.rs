@@ -20,8 +20,13 @@ fn label(n: &Node) -> String {
         (NodeKind::Suite, Some(s)) => s.clone(),
         (k, _) => k.as_str().to_string(),
     };
+    let status = match n.cached {
+        Some(true) => " (cached)",
+        Some(false) => " (to build)",
+        None => "",
+    };
     match &n.cache_key {
-        Some(k) => format!("{what}\\nkey {}", &k[..k.len().min(12)]),
+        Some(k) => format!("{what}\\nkey {}{status}", &k[..k.len().min(12)]),
         None => what,
     }
 }
@@ -117,7 +122,12 @@ pub fn to_list(plan: &Plan, why: bool) -> String {
         let n = &plan.graph[ix];
         match &n.cache_key {
             Some(k) => {
-                let _ = writeln!(out, "{:<10} {:<40} {}", n.kind.as_str(), n.id, &k[..k.len().min(12)]);
+                let status = match n.cached {
+                    Some(true) => "  cached",
+                    Some(false) => "  to build",
+                    None => "",
+                };
+                let _ = writeln!(out, "{:<10} {:<40} {}{status}", n.kind.as_str(), n.id, &k[..k.len().min(12)]);
             }
             None => {
                 let _ = writeln!(out, "{:<10} {}", n.kind.as_str(), n.id);

@@ -39,6 +39,9 @@ pub struct Node {
     /// nodes built from a rootfs script). Equal keys mean the earlier result can be reused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_key: Option<String>,
+    /// Whether the daemon already holds this node's result (`engine graph --status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached: Option<bool>,
 }
 
 impl Node {

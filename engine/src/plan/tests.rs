@@ -31,6 +31,14 @@ fn distro(name: &str, locales: &[&str]) -> Distro {
             package: None,
             source: None,
         },
+        container: Container {
+            privileged: false,
+            capabilities: vec![],
+            network: NetworkMode::Bridge,
+            memory_bytes: 1 << 30,
+            cpus: None,
+            pids: DEFAULT_PIDS,
+        },
     }
 }
 
@@ -49,6 +57,9 @@ fn suite(name: &str, distros: Option<&[&str]>, locales: &[&str]) -> Suite {
         prepare: None,
         execute: "true".into(),
         restore: None,
+        user: None,
+        pass_env: vec![],
+        container: None,
     }
 }
 
@@ -76,6 +87,7 @@ pub(crate) fn matrix(distros: Vec<Distro>, suites: Vec<Suite>) -> Matrix {
         },
         distros: distros.into_iter().map(|d| (d.name.clone(), d)).collect(),
         suites: suites.into_iter().map(|s| (s.name.clone(), s)).collect(),
+        pass_env: vec![],
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::diag::SpecDiagnostic;
 use super::load::{key_span, locate, Origin};
 use super::matrix::*;
-use super::model::{AurHelperSection, DistroFile, MatrixFile, SuiteFile};
+use super::model::{AurHelperSection, ContainerSection, DistroFile, MatrixFile, SuiteFile};
 use super::source::{FileId, SourceFile, Sources};
 use super::suggest::did_you_mean;
 
@@ -199,6 +199,20 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         });
     }
 
+    // Host paths: inside the project, or allowed by name; never the Docker socket by accident.
+    let allowed: Vec<PathBuf> = m.allow_host_paths.iter().map(|a| relative_to(root, a)).collect();
+    let project = project_folder(root);
+    check_host_path(&mut cx, mf, "/workspace/source", &ws_source, &project, &allowed);
+    check_host_path(&mut cx, mf, "/caches/root", &cache_root, &project, &allowed);
+    let mut pass_env = Vec::new();
+    for (i, name) in m.pass_env.iter().enumerate() {
+        if valid_env_name(name) {
+            pass_env.push(name.clone());
+        } else {
+            cx.error(mf, &format!("/pass_env/{i}"), "check::bad-env-name", format!("`{name}` is not an environment variable name"), "names only, never values", Some("list variable names such as \"GITHUB_TOKEN\"; the values are read from the host at run time".into()));
+        }
+    }
+
     // [provision]
     let mut users_seen = HashMap::new();
     for (i, u) in m.provision.users.iter().enumerate() {
@@ -273,8 +287,96 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         provision,
         distros,
         suites,
+        pass_env,
     });
     (matrix, cx.diags)
+}
+
+fn valid_env_name(n: &str) -> bool {
+    let mut c = n.chars();
+    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The folder a matrix may mount from without saying so: the repository holding the matrix
+/// (the nearest folder with `.git`), else the matrix's own folder.
+pub fn project_folder(root: &Path) -> PathBuf {
+    root.ancestors()
+        .find(|a| a.join(".git").exists())
+        .unwrap_or(root)
+        .to_path_buf()
+}
+
+/// Where the Docker daemon's socket usually is; mounting it hands out root on the host.
+fn docker_sockets() -> Vec<PathBuf> {
+    let mut v = vec![PathBuf::from("/var/run/docker.sock"), PathBuf::from("/run/docker.sock")];
+    if let Some(h) = std::env::var("DOCKER_HOST").ok().and_then(|h| h.strip_prefix("unix://").map(PathBuf::from)) {
+        v.push(h);
+    }
+    v
+}
+
+/// A host path a container will see must lie in the project or an allowed path; a path that is
+/// or holds the Docker socket needs the socket itself in `allow_host_paths`.
+fn check_host_path(cx: &mut Ctx<'_>, file: FileId, pointer: &str, path: &Path, project: &Path, allowed: &[PathBuf]) {
+    let resolved = path.canonicalize().unwrap_or_else(|_| normalize(path));
+    let socket = docker_sockets()
+        .into_iter()
+        .find(|s| {
+            let s = s.canonicalize().unwrap_or_else(|_| s.clone());
+            s.starts_with(&resolved)
+        });
+    if let Some(sock) = socket {
+        let named = allowed.iter().any(|a| a == &sock || a.canonicalize().ok().as_deref() == sock.canonicalize().ok().as_deref());
+        if !named {
+            cx.error(
+                file,
+                pointer,
+                "check::docker-socket",
+                format!("`{}` would give containers the Docker socket ({})", resolved.display(), sock.display()),
+                "exposes the Docker daemon",
+                Some(format!("the socket is root on the host; if you really mean it, list \"{}\" in allow_host_paths", sock.display())),
+            );
+            return;
+        }
+    }
+    let inside = resolved.starts_with(project) || allowed.iter().any(|a| resolved.starts_with(a));
+    if !inside {
+        cx.error(
+            file,
+            pointer,
+            "check::host-path",
+            format!("`{}` is outside the project ({})", resolved.display(), project.display()),
+            "outside the project folder",
+            Some(format!("mounts stay inside the project unless the matrix allows more: add \"{}\" to allow_host_paths", resolved.display())),
+        );
+    }
+}
+
+/// Resolve and check a `[container]` section; `base` is where it sits in its file.
+fn check_container(cx: &mut Ctx<'_>, file: FileId, base: &str, c: &ContainerSection) -> bool {
+    let mut ok = true;
+    if let Some(m) = &c.memory {
+        if let Err(e) = parse_bytes(m) {
+            cx.error(file, &format!("{base}/container/memory"), "check::bad-size", e, "not a size", None);
+            ok = false;
+        }
+    }
+    if c.cpus.is_some_and(|x| !(x > 0.0 && x <= 1024.0)) {
+        cx.error(file, &format!("{base}/container/cpus"), "check::out-of-range", "cpus must be a positive number".into(), "out of range", None);
+        ok = false;
+    }
+    if c.pids == Some(0) {
+        cx.error(file, &format!("{base}/container/pids"), "check::out-of-range", "pids must be at least 1".into(), "nothing could run", None);
+        ok = false;
+    }
+    for (i, cap) in c.capabilities.iter().flatten().enumerate() {
+        let name = cap.trim_start_matches("CAP_");
+        if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') {
+            cx.error(file, &format!("{base}/container/capabilities/{i}"), "check::bad-capability", format!("`{cap}` is not a capability name"), "e.g. \"SYS_ADMIN\"", None);
+            ok = false;
+        }
+    }
+    ok
 }
 
 fn valid_user(u: &str) -> bool {
@@ -431,6 +533,18 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
         (None, None) => None,
     };
     let aur = resolve_aur(cx, name, d.aur_helper.as_ref(), o);
+    let defaults = Container {
+        privileged: false,
+        capabilities: Vec::new(),
+        network: NetworkMode::Bridge,
+        memory_bytes: parse_bytes(DEFAULT_MEMORY).unwrap_or(4 << 30),
+        cpus: None,
+        pids: DEFAULT_PIDS,
+    };
+    if let Some(c) = &d.container {
+        ok &= check_container(cx, f, &o.base, c);
+    }
+    let container = defaults.with(d.container.as_ref());
     let mut seen = HashMap::new();
     for (i, l) in d.locales.iter().enumerate() {
         if seen.insert(l.as_str(), i).is_some() {
@@ -450,6 +564,7 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
         locales: d.locales.clone(),
         on_missing_locale: d.on_missing_locale.unwrap_or(LocalePolicy::Fail),
         aur_helper: aur?,
+        container,
     })
 }
 
@@ -541,6 +656,22 @@ fn resolve_suite(
             }
         }
     }
+    if let Some(u) = &s.user {
+        let declared = u == "root" || input.matrix.provision.users.iter().any(|x| x == u);
+        if !declared {
+            cx.error(f, &o.pointer("/user"), "check::unknown-user", format!("suite `{name}` runs as `{u}`, which provisioning does not create"), "not in [provision] users", Some(format!("add \"{u}\" to [provision] users in the matrix")));
+            ok = false;
+        }
+    }
+    for (i, n) in s.pass_env.iter().enumerate() {
+        if !valid_env_name(n) {
+            cx.error(f, &o.pointer(&format!("/pass_env/{i}")), "check::bad-env-name", format!("`{n}` is not an environment variable name"), "names only, never values", None);
+            ok = false;
+        }
+    }
+    if let Some(c) = &s.container {
+        ok &= check_container(cx, f, &o.base, c);
+    }
     let locales = s.requires.as_ref().map(|r| r.locales.clone()).unwrap_or_default();
     if input.distros_complete {
         for (i, l) in locales.iter().enumerate() {
@@ -581,6 +712,9 @@ fn resolve_suite(
         prepare: s.prepare.clone(),
         execute: s.execute.clone(),
         restore: s.restore.clone(),
+        user: s.user.clone(),
+        pass_env: s.pass_env.clone(),
+        container: s.container.clone(),
     })
 }
 

@@ -464,5 +464,8 @@ fn legacy_to_native(t: LegacyTask) -> SuiteFile {
         prepare: t.prepare,
         execute: t.execute,
         restore: t.restore,
+        user: None,
+        pass_env: Vec::new(),
+        container: None,
     }
 }

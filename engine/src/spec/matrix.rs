@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use super::model::{AurPolicy, Expect, LocalePolicy, Phase, PullPolicy};
+pub use super::model::{AurPolicy, ContainerSection, Expect, LocalePolicy, NetworkMode, Phase, PullPolicy};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Matrix {
@@ -20,6 +20,8 @@ pub struct Matrix {
     pub provision: Provision,
     pub distros: BTreeMap<String, Distro>,
     pub suites: BTreeMap<String, Suite>,
+    /// Host variables passed to every container, by name.
+    pub pass_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,6 +96,74 @@ pub struct Distro {
     pub locales: Vec<String>,
     pub on_missing_locale: LocalePolicy,
     pub aur_helper: AurHelper,
+    pub container: Container,
+}
+
+/// What a container may do and take.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Container {
+    pub privileged: bool,
+    pub capabilities: Vec<String>,
+    pub network: NetworkMode,
+    pub memory_bytes: i64,
+    pub cpus: Option<f64>,
+    pub pids: i64,
+}
+
+/// Defaults that keep one runaway container from starving the others on a small machine.
+pub const DEFAULT_MEMORY: &str = "4g";
+pub const DEFAULT_PIDS: i64 = 4096;
+
+impl Container {
+    /// `over` applied on top of `self` (a suite's section over its distro's).
+    pub fn with(&self, over: Option<&ContainerSection>) -> Container {
+        let Some(o) = over else { return self.clone() };
+        Container {
+            privileged: o.privileged.unwrap_or(self.privileged),
+            capabilities: o.capabilities.clone().unwrap_or_else(|| self.capabilities.clone()),
+            network: o.network.unwrap_or(self.network),
+            memory_bytes: o.memory.as_deref().and_then(|m| parse_bytes(m).ok()).unwrap_or(self.memory_bytes),
+            cpus: o.cpus.or(self.cpus),
+            pids: o.pids.map(i64::from).unwrap_or(self.pids),
+        }
+    }
+
+    /// The grants worth telling at the start of a run (nothing for the defaults).
+    pub fn grants(&self) -> Vec<String> {
+        let mut g = Vec::new();
+        if self.privileged {
+            g.push("privileged".to_string());
+        }
+        if !self.capabilities.is_empty() {
+            g.push(format!("capabilities {}", self.capabilities.join(",")));
+        }
+        if self.network != NetworkMode::Bridge {
+            g.push(format!("network {}", match self.network {
+                NetworkMode::None => "none",
+                NetworkMode::Bridge => "bridge",
+                NetworkMode::Host => "host",
+            }));
+        }
+        g
+    }
+}
+
+/// "512m", "2g", "1024k", "2048" (bytes) -> bytes.
+pub fn parse_bytes(text: &str) -> Result<i64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.trim_end_matches('b').trim_end_matches('i');
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("`{text}` is not a size (write e.g. \"512m\" or \"2g\")"))?;
+    if n <= 0.0 {
+        return Err(format!("`{text}` must be positive"));
+    }
+    Ok((n * mult as f64) as i64)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,6 +214,10 @@ pub struct Suite {
     pub prepare: Option<String>,
     pub execute: String,
     pub restore: Option<String>,
+    pub user: Option<String>,
+    pub pass_env: Vec<String>,
+    /// Overrides of its distro's container settings.
+    pub container: Option<ContainerSection>,
 }
 
 impl Suite {

@@ -33,6 +33,15 @@ pub struct MatrixFile {
     /// What the runner does once per distro, before any suite runs.
     #[serde(default)]
     pub provision: ProvisionSection,
+    /// Host paths outside the project folder that mounts may use (the workspace, the cache root).
+    /// Everything else outside the project is refused, and the Docker socket is never mounted
+    /// unless listed here by its own path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_host_paths: Vec<String>,
+    /// Host environment variables passed to every container, by name only; their values are
+    /// masked (***) in logs, reports and events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
 }
 
 /// Where the distros come from.
@@ -200,6 +209,46 @@ pub struct DistroFile {
     /// Image build overrides for this distro, merged over the matrix's `[image]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageSection>,
+    /// What the containers of this distro may do and take (suites may override).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerSection>,
+}
+
+/// Privileges and resource limits of containers. Nothing is granted unless declared here, and
+/// every grant is printed at the start of a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSection {
+    /// Run privileged (all capabilities, all devices). Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Extra Linux capabilities, e.g. ["SYS_ADMIN"]. Default: none beyond Docker's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Vec<String>>,
+    /// Network: "bridge" (default, the daemon's own network), "none", or "host" (shares the host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkMode>,
+    /// Memory limit, e.g. "512m", "2g". Default: "4g". Exceeding it is reported as an out-of-memory kill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// CPU limit in CPUs, e.g. 1.5. Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Maximum number of processes, so a fork bomb stays inside its container. Default: 4096.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u32>,
+}
+
+/// A container's network.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkMode {
+    /// No network at all.
+    None,
+    /// The daemon's default bridge network.
+    Bridge,
+    /// The host's network namespace.
+    Host,
 }
 
 /// A root filesystem made by a script.
@@ -303,6 +352,15 @@ pub struct SuiteFile {
     /// Shell script run after execute, even when prepare or execute failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
+    /// Run the scripts as this user (created by [provision] users). Default: root, as the seed does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Host environment variables passed to this suite, by name; values are masked in all output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
+    /// Privileges and limits for this suite, over its distro's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerSection>,
 }
 
 /// What a suite requires.
