@@ -16,6 +16,7 @@ runner=$root/target/debug/runner
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r examples/local/. "$work/"
+rm -rf "$work/.cache"
 rm -rf "$work/.engine" "$work/suites"
 sed -i "s#../../../docker/bootstrap/debian.sh#$root/docker/bootstrap/debian.sh#" "$work"/distros/*.toml
 sed -i "s#root = \".cache/engine\"#root = \"$root/examples/local/.cache/engine\"#" "$work/matrix.toml"

@@ -65,7 +65,7 @@ fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        if e.file_name() == ".engine" {
+        if e.file_name() == ".engine" || e.file_name() == ".cache" {
             continue;
         }
         let t = to.join(e.file_name());
