@@ -140,6 +140,47 @@ impl RunCtx {
         Ok(binds)
     }
 
+    /// A container of `distro` that runs the runner: `command` (provision or suite) with its spec
+    /// file in the I/O folder, the mounts of `phase`, `pass_env` variables (their values masked
+    /// in `log`), and the distro's or suite's privileges and limits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn runner_container(
+        &self,
+        distro: &str,
+        node: &str,
+        image: String,
+        command: &str,
+        io: &Path,
+        phase: Phase,
+        pass_env: &[String],
+        limits: &crate::spec::matrix::Container,
+        log: &mut super::log::NodeLog,
+    ) -> std::io::Result<crate::docker::ContainerSpec> {
+        let binds = self.binds(distro, io, phase)?;
+        let (env, secrets) = passed_env(pass_env);
+        log.mask(&secrets);
+        let mut spec = crate::docker::ContainerSpec {
+            env: with_mask(env, &secrets),
+            image,
+            cmd: vec![
+                RUNNER_IN_CONTAINER.into(),
+                command.into(),
+                "--spec".into(),
+                format!("{IO_IN_CONTAINER}/{command}.json"),
+                "--events".into(),
+                format!("{IO_IN_CONTAINER}/events.jsonl"),
+            ],
+            entrypoint: Some(vec![]),
+            workdir: Some(self.matrix.workspace.target.clone()),
+            binds,
+            labels: self.labels(node),
+            init: true,
+            ..Default::default()
+        };
+        apply_limits(&mut spec, limits);
+        Ok(spec)
+    }
+
     /// Exclusive resources a provision or suite node of `distro` holds.
     pub fn exclusive(&self, distro: &str, phase: Phase) -> Vec<String> {
         self.matrix

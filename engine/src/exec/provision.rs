@@ -9,13 +9,14 @@ use tokio_util::sync::CancellationToken;
 
 use runner::protocol::Event;
 
-use super::context::{apply_limits, passed_env, with_mask, RunCtx, IO_IN_CONTAINER, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS, RUNNER_IN_CONTAINER};
+use super::context::{RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS};
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::outcome::{NodeResult, Outcome};
 use super::specs;
-use crate::docker::{ContainerSpec, Ending, RunOptions};
+use crate::docker::{Ending, RunOptions};
+use crate::spec::matrix::Phase;
 use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
 use crate::spec::SpecDiagnostic;
@@ -63,32 +64,10 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
     if let Err(e) = std::fs::write(io.join("provision.json"), serde_json::to_vec_pretty(&spec).unwrap_or_default()) {
         return infra(format!("cannot write the provision spec: {e}"));
     }
-    let binds = match ctx.binds(&distro.name, &io, crate::spec::matrix::Phase::Provision) {
-        Ok(b) => b,
+    let container = match ctx.runner_container(&distro.name, &node, ctx.image_ref(&distro.name), "provision", &io, Phase::Provision, &ctx.matrix.pass_env, &distro.container, log) {
+        Ok(c) => c,
         Err(e) => return infra(format!("cannot prepare the cache mounts: {e}")),
     };
-    let (env, secrets) = passed_env(&ctx.matrix.pass_env);
-    log.mask(&secrets);
-    let mut container = ContainerSpec {
-        name: None,
-        env: with_mask(env, &secrets),
-        image: ctx.image_ref(&distro.name),
-        cmd: vec![
-            RUNNER_IN_CONTAINER.into(),
-            "provision".into(),
-            "--spec".into(),
-            format!("{IO_IN_CONTAINER}/provision.json"),
-            "--events".into(),
-            format!("{IO_IN_CONTAINER}/events.jsonl"),
-        ],
-        entrypoint: Some(vec![]),
-        workdir: Some(ctx.matrix.workspace.target.clone()),
-        binds,
-        labels: ctx.labels(&node),
-        init: true,
-        ..Default::default()
-    };
-    apply_limits(&mut container, &distro.container);
     let options = RunOptions {
         timeout: Some(ctx.matrix.engine.timeout),
         cancel: cancel.clone(),

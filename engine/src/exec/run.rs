@@ -110,6 +110,7 @@ fn save_timings(state: &Path, results: &[(Node, NodeResult)]) {
 
 /// Run `plan` on `docker`. Ctrl-C / SIGTERM cancel the run: running containers are stopped and
 /// removed, and the result says `interrupted`.
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     docker: DockerClient,
     loaded: Arc<Loaded>,

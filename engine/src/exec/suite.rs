@@ -7,16 +7,16 @@ use tokio_util::sync::CancellationToken;
 
 use runner::protocol::{Event, FinishStatus};
 
-use super::context::{apply_limits, passed_env, with_mask, RunCtx, IO_IN_CONTAINER, RUNNER_IN_CONTAINER};
+use super::context::RunCtx;
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::outcome::{NodeResult, Outcome};
 use super::provision::Facts;
 use super::specs;
-use crate::docker::{ContainerSpec, Ending, RunOptions};
+use crate::docker::{Ending, RunOptions};
 use crate::spec::checks::same_locale;
-use crate::spec::matrix::{Distro, Expect, LocalePolicy, Suite};
+use crate::spec::matrix::{Distro, Expect, LocalePolicy, Phase, Suite};
 use crate::spec::SpecDiagnostic;
 
 /// Beyond the suite's own timeout (which the runner enforces), what the engine allows for
@@ -123,34 +123,13 @@ async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, log: &
     if let Err(e) = std::fs::write(io.join("suite.json"), serde_json::to_vec_pretty(&spec).unwrap_or_default()) {
         return Attempt::Other(infra(format!("cannot write the suite spec: {e}")));
     }
-    let binds = match ctx.binds(&distro.name, &io, crate::spec::matrix::Phase::Suite) {
-        Ok(b) => b,
-        Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
-    };
     let mut names = ctx.matrix.pass_env.clone();
     names.extend(suite.pass_env.iter().cloned());
-    let (env, secrets) = passed_env(&names);
-    log.mask(&secrets);
-    let mut container = ContainerSpec {
-        name: None,
-        env: with_mask(env, &secrets),
-        image: ctx.provisioned_ref(&distro.name),
-        cmd: vec![
-            RUNNER_IN_CONTAINER.into(),
-            "suite".into(),
-            "--spec".into(),
-            format!("{IO_IN_CONTAINER}/suite.json"),
-            "--events".into(),
-            format!("{IO_IN_CONTAINER}/events.jsonl"),
-        ],
-        entrypoint: Some(vec![]),
-        workdir: Some(ctx.matrix.workspace.target.clone()),
-        binds,
-        labels: ctx.labels(&node),
-        init: true,
-        ..Default::default()
+    let limits = distro.container.with(suite.container.as_ref());
+    let container = match ctx.runner_container(&distro.name, &node, ctx.provisioned_ref(&distro.name), "suite", &io, Phase::Suite, &names, &limits, log) {
+        Ok(c) => c,
+        Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
     };
-    apply_limits(&mut container, &distro.container.with(suite.container.as_ref()));
     let options = RunOptions {
         timeout: Some(suite.timeout + BACKSTOP),
         cancel: cancel.clone(),

@@ -145,7 +145,7 @@ impl Plan {
     pub fn retain(&self, keep: &std::collections::HashSet<NodeIndex>) -> Plan {
         let graph = self.graph.filter_map(
             |ix, n| keep.contains(&ix).then(|| n.clone()),
-            |_, e| Some(*e),
+            |_, _| Some(()),
         );
         let index = graph
             .node_indices()

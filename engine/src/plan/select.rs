@@ -108,7 +108,7 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
             let kind = if !distro_ok { "distros" } else { "suites" };
             let hint = if pool.is_empty() {
                 "the matrix has no distros or suites".to_string()
-            } else if !distro_ok && !text.contains(':') && suite_names.iter().any(|s| *s == bad) {
+            } else if !distro_ok && !text.contains(':') && suite_names.contains(&bad) {
                 format!("`{bad}` is a suite: write `:{bad}` to select it on every distro")
             } else if let Some(n) = near.first() {
                 format!("did you mean `{}`?", text.replacen(bad, n, 1))

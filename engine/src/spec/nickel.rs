@@ -10,6 +10,7 @@ use super::source::{child, SpanMap, Spans};
 
 /// Evaluate a Nickel file to JSON. Nickel's own errors (syntax, contracts, evaluation) are returned
 /// as one diagnostic carrying Nickel's rendering, which shows the positions in the `.ncl` file.
+#[allow(clippy::result_large_err)] // one diagnostic, once per run
 pub fn evaluate(path: &Path, name: &str, text: &str) -> Result<Value, SpecDiagnostic> {
     #[cfg(feature = "nickel")]
     {

@@ -223,20 +223,8 @@ fn to_diagnostics(
         K::AnyOf { .. } | K::OneOfNotValid { .. } if enum_options(schema, rel).is_some() => {
             vec![bad_value(err, schema, rel, pointer, &place, file)]
         }
-        K::Type { .. } => {
+        K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } => {
             let expected = expected_type(schema, rel).unwrap_or_else(|| "another type".into());
-            vec![SpecDiagnostic::error(
-                "schema::wrong-type",
-                format!(
-                    "{place} must be {expected}, found {}",
-                    json_type_name(err.instance())
-                ),
-            )
-            .in_file(file)
-            .at(value_span(pointer), format!("expected {expected}"))]
-        }
-        K::AnyOf { .. } | K::OneOfNotValid { .. } => {
-            let expected = expected_type(schema, rel).unwrap_or_else(|| "another shape".into());
             vec![SpecDiagnostic::error(
                 "schema::wrong-type",
                 format!(
