@@ -94,12 +94,19 @@ pub fn containers_of_run(rt: &tokio::runtime::Runtime, d: &DockerClient, run: &s
     rt.block_on(d.list_containers(&f)).map(|c| c.len()).unwrap_or(0)
 }
 
-/// Every container the engine made that still exists.
+/// Every container the engine made that outlived the engine process that made it (a leak).
+/// Containers of engines still running (another test binary, a user's run) are not leaks.
 pub fn engine_containers(rt: &tokio::runtime::Runtime, d: &DockerClient) -> Vec<String> {
     let mut f = HashMap::new();
     f.insert(labels::MANAGED.to_string(), "true".to_string());
+    let alive = |pid: &String| Path::new(&format!("/proc/{pid}")).exists();
     rt.block_on(d.list_containers(&f))
-        .map(|c| c.into_iter().map(|c| format!("{} {:?}", c.id, c.labels.get(labels::NODE))).collect())
+        .map(|c| {
+            c.into_iter()
+                .filter(|c| !c.labels.get("engine.pid").is_some_and(alive))
+                .map(|c| format!("{} {:?}", c.id, c.labels.get(labels::NODE)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
