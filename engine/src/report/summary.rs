@@ -174,7 +174,7 @@ pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> Pat
         }
         let _ = writeln!(out, "{}", problem_line(n, r));
         if !matches!(r.outcome, Outcome::Skipped { .. }) {
-            let _ = writeln!(out, "          log: {}", relative(&log_of(&n.id)));
+            let _ = writeln!(out, "{:12}log: {}", "", relative(&log_of(&n.id)));
         }
     }
     out
@@ -192,10 +192,10 @@ pub fn counts_line(run: &RunResult, skipped: &[Skipped]) -> String {
     )
 }
 
-/// `failed    suite:arch:must-fail      execute exited with 1`
+/// `failed      suite:arch:must-fail      execute exited with 1` (11 columns: "infra error")
 pub fn problem_line(n: &Node, r: &NodeResult) -> String {
     let reason = r.outcome.reason().unwrap_or_default();
-    format!("{:<9} {:<40} {reason}", r.outcome.word(), n.id)
+    format!("{:<11} {:<40} {reason}", r.outcome.word(), n.id)
 }
 
 pub fn relative(p: &Path) -> String {
@@ -232,7 +232,7 @@ mod tests {
     fn problem_lines_name_their_logs() {
         let run = every_outcome();
         let text = render(&run, &not_applicable(), |id| PathBuf::from(format!("/logs/{id}.log")));
-        assert!(text.contains("failed    suite:arch:bad"), "{text}");
+        assert!(text.contains("failed      suite:arch:bad "), "{text}");
         assert!(text.contains("log: /logs/suite:arch:bad.log"), "{text}");
         assert!(text.contains("infra error provision:manjaro"), "{text}");
         // Skipped suites have a reason, not a log worth reading.
