@@ -67,6 +67,7 @@ fn filters(project: &Path) -> Vec<(String, String)> {
     let mut f = vec![
         (escape(&project.canonicalize().unwrap().display().to_string()), "[project]".to_string()),
         (escape(&project.display().to_string()), "[project]".to_string()),
+        (escape(&repo().display().to_string()), "[repo]".to_string()),
         (r"\d{8}-\d{6}-[0-9a-f]{4}".to_string(), "[run]".to_string()),
         (r"(?m)^\d{2}:\d{2}:\d{2} ".to_string(), "[time] ".to_string()),
         (r"\(\d+\.\d+s\)".to_string(), "([secs])".to_string()),
@@ -97,6 +98,8 @@ fn plain_output_and_summary_of_the_local_example() {
             s.add_filter(&from, to);
         }
         s.set_prepend_module_to_snapshot(true);
+        // With the crate's other snapshots, although this file lives in the top-level tests/.
+        s.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
         s
     };
     settings.bind(|| {
@@ -259,7 +262,7 @@ fn message_format_json_streams_events_on_stdout_and_people_read_stderr() {
     assert!(output.iter().any(|e| e["line"] == "restored /usr/bin/ls"), "{stdout}");
     // People get the summary on stderr.
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("must-fail               FAIL"), "{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("must-fail ") && l.ends_with("FAIL")), "{stderr}");
     assert!(stderr.contains("some suites failed (exit 1)"), "{stderr}");
     assert_no_containers_left(&rt, &d);
 }
@@ -422,8 +425,10 @@ fn engine_shell_with_a_suite_has_its_environment() {
     let p = LocalProject::new();
     let task = p.path().join("suites/enable-default/task.toml");
     let t = std::fs::read_to_string(&task).unwrap();
-    // An environment variable the suite declares (the images' cache keys do not depend on suites).
-    std::fs::write(&task, format!("environment = {{ SHELL_PROBE = \"from-the-suite\" }}\n{t}")).unwrap();
+    // One more variable in the suite's environment (the images' cache keys do not depend on suites).
+    let declared = "environment = { LANG = \"C.UTF-8\" }";
+    assert!(t.contains(declared), "{t}");
+    std::fs::write(&task, t.replace(declared, "environment = { LANG = \"C.UTF-8\", SHELL_PROBE = \"from-the-suite\" }")).unwrap();
     let cmd = format!("{} shell arch enable-default -m {}/matrix.toml", engine_bin().display(), p.path().display());
     let mut child = under_pty(p.path(), &cmd);
     let mut stdin = child.stdin.take().unwrap();
