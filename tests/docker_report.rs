@@ -395,6 +395,29 @@ fn read_until(child: &mut std::process::Child, limit: Duration, done: impl Fn(&s
 }
 
 #[test]
+fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "on_a_terminal_the_run_shows_progress_bars_then_the_summary") else { return };
+    local_images();
+    let p = LocalProject::new();
+    let cmd = format!("stty cols 120 rows 40; {} run arch:enable-default arch:must-fail", engine_bin().display());
+    let mut child = under_pty(p.path(), &cmd);
+    let seen = read_until(&mut child, Duration::from_secs(120), |s| s.contains("report: "));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}");
+    // The overall bar with its counts, redrawn in place (escape sequences: a terminal display).
+    assert!(seen.contains("/5 nodes"), "{seen}");
+    assert!(seen.contains("1 ok, 1 failed"), "{seen}");
+    assert!(seen.contains("\u{1b}[2K"), "{seen}");
+    // Finished nodes scroll above the bars, with the failure's output; then the summary.
+    assert!(seen.contains("passed    suite:arch:enable-default"), "{seen}");
+    assert!(seen.contains("    | restored /usr/bin/ls"), "{seen}");
+    assert!(seen.contains("some suites failed (exit 1)"), "{seen}");
+    assert_no_containers_left(&rt, &d);
+}
+
+#[test]
 fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
     let _s = serial();
     let rt = runtime();

@@ -51,8 +51,8 @@ impl Bars {
 
     pub fn with_target(target: ProgressDrawTarget, verbosity: Verbosity) -> Bars {
         let multi = MultiProgress::with_draw_target(target);
-        let overall = multi.add(ProgressBar::new(0).with_style(overall_style()));
-        overall.enable_steady_tick(TICK);
+        // Shown once the run says how many nodes there are (an empty bar would look full).
+        let overall = ProgressBar::hidden().with_style(overall_style());
         Bars {
             multi,
             overall,
@@ -69,6 +69,8 @@ impl Bars {
         match p {
             Progress::Started { run_id, run_dir, endpoint, nodes } => {
                 self.overall.set_length(*nodes as u64);
+                self.multi.add(self.overall.clone());
+                self.overall.enable_steady_tick(TICK);
                 self.println(&format!("run {run_id}: {nodes} nodes on {endpoint}; logs in {}", run_dir.display()));
             }
             Progress::NodeStarted { node } => {
