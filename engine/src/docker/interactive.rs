@@ -11,10 +11,13 @@ use super::container::{ContainerSpec, LogStream};
 use super::error::server_error;
 use super::{DockerClient, DockerError};
 
+/// Chunks of container output, by stream (with a TTY, everything arrives as stdout).
+pub type OutputStream = Pin<Box<dyn Stream<Item = Result<(LogStream, Vec<u8>), DockerError>> + Send>>;
+
 /// The two ends of an attached container.
 pub struct Attached {
-    /// What the container writes, by stream (with a TTY, everything arrives as stdout).
-    pub output: Pin<Box<dyn Stream<Item = Result<(LogStream, Vec<u8>), DockerError>> + Send>>,
+    /// What the container writes.
+    pub output: OutputStream,
     /// What the container reads on stdin; shutting it down gives the container an end of file.
     pub input: Pin<Box<dyn AsyncWrite + Send>>,
 }

@@ -128,9 +128,9 @@ mod tests {
     use crate::report::testing::every_outcome;
     use std::path::PathBuf;
 
-    fn finished<'a>(run: &'a crate::exec::run::RunResult, id: &str, log: &'a PathBuf) -> Progress<'a> {
+    fn finished<'a>(run: &'a crate::exec::run::RunResult, id: &str, log: &std::path::Path) -> Progress<'a> {
         let (node, result) = run.results.iter().find(|(n, _)| n.id == id).unwrap();
-        Progress::NodeFinished { node, result, log: log.clone() }
+        Progress::NodeFinished { node, result, log: log.to_path_buf() }
     }
 
     #[test]
