@@ -77,9 +77,17 @@ fn filters(project: &Path) -> Vec<(String, String)> {
     f
 }
 
-fn assert_no_containers_left(rt: &tokio::runtime::Runtime, d: &engine::docker::DockerClient) {
-    let left = engine_containers(rt, d);
-    assert!(left.is_empty(), "containers left behind: {left:?}");
+/// No container of any run made in `project` is left. (By run id, not every managed container:
+/// other engines may be using the same daemon at the same time.)
+fn assert_no_containers_left(rt: &tokio::runtime::Runtime, d: &engine::docker::DockerClient, project: &Path) {
+    let runs = std::fs::read_dir(project.join(".engine/runs")).expect("the project made runs");
+    let mut seen = 0;
+    for run in runs.flatten() {
+        let id = run.file_name().to_string_lossy().into_owned();
+        assert_eq!(containers_of_run(rt, d, &id), 0, "containers of run {id} left behind");
+        seen += 1;
+    }
+    assert!(seen > 0, "no run folder in {}", project.display());
 }
 
 #[test]
@@ -106,7 +114,7 @@ fn plain_output_and_summary_of_the_local_example() {
         insta::assert_snapshot!("local_plain_stderr", run.stderr);
         insta::assert_snapshot!("local_summary_stdout", run.stdout);
     });
-    assert_no_containers_left(&rt, &d);
+    assert_no_containers_left(&rt, &d, run.project.path());
 }
 
 /// The counts of a JUnit file as Python's junitparser reads it, from every test case.
@@ -196,7 +204,7 @@ fn junit_of_the_local_example_reads_back_with_the_summary_counts() {
     let xml = std::fs::read_to_string(&run.junit).unwrap();
     assert!(xml.contains("restored /usr/bin/ls"), "{xml}");
     assert!(xml.contains("file=\"suites/must-fail/task.toml\""), "{xml}");
-    assert_no_containers_left(&rt, &d);
+    assert_no_containers_left(&rt, &d, run.project.path());
 }
 
 #[test]
@@ -218,7 +226,7 @@ fn json_report_of_the_local_example_matches_the_committed_schema() {
     let mut broken = report.clone();
     broken["nodes"][0]["status"] = "exploded".into();
     assert!(!validator.is_valid(&broken));
-    assert_no_containers_left(&rt, &d);
+    assert_no_containers_left(&rt, &d, run.project.path());
 }
 
 #[test]
@@ -264,7 +272,7 @@ fn message_format_json_streams_events_on_stdout_and_people_read_stderr() {
     let stderr = text(&out.stderr);
     assert!(stderr.lines().any(|l| l.starts_with("must-fail ") && l.ends_with("FAIL")), "{stderr}");
     assert!(stderr.contains("some suites failed (exit 1)"), "{stderr}");
-    assert_no_containers_left(&rt, &d);
+    assert_no_containers_left(&rt, &d, p.path());
 }
 
 #[test]
@@ -302,7 +310,7 @@ fn github_actions_get_groups_annotations_and_a_step_summary() {
     assert!(md.contains("| suite | arch | cachyos |"), "{md}");
     assert!(md.contains("| must-fail | **FAIL** |"), "{md}");
     assert!(md.contains("- **failed** `suite:arch:must-fail`: execute exited with 1"), "{md}");
-    assert_no_containers_left(&rt, &d);
+    assert_no_containers_left(&rt, &d, p.path());
 }
 
 #[test]
@@ -345,53 +353,72 @@ fn an_interrupted_run_still_writes_its_junit_file() {
     assert_eq!(j["cases"]["arch:quick"], "passed", "{j}");
     assert_eq!(j["cases"]["arch:sleeper"], "skipped/cancelled", "{j}");
     assert!(std::fs::read_to_string(&junit).unwrap().contains("<property name=\"interrupted\" value=\"true\"/>"));
-    assert_no_containers_left(&rt, &d);
+    assert_no_containers_left(&rt, &d, p.path());
 }
 
-/// Spawn `cmd` under a pseudo-terminal (util-linux `script`), so that the engine sees a terminal
-/// on stdin, stdout and stderr.
-fn under_pty(dir: &Path, cmd: &str) -> std::process::Child {
-    Command::new("script")
-        .args(["-qfec", cmd, "/dev/null"])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm")
-        .env("ENGINE_RUNNER", runner_bin())
-        .env_remove("ENGINE_MATRIX")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux) runs")
+/// A command running under a pseudo-terminal (util-linux `script`), so that the engine sees a
+/// terminal on stdin, stdout and stderr.
+struct Pty {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: Vec<u8>,
 }
 
-/// Read `child`'s stdout until `done` says so or `limit` passes; returns what was read.
-fn read_until(child: &mut std::process::Child, limit: Duration, done: impl Fn(&str) -> bool) -> String {
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + limit;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(chunk) => {
-                seen.extend(chunk);
-                if done(&text(&seen)) {
+impl Pty {
+    fn spawn(dir: &Path, cmd: &str) -> Pty {
+        let mut child = Command::new("script")
+            .args(["-qfec", cmd, "/dev/null"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm")
+            .env("ENGINE_RUNNER", runner_bin())
+            .env_remove("ENGINE_MATRIX")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux) runs");
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, chunks) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
                     break;
                 }
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-        }
+        });
+        let stdin = child.stdin.take();
+        Pty { child, stdin, chunks, seen: Vec::new() }
     }
-    text(&seen)
+
+    fn type_in(&mut self, keys: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(keys.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Everything read so far, once `done` holds for it or `limit` passed.
+    fn read_until(&mut self, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        while !done(&text(&self.seen)) && Instant::now() < deadline {
+            match self.chunks.recv_timeout(Duration::from_millis(200)) {
+                Ok(chunk) => self.seen.extend(chunk),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        text(&self.seen)
+    }
+
+    /// Close stdin (only now: an early end of input would end a shell before it read) and wait.
+    fn finish(mut self) -> (Option<i32>, String) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        let rest = self.read_until(Duration::from_secs(5), |_| false);
+        (status.code(), rest)
+    }
 }
 
 #[test]
@@ -402,10 +429,10 @@ fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
     local_images();
     let p = LocalProject::new();
     let cmd = format!("stty cols 120 rows 40; {} run arch:enable-default arch:must-fail", engine_bin().display());
-    let mut child = under_pty(p.path(), &cmd);
-    let seen = read_until(&mut child, Duration::from_secs(120), |s| s.contains("report: "));
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "{seen}");
+    let mut pty = Pty::spawn(p.path(), &cmd);
+    pty.read_until(Duration::from_secs(120), |s| s.contains("report: "));
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(1), "{seen}");
     // The overall bar with its counts, redrawn in place (escape sequences: a terminal display).
     assert!(seen.contains("/5 nodes"), "{seen}");
     assert!(seen.contains("1 ok, 1 failed"), "{seen}");
@@ -414,7 +441,7 @@ fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
     assert!(seen.contains("passed    suite:arch:enable-default"), "{seen}");
     assert!(seen.contains("    | restored /usr/bin/ls"), "{seen}");
     assert!(seen.contains("some suites failed (exit 1)"), "{seen}");
-    assert_no_containers_left(&rt, &d);
+    assert_no_containers_left(&rt, &d, p.path());
 }
 
 #[test]
@@ -425,18 +452,29 @@ fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
     local_images();
     let p = LocalProject::new();
     let cmd = format!("{} shell arch -m {}/matrix.toml", engine_bin().display(), p.path().display());
-    let mut child = under_pty(p.path(), &cmd);
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"cat /etc/os-release; echo \"cwd=$(pwd) distro=$ENGINE_DISTRO\"; exit 7\n").unwrap();
-    stdin.flush().unwrap();
-    let seen = read_until(&mut child, Duration::from_secs(120), |s| s.contains("distro=arch"));
-    // Closing stdin only after the answer: an early EOF would end the shell before it read.
-    drop(stdin);
-    let status = child.wait().unwrap();
+    let mut pty = Pty::spawn(p.path(), &cmd);
+    // Typed before the container exists: it must still reach the shell.
+    pty.type_in("cat /etc/os-release; echo \"cwd=$(pwd) distro=$ENGINE_DISTRO\"\n");
+    let seen = pty.read_until(Duration::from_secs(120), |s| s.contains("distro=arch"));
     assert!(seen.lines().any(|l| l.trim_end() == "ID=arch"), "no ID=arch in:\n{seen}");
     assert!(seen.contains("cwd=/workspace distro=arch"), "{seen}");
-    assert_eq!(status.code(), Some(7), "the shell's exit code is the command's:\n{seen}");
-    assert_no_containers_left(&rt, &d);
+    // While the shell is open its container exists, labelled like every other.
+    let mut f = std::collections::HashMap::new();
+    f.insert("engine.node".to_string(), "shell:arch".to_string());
+    let open = rt.block_on(d.list_containers(&f)).unwrap();
+    let runs: Vec<String> = std::fs::read_dir(p.path().join(".engine/runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        open.iter().any(|c| c.labels.get("engine.run").is_some_and(|r| runs.contains(r)) && c.labels.contains_key("engine.pid")),
+        "no shell:arch container of this project's run while the shell is open: {open:?}"
+    );
+    pty.type_in("exit 7\n");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(7), "the shell's exit code is the command's:\n{seen}");
+    assert_no_containers_left(&rt, &d, p.path());
 }
 
 #[test]
@@ -453,15 +491,13 @@ fn engine_shell_with_a_suite_has_its_environment() {
     assert!(t.contains(declared), "{t}");
     std::fs::write(&task, t.replace(declared, "environment = { LANG = \"C.UTF-8\", SHELL_PROBE = \"from-the-suite\" }")).unwrap();
     let cmd = format!("{} shell arch enable-default -m {}/matrix.toml", engine_bin().display(), p.path().display());
-    let mut child = under_pty(p.path(), &cmd);
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"echo \"probe=$SHELL_PROBE suite=$ENGINE_SUITE\"; exit\n").unwrap();
-    let seen = read_until(&mut child, Duration::from_secs(120), |s| s.contains("probe=from-the-suite suite=enable-default"));
-    drop(stdin);
-    let status = child.wait().unwrap();
+    let mut pty = Pty::spawn(p.path(), &cmd);
+    pty.type_in("echo \"probe=$SHELL_PROBE suite=$ENGINE_SUITE\"; exit\n");
+    pty.read_until(Duration::from_secs(120), |s| s.contains("probe=from-the-suite suite=enable-default"));
+    let (code, seen) = pty.finish();
     assert!(seen.contains("probe=from-the-suite suite=enable-default"), "{seen}");
-    assert_eq!(status.code(), Some(0), "{seen}");
-    assert_no_containers_left(&rt, &d);
+    assert_eq!(code, Some(0), "{seen}");
+    assert_no_containers_left(&rt, &d, p.path());
 }
 
 #[test]
