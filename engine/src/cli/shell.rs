@@ -220,13 +220,13 @@ fn container_spec(
     let mut env = std::collections::BTreeMap::new();
     let mut workdir = ctx.matrix.workspace.target.clone();
     if let Some(s) = suite {
-        // Exactly what the runner gives the suite's steps.
+        // Exactly what the runner gives the suite's steps (the suite's own values win).
         let spec = specs::suite(&ctx.matrix, distro, s);
         env.extend(spec.environment);
-        env.insert("ENGINE_SUITE".into(), s.name.clone());
+        env.entry("ENGINE_SUITE".into()).or_insert_with(|| s.name.clone());
         workdir = spec.workdir;
     }
-    env.insert("ENGINE_DISTRO".into(), distro.name.clone());
+    env.entry("ENGINE_DISTRO".into()).or_insert_with(|| distro.name.clone());
     if let Some(term) = std::env::var_os("TERM") {
         env.entry("TERM".into()).or_insert_with(|| term.to_string_lossy().into_owned());
     }
