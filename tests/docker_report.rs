@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use support::project::LocalProject;
 use support::*;
 
 /// One run of the local example, shared by the tests that read its outputs (a run takes about

@@ -14,8 +14,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use engine::docker::{labels, DockerClient};
 
-mod project;
-pub use project::LocalProject;
+pub mod project;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

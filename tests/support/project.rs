@@ -24,6 +24,8 @@ impl LocalProject {
         }
         let m = dir.path().join("matrix.toml");
         let t = std::fs::read_to_string(&m).unwrap();
+        // The shared cache of the repository, when the example points there (otherwise the
+        // example's own cache folder, inside the copy, is used).
         let cache = repo.join(".cache/engine/local");
         std::fs::write(&m, t.replace("\"../../.cache/engine/local\"", &format!("{:?}", cache.display().to_string()))).unwrap();
         LocalProject { dir }
@@ -38,7 +40,8 @@ fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        if e.file_name() == ".engine" {
+        // Run state and caches of earlier runs in the example are not part of it.
+        if e.file_name() == ".engine" || e.file_name() == ".cache" {
             continue;
         }
         let t = to.join(e.file_name());
