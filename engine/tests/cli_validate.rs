@@ -134,7 +134,7 @@ fn every_property_has_a_description() {
             }
         }
     }
-    for file in ["matrix", "distro", "suite", "suite-yaml"] {
+    for file in ["matrix", "distro", "suite", "suite-yaml", "report"] {
         let text = std::fs::read_to_string(repo_root().join(format!("schema/{file}.schema.json"))).unwrap();
         let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
         let mut missing = Vec::new();

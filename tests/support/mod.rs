@@ -14,6 +14,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use engine::docker::{labels, DockerClient};
 
+pub mod project;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("engine/ has a parent").to_path_buf()

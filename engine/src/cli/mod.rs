@@ -10,6 +10,8 @@ pub mod graph;
 pub mod run;
 pub mod schema_cmd;
 pub mod selection;
+pub mod shell;
+pub mod terminal;
 pub mod validate;
 
 /// Exit codes shared by every command (see DESIGN.md section 2).
@@ -76,6 +78,9 @@ pub enum Command {
     Build(run::BuildArgs),
     /// Remove containers left by crashed or killed runs (by label; running runs are left alone).
     Clean(clean::CleanArgs),
+    /// An interactive shell in a fresh container of a distro's provisioned image (with a
+    /// suite's environment when one is named), removed on exit.
+    Shell(shell::ShellArgs),
 }
 
 /// The matrix path the user meant.
@@ -104,5 +109,6 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(&cli, args),
         Command::Build(args) => run::build(&cli, args),
         Command::Clean(args) => clean::run(&cli, args),
+        Command::Shell(args) => shell::run(&cli, args),
     }
 }

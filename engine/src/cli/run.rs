@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use super::selection::{load_matrix, narrow, report, SelectArgs};
 use super::{exit, Cli};
-use crate::exec::log::LiveSink;
 use crate::exec::run::{execute, find_runner, RunRequest};
 use crate::plan::Plan;
-use crate::report::live::{self, Verbosity};
-use crate::report::{json, summary, write_atomic};
+use crate::report::live::Verbosity;
+use crate::report::reporter::{Options, Reporter};
+use crate::report::SourceFiles;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -26,15 +26,30 @@ pub struct RunArgs {
     /// Leave the containers of failed suites in place, and print how to enter them.
     #[arg(long)]
     pub keep_containers: bool,
-    /// Also write the JSON report here.
+    /// Also write the JSON report here (its schema: schema/report.schema.json).
     #[arg(long, value_name = "PATH")]
     pub report: Option<std::path::PathBuf>,
+    /// Also write JUnit XML here: a testsuite per distro, a testcase per suite.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<std::path::PathBuf>,
+    /// `json`: the run as JSON Lines events on stdout, for tools (human output goes to stderr).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FORMAT")]
+    pub message_format: MessageFormat,
     /// Stream every node's output, prefixed with [distro:suite].
     #[arg(short, long, conflicts_with = "quiet")]
     pub verbose: bool,
     /// Print only failures and the summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// What `engine run` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// The summary for people.
+    Human,
+    /// One JSON event per line.
+    Json,
 }
 
 /// `engine build`: the images only (base, image, provision), e.g. to prepare a machine.
@@ -58,6 +73,8 @@ pub fn build(cli: &Cli, args: &BuildArgs) -> i32 {
         fail_fast: false,
         keep_containers: false,
         report: None,
+        junit: None,
+        message_format: MessageFormat::Human,
         verbose: args.verbose,
         quiet: false,
     };
@@ -125,6 +142,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
     };
     let color = cli.color.stderr();
     let skipped = plan.skipped.clone();
+    let files = SourceFiles::of(&loaded);
     loaded.matrix = None;
     let loaded = Arc::new(loaded);
     let matrix = Arc::new(matrix);
@@ -136,35 +154,13 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
                 return exit::INFRA;
             }
         };
-        let live: LiveSink = if verbosity == Verbosity::Verbose {
-            Arc::new(live::output_line)
-        } else {
-            Arc::new(|_: &str, _: &str| {})
-        };
-        let result = execute(docker, loaded, matrix, &plan, keys, &req, live, |p| live::print(&p, verbosity)).await;
-        let log_of = |id: &str| result.run_dir.join("logs").join(format!("{}.log", id.replace(':', "_")));
-        let text = json::render(&result, &skipped, log_of);
-        let mut wrote = write_atomic(&result.run_dir.join("report.json"), text.as_bytes());
-        if let Some(p) = &args.report {
-            wrote = wrote.and(write_atomic(p, text.as_bytes()));
-        }
-        if let Err(e) = wrote {
-            eprintln!("error: cannot write the report: {e}");
-        }
-        print!("{}", summary::render(&result, &skipped, log_of));
-        let code = result.exit_code();
-        println!(
-            "{} (exit {code}); report: {}",
-            match code {
-                0 => "all suites passed",
-                1 => "some suites failed",
-                3 => "infrastructure errors: results are incomplete",
-                130 => "interrupted",
-                _ => "done",
-            },
-            crate::spec::source::display_name(&result.run_dir.join("report.json"))
-        );
-        code
+        let mut options = Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);
+        options.report = args.report.clone();
+        options.junit = args.junit.clone();
+        let reporter = Reporter::new(options, files);
+        let live = reporter.live_sink();
+        let result = execute(docker, loaded, matrix, &plan, keys, &req, live, |p| reporter.progress(&p)).await;
+        reporter.finish(&result, &skipped)
     })
 }
 

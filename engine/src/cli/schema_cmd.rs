@@ -27,6 +27,8 @@ pub enum Which {
     Distro,
     Suite,
     SuiteYaml,
+    /// The JSON report of `engine run` (not a file users write).
+    Report,
 }
 
 pub fn run(args: &Args) -> i32 {
@@ -61,6 +63,7 @@ pub fn run(args: &Args) -> i32 {
         Which::Distro => FileKind::Distro,
         Which::Suite => FileKind::Suite,
         Which::SuiteYaml => FileKind::LegacySuite,
+        Which::Report => FileKind::Report,
     };
     print!("{}", render(kind));
     exit::OK

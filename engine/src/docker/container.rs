@@ -95,7 +95,7 @@ pub struct ContainerInfo {
 }
 
 impl ContainerSpec {
-    fn to_body(&self) -> ContainerCreateBody {
+    pub(crate) fn to_body(&self) -> ContainerCreateBody {
         let mounts = self
             .binds
             .iter()

@@ -7,12 +7,14 @@
 //! - [`container`]: create/start/wait/logs/kill/stop/remove, label-based cleanup
 //! - [`run`]: run a container to completion with timeout, cancellation and guaranteed removal
 //! - [`labels`]: the label keys stamped on everything the engine makes
+//! - [`interactive`]: a container with a TTY and stdin, for `engine shell`
 
 pub mod container;
 pub mod context;
 mod dockerignore;
 pub mod error;
 pub mod image;
+pub mod interactive;
 pub mod labels;
 pub mod run;
 

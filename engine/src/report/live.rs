@@ -1,9 +1,13 @@
 //! Live progress as plain, timestamped lines (no control characters, so CI logs stay readable).
+//! Used without a terminal, under `-q`, and by commands that prepare images (`engine shell`).
 
 use std::io::Write;
 
+use super::github;
+use super::sanitize::clean;
 use crate::exec::run::Progress;
-use crate::exec::Outcome;
+use crate::exec::{NodeResult, Outcome};
+use crate::plan::Node;
 
 fn now() -> String {
     let fmt = time::macros::format_description!("[hour]:[minute]:[second]");
@@ -18,52 +22,146 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// Print one progress event as plain lines on stderr.
 pub fn print(p: &Progress<'_>, verbosity: Verbosity) {
-    let mut err = std::io::stderr().lock();
-    match p {
-        Progress::Started { run_id, run_dir, endpoint, nodes } => {
-            if verbosity != Verbosity::Quiet {
-                let _ = writeln!(err, "{} run {run_id}: {nodes} nodes on {endpoint}; logs in {}", now(), run_dir.display());
-            }
+    Plain { verbosity, github: false }.print(p);
+}
+
+/// The plain line printer.
+#[derive(Debug, Clone, Copy)]
+pub struct Plain {
+    pub verbosity: Verbosity,
+    /// Fold each failed node's output into a `::group::` (GitHub Actions).
+    pub github: bool,
+}
+
+impl Plain {
+    pub fn print(&self, p: &Progress<'_>) {
+        let text = self.render(p, &now());
+        if !text.is_empty() {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(text.as_bytes());
         }
-        Progress::NodeStarted { node } => {
-            if verbosity != Verbosity::Quiet {
-                let _ = writeln!(err, "{} start     {}", now(), node.id);
+    }
+
+    /// The lines of one event, each prefixed with `stamp`.
+    pub fn render(&self, p: &Progress<'_>, stamp: &str) -> String {
+        let quiet = self.verbosity == Verbosity::Quiet;
+        match p {
+            Progress::Started { run_id, run_dir, endpoint, nodes } if !quiet => {
+                format!("{stamp} run {run_id}: {nodes} nodes on {endpoint}; logs in {}\n", run_dir.display())
             }
-        }
-        Progress::NodeFinished { node, result, log } => {
-            let bad = result.outcome.is_failure() || result.outcome.is_infra();
-            if verbosity == Verbosity::Quiet && !bad {
-                return;
-            }
-            let secs = result.duration.as_secs_f64();
-            let reason = result.outcome.reason().map(|r| format!(": {r}")).unwrap_or_default();
-            let timing = if result.started.is_some() { format!(" ({secs:.1}s)") } else { String::new() };
-            let _ = writeln!(err, "{} {:<9} {}{timing}{reason}", now(), result.outcome.word(), node.id);
-            if bad && !matches!(result.outcome, Outcome::DependencyFailed { .. }) {
-                if let Some(d) = &result.diagnostic {
-                    let _ = write!(err, "{d}");
+            Progress::NodeStarted { node } if !quiet => format!("{stamp} start     {}\n", node.id),
+            Progress::NodeFinished { node, result, log } => {
+                if quiet && !is_bad(&result.outcome) {
+                    return String::new();
                 }
-                for l in &result.tail {
-                    let _ = writeln!(err, "    | {l}");
+                let mut out = format!("{stamp} {}\n", finished_line(node, result));
+                let details = details(result, log);
+                if !details.is_empty() {
+                    if self.github {
+                        out.push_str(&github::group(&format!("{} {}", result.outcome.word(), node.id), &details));
+                    } else {
+                        out.push_str(&details);
+                    }
                 }
-                let _ = writeln!(err, "    log: {}", log.display());
+                out
             }
-        }
-        Progress::Interrupted => {
-            let _ = writeln!(err, "{} interrupted: stopping containers", now());
-        }
-        Progress::Cleaned { containers } => {
-            if *containers > 0 {
-                let _ = writeln!(err, "{} removed {containers} leftover container(s) of this run", now());
+            Progress::Interrupted => format!("{stamp} interrupted: stopping containers\n"),
+            Progress::Cleaned { containers } if *containers > 0 => {
+                format!("{stamp} removed {containers} leftover container(s) of this run\n")
             }
+            _ => String::new(),
         }
     }
 }
 
+/// A failure or an infrastructure error: shown even under `-q`.
+pub fn is_bad(o: &Outcome) -> bool {
+    o.is_failure() || o.is_infra()
+}
+
+/// `failed    suite:arch:must-fail (1.2s): execute exited with 1`
+pub fn finished_line(node: &Node, result: &NodeResult) -> String {
+    let secs = result.duration.as_secs_f64();
+    let reason = result.outcome.reason().map(|r| format!(": {r}")).unwrap_or_default();
+    let timing = if result.started.is_some() { format!(" ({secs:.1}s)") } else { String::new() };
+    format!("{:<9} {}{timing}{reason}", result.outcome.word(), node.id)
+}
+
+/// For a failed node: its diagnostic, the tail of its output and its log path (nothing for a
+/// node that did not run because of another: that one has the details).
+pub fn details(result: &NodeResult, log: &std::path::Path) -> String {
+    let o = &result.outcome;
+    if !is_bad(o) || matches!(o, Outcome::DependencyFailed { .. }) {
+        return String::new();
+    }
+    let mut out = String::new();
+    if let Some(d) = &result.diagnostic {
+        out.push_str(d);
+        if !d.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    for l in &result.tail {
+        out.push_str(&format!("    | {}\n", clean(l)));
+    }
+    out.push_str(&format!("    log: {}\n", log.display()));
+    out
+}
+
 /// Output lines of nodes, prefixed `[distro:suite]`, for `-v`.
 pub fn output_line(node: &str, line: &str) {
-    let short = node.split_once(':').map_or(node, |(_, rest)| rest);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "[{short}] {line}");
+    let _ = writeln!(err, "{}", prefixed(node, line));
+}
+
+/// `[arch:must-fail] line` (the node kind is dropped: `provision:arch` shows as `[arch]`).
+pub fn prefixed(node: &str, line: &str) -> String {
+    let short = node.split_once(':').map_or(node, |(_, rest)| rest);
+    format!("[{short}] {}", clean(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::every_outcome;
+    use std::path::PathBuf;
+
+    fn finished<'a>(run: &'a crate::exec::run::RunResult, id: &str, log: &std::path::Path) -> Progress<'a> {
+        let (node, result) = run.results.iter().find(|(n, _)| n.id == id).unwrap();
+        Progress::NodeFinished { node, result, log: log.to_path_buf() }
+    }
+
+    #[test]
+    fn quiet_prints_only_failures_without_control_characters() {
+        let run = every_outcome();
+        let log = PathBuf::from("/l.log");
+        let quiet = Plain { verbosity: Verbosity::Quiet, github: false };
+        assert_eq!(quiet.render(&finished(&run, "suite:arch:ok", &log), "T"), "");
+        let text = quiet.render(&finished(&run, "suite:arch:bad", &log), "T");
+        assert!(text.starts_with("T failed    suite:arch:bad (1.2s): execute exited with 1\n"), "{text}");
+        assert!(text.contains("    | <boom> & \"quotes\" red\n"), "{text}");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(text.ends_with("    log: /l.log\n"));
+    }
+
+    #[test]
+    fn github_folds_the_details_into_a_group() {
+        let run = every_outcome();
+        let log = PathBuf::from("/l.log");
+        let gh = Plain { verbosity: Verbosity::Normal, github: true };
+        let text = gh.render(&finished(&run, "suite:arch:slow", &log), "T");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "::group::timed out suite:arch:slow");
+        assert_eq!(lines.last(), Some(&"::endgroup::"));
+        // A node that did not run points at its dependency instead of repeating its details.
+        assert_eq!(gh.render(&finished(&run, "suite:manjaro:ok", &log), "T").lines().count(), 1);
+    }
+
+    #[test]
+    fn prefix_drops_the_node_kind() {
+        assert_eq!(prefixed("suite:arch:x", "\u{1b}[1mhi"), "[arch:x] hi");
+        assert_eq!(prefixed("provision:arch", "y"), "[arch] y");
+    }
 }

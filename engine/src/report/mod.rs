@@ -1,11 +1,28 @@
-//! Results for people and tools: the live lines, the summary grid, the JSON report.
+//! Results for people and tools: the live lines or bars, the summary grid, the JSON report, JUnit
+//! XML, the JSON Lines event stream and GitHub Actions annotations.
+//!
+//! - [`reporter`]: ties them together for one `engine run` (what to show, where to write)
+//! - [`live`]: plain timestamped lines (no terminal, CI); [`progress`]: bars on a terminal
+//! - [`summary`]: the grid and problem lines; [`json`]: the report and its schema's types
+//! - [`junit`], [`jsonl`], [`github`]: the formats for other tools
 
+pub mod github;
 pub mod json;
+pub mod jsonl;
+pub mod junit;
 pub mod live;
+pub mod progress;
+pub mod reporter;
+pub mod sanitize;
 pub mod summary;
+#[cfg(test)]
+pub(crate) mod testing;
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::spec::Loaded;
 
 /// Write a file so that readers never see half of it: a temporary file renamed into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -19,4 +36,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+/// The files that declare each suite and distro, as the user would type their paths: reports
+/// point at them (GitHub annotations, the JUnit `file` attribute).
+#[derive(Debug, Clone, Default)]
+pub struct SourceFiles {
+    /// suite name -> its task file.
+    pub suites: BTreeMap<String, PathBuf>,
+    /// distro name -> the file that declares it (its own file, or the matrix for inline ones).
+    pub distros: BTreeMap<String, PathBuf>,
+}
+
+impl SourceFiles {
+    pub fn of(loaded: &Loaded) -> SourceFiles {
+        let path = |id| PathBuf::from(crate::spec::source::display_name(&loaded.sources.get(id).path));
+        SourceFiles {
+            suites: loaded.origins.suites.iter().map(|(name, o)| (name.clone(), path(o.file))).collect(),
+            distros: loaded.origins.distros.iter().map(|(name, o)| (name.clone(), path(o.file))).collect(),
+        }
+    }
 }

@@ -17,6 +17,8 @@ pub enum FileKind {
     Distro,
     Suite,
     LegacySuite,
+    /// Not a file users write: the JSON report of a run (`engine run --report`).
+    Report,
 }
 
 impl FileKind {
@@ -27,14 +29,16 @@ impl FileKind {
             FileKind::Distro => "distro.schema.json",
             FileKind::Suite => "suite.schema.json",
             FileKind::LegacySuite => "suite-yaml.schema.json",
+            FileKind::Report => "report.schema.json",
         }
     }
 
-    pub const ALL: [FileKind; 4] = [
+    pub const ALL: [FileKind; 5] = [
         FileKind::Matrix,
         FileKind::Distro,
         FileKind::Suite,
         FileKind::LegacySuite,
+        FileKind::Report,
     ];
 }
 
@@ -46,6 +50,7 @@ pub fn generate(kind: FileKind) -> Value {
         FileKind::Distro => gen.into_root_schema_for::<DistroFile>(),
         FileKind::Suite => gen.into_root_schema_for::<SuiteFile>(),
         FileKind::LegacySuite => gen.into_root_schema_for::<LegacyTask>(),
+        FileKind::Report => gen.into_root_schema_for::<crate::report::json::Report>(),
     }
     .to_value();
     drop_null(&mut schema);
@@ -112,7 +117,8 @@ struct Compiled {
 }
 
 fn compiled(kind: FileKind) -> &'static Compiled {
-    static CELLS: [OnceLock<Compiled>; 4] = [
+    static CELLS: [OnceLock<Compiled>; FileKind::ALL.len()] = [
+        OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),

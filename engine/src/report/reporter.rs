@@ -1,0 +1,208 @@
+//! One `engine run`'s reporting: the live display (bars on a terminal, plain lines elsewhere),
+//! the JSON Lines events for tools, and at the end the files (report.json, `--report`,
+//! `--junit`), the summary, GitHub annotations and step summary.
+//!
+//! Human output goes to stderr while the run goes; the summary goes to stdout, or to stderr
+//! too when stdout carries the JSON Lines events (`--message-format json`).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::jsonl::{Event, JsonLines};
+use super::live::{Plain, Verbosity};
+use super::progress::Bars;
+use super::summary::Counts;
+use super::{github, json, junit, summary, write_atomic, SourceFiles};
+use crate::exec::log::LiveSink;
+use crate::exec::run::{Progress, RunResult};
+use crate::plan::Skipped;
+
+/// What to show and write.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub verbosity: Verbosity,
+    /// JSON Lines events on stdout (`--message-format json`).
+    pub json_events: bool,
+    /// `--report PATH` (the report is always written into the run's folder too).
+    pub report: Option<PathBuf>,
+    /// `--junit PATH`.
+    pub junit: Option<PathBuf>,
+    /// Running as a GitHub Actions step: groups, annotations, step summary.
+    pub github: bool,
+    /// Where GitHub wants the Markdown summary (`$GITHUB_STEP_SUMMARY`).
+    pub step_summary: Option<PathBuf>,
+    /// Progress bars instead of plain lines.
+    pub bars: bool,
+    /// Colours in error messages.
+    pub color: bool,
+}
+
+impl Options {
+    /// The defaults for this process: bars only on a terminal (and never under `-q` or in
+    /// GitHub Actions, whose log is not a terminal even when it claims colours).
+    pub fn from_env(verbosity: Verbosity, json_events: bool, color: bool) -> Options {
+        let github = github::enabled();
+        let term_ok = std::env::var("TERM").map_or(true, |t| t != "dumb");
+        Options {
+            verbosity,
+            json_events,
+            report: None,
+            junit: None,
+            github,
+            step_summary: if github { github::step_summary_path() } else { None },
+            bars: std::io::stderr().is_terminal() && term_ok && verbosity != Verbosity::Quiet && !github,
+            color,
+        }
+    }
+}
+
+/// A file the user asked for could not be written.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ReportError {
+    #[error("cannot write the {what} to {path}: {source}")]
+    #[diagnostic(code(report::write), help("check that the folder exists and is writable"))]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Junit(#[from] junit::JunitError),
+}
+
+enum Human {
+    Plain(Plain),
+    Bars(Bars),
+}
+
+pub struct Reporter {
+    opts: Options,
+    human: Human,
+    json: Option<JsonLines>,
+    files: SourceFiles,
+}
+
+impl Reporter {
+    pub fn new(opts: Options, files: SourceFiles) -> Arc<Reporter> {
+        let human = if opts.bars {
+            Human::Bars(Bars::stderr(opts.verbosity))
+        } else {
+            Human::Plain(Plain { verbosity: opts.verbosity, github: opts.github })
+        };
+        let json = opts.json_events.then(JsonLines::stdout);
+        Arc::new(Reporter { opts, human, json, files })
+    }
+
+    /// Where node output lines go while the run goes.
+    pub fn live_sink(self: &Arc<Self>) -> LiveSink {
+        let me = self.clone();
+        Arc::new(move |node: &str, line: &str| me.output(node, line))
+    }
+
+    fn output(&self, node: &str, line: &str) {
+        if let Some(j) = &self.json {
+            j.emit(&Event::Output { node, line });
+        }
+        match &self.human {
+            Human::Bars(b) => b.output(node, line),
+            Human::Plain(p) if p.verbosity == Verbosity::Verbose => super::live::output_line(node, line),
+            Human::Plain(_) => {}
+        }
+    }
+
+    pub fn progress(&self, p: &Progress<'_>) {
+        if let Some(j) = &self.json {
+            j.emit(&Event::from_progress(p));
+        }
+        match &self.human {
+            Human::Bars(b) => b.progress(p),
+            Human::Plain(plain) => plain.print(p),
+        }
+    }
+
+    /// Write and print everything about the finished (or interrupted) run; returns the exit
+    /// code of `engine run`.
+    pub fn finish(&self, run: &RunResult, skipped: &[Skipped]) -> i32 {
+        if let Human::Bars(b) = &self.human {
+            b.finish();
+        }
+        let log_of = |id: &str| log_path(&run.run_dir, id);
+        let mut errors = Vec::new();
+
+        let report = json::to_text(&json::build(run, skipped, log_of));
+        let report_path = run.run_dir.join("report.json");
+        let mut targets = vec![report_path.clone()];
+        targets.extend(self.opts.report.clone());
+        for path in targets {
+            if let Err(source) = write_atomic(&path, report.as_bytes()) {
+                errors.push(ReportError::Write { what: "JSON report", path, source });
+            }
+        }
+        if let Some(path) = &self.opts.junit {
+            match junit::render(run, skipped, &self.files) {
+                Ok(xml) => {
+                    if let Err(source) = write_atomic(path, xml.as_bytes()) {
+                        errors.push(ReportError::Write { what: "JUnit XML", path: path.clone(), source });
+                    }
+                }
+                Err(e) => errors.push(e.into()),
+            }
+        }
+
+        let code = run.exit_code();
+        let mut human = String::new();
+        human.push_str(&summary::render(run, skipped, log_of));
+        if self.opts.github {
+            human.push_str(&github::annotations(run, &self.files));
+        }
+        human.push_str(&format!(
+            "{} (exit {code}); report: {}\n",
+            verdict(code),
+            summary::relative(&report_path)
+        ));
+        if self.json.is_some() {
+            let _ = std::io::stderr().lock().write_all(human.as_bytes());
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(human.as_bytes()).and_then(|_| out.flush());
+        }
+        if let Some(path) = &self.opts.step_summary {
+            if let Err(source) = github::append_step_summary(path, &github::markdown(run, skipped, log_of)) {
+                errors.push(ReportError::Write { what: "GitHub step summary", path: path.clone(), source });
+            }
+        }
+        // A file the user asked for is missing: a green run must not look complete.
+        let code = if !errors.is_empty() && code == crate::cli::exit::OK { crate::cli::exit::INFRA } else { code };
+        for e in errors {
+            crate::cli::selection::report(e, self.opts.color);
+        }
+        if let Some(j) = &self.json {
+            j.emit(&Event::RunFinished {
+                run_id: &run.run_id,
+                exit_code: code,
+                interrupted: run.interrupted,
+                counts: Counts::of(run, skipped),
+                report: report_path.display().to_string(),
+                junit: self.opts.junit.as_ref().map(|p| p.display().to_string()),
+            });
+        }
+        code
+    }
+}
+
+/// The log file of a node in a run's folder (as the executor names it).
+pub fn log_path(run_dir: &Path, node: &str) -> PathBuf {
+    run_dir.join("logs").join(format!("{}.log", node.replace(':', "_")))
+}
+
+fn verdict(code: i32) -> &'static str {
+    match code {
+        0 => "all suites passed",
+        1 => "some suites failed",
+        3 => "infrastructure errors: results are incomplete",
+        130 => "interrupted",
+        _ => "done",
+    }
+}
