@@ -10,72 +10,12 @@ mod support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use engine::docker::{Bind, ContainerSpec, RunOptions};
+use support::project::Project;
 use support::*;
-
-/// A copy of examples/local in a temporary folder, with paths made absolute so it works there.
-/// `nonce` adds a build argument, which changes the image keys (a cold build and provision);
-/// `suites` replaces the example's suites.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(nonce: Option<&str>, suites: &[(&str, &str)], cache_root: Option<&Path>) -> Project {
-        let repo = repo();
-        let dir = tempfile::tempdir().unwrap();
-        copy(&repo.join("examples/local"), dir.path());
-        let script = repo.join("docker/bootstrap/debian.sh");
-        for f in std::fs::read_dir(dir.path().join("distros")).unwrap() {
-            let p = f.unwrap().path();
-            let t = std::fs::read_to_string(&p).unwrap();
-            std::fs::write(&p, t.replace("../../../docker/bootstrap/debian.sh", &script.display().to_string())).unwrap();
-        }
-        let m = dir.path().join("matrix.toml");
-        let mut t = std::fs::read_to_string(&m).unwrap();
-        let cache = cache_root.map_or_else(|| repo.join("examples/local/.cache/engine"), Path::to_path_buf);
-        // The shared cache lies outside this temporary project: allow it by name.
-        t = t.replace("root = \".cache/engine\"", &format!("root = {:?}", cache.display().to_string()));
-        t = format!("allow_host_paths = [{:?}]\n{t}", cache.display().to_string());
-        if let Some(n) = nonce {
-            t = t.replace("context = \".\"", &format!("context = \".\"\nbuild_args = {{ E2E_NONCE = \"{n}\" }}"));
-        }
-        std::fs::write(&m, t).unwrap();
-        if !suites.is_empty() {
-            std::fs::remove_dir_all(dir.path().join("suites")).unwrap();
-            for (name, task) in suites {
-                let d = dir.path().join("suites").join(name);
-                std::fs::create_dir_all(&d).unwrap();
-                std::fs::write(d.join("task.toml"), task).unwrap();
-            }
-        }
-        Project { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() == ".engine" || e.file_name() == ".cache" {
-            continue;
-        }
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
 
 fn report_node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["nodes"].as_array().unwrap().iter().find(|n| n["id"] == id).unwrap_or_else(|| panic!("no {id}"))

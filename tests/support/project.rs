@@ -1,18 +1,18 @@
 //! A copy of examples/local in a temporary folder, with paths made absolute so it works there.
-//! (The same as `Project` in docker_e2e.rs, shared here for the report tests.)
 
 use std::path::Path;
 
 use super::repo;
 
-pub struct LocalProject {
+/// A copy of examples/local in a temporary folder, with paths made absolute so it works there.
+/// `nonce` adds a build argument, which changes the image keys (a cold build and provision);
+/// `suites` replaces the example's suites.
+pub struct Project {
     dir: tempfile::TempDir,
 }
 
-impl LocalProject {
-    /// The example as it is: its images are the ones `local_images()` builds, so nothing is
-    /// rebuilt.
-    pub fn new() -> LocalProject {
+impl Project {
+    pub fn new(nonce: Option<&str>, suites: &[(&str, &str)], cache_root: Option<&Path>) -> Project {
         let repo = repo();
         let dir = tempfile::tempdir().unwrap();
         copy(&repo.join("examples/local"), dir.path());
@@ -23,12 +23,24 @@ impl LocalProject {
             std::fs::write(&p, t.replace("../../../docker/bootstrap/debian.sh", &script.display().to_string())).unwrap();
         }
         let m = dir.path().join("matrix.toml");
-        let t = std::fs::read_to_string(&m).unwrap();
-        // The shared cache of the repository, when the example points there (otherwise the
-        // example's own cache folder, inside the copy, is used).
-        let cache = repo.join(".cache/engine/local");
-        std::fs::write(&m, t.replace("\"../../.cache/engine/local\"", &format!("{:?}", cache.display().to_string()))).unwrap();
-        LocalProject { dir }
+        let mut t = std::fs::read_to_string(&m).unwrap();
+        let cache = cache_root.map_or_else(|| repo.join("examples/local/.cache/engine"), Path::to_path_buf);
+        // The shared cache lies outside this temporary project: allow it by name.
+        t = t.replace("root = \".cache/engine\"", &format!("root = {:?}", cache.display().to_string()));
+        t = format!("allow_host_paths = [{:?}]\n{t}", cache.display().to_string());
+        if let Some(n) = nonce {
+            t = t.replace("context = \".\"", &format!("context = \".\"\nbuild_args = {{ E2E_NONCE = \"{n}\" }}"));
+        }
+        std::fs::write(&m, t).unwrap();
+        if !suites.is_empty() {
+            std::fs::remove_dir_all(dir.path().join("suites")).unwrap();
+            for (name, task) in suites {
+                let d = dir.path().join("suites").join(name);
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::write(d.join("task.toml"), task).unwrap();
+            }
+        }
+        Project { dir }
     }
 
     pub fn path(&self) -> &Path {
@@ -40,7 +52,6 @@ fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        // Run state and caches of earlier runs in the example are not part of it.
         if e.file_name() == ".engine" || e.file_name() == ".cache" {
             continue;
         }
@@ -50,5 +61,19 @@ fn copy(from: &Path, to: &Path) {
         } else {
             std::fs::copy(e.path(), &t).unwrap();
         }
+    }
+}
+
+
+/// The example as it is: its images are the ones `local_images()` builds, so nothing is rebuilt.
+pub struct LocalProject(Project);
+
+impl LocalProject {
+    pub fn new() -> LocalProject {
+        LocalProject(Project::new(None, &[], None))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 }

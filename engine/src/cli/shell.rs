@@ -230,7 +230,11 @@ fn container_spec(
     if let Some(term) = std::env::var_os("TERM") {
         env.entry("TERM".into()).or_insert_with(|| term.to_string_lossy().into_owned());
     }
-    Ok(ContainerSpec {
+    // The same host variables and the same privileges and limits as the suite would get.
+    let mut names = ctx.matrix.pass_env.clone();
+    names.extend(suite.iter().flat_map(|s| s.pass_env.iter().cloned()));
+    env.extend(crate::exec::context::passed_env(&names).0);
+    let mut spec = ContainerSpec {
         image: ctx.provisioned_ref(&distro.name),
         cmd: vec!["sh".into(), "-c".into(), SHELL.into()],
         entrypoint: Some(vec![]),
@@ -242,7 +246,10 @@ fn container_spec(
         // A TTY only for a person at a terminal; piped input gets plain streams.
         tty: std::io::stdin().is_terminal(),
         ..Default::default()
-    })
+    };
+    let limits = distro.container.with(suite.and_then(|s| s.container.as_ref()));
+    crate::exec::context::apply_limits(&mut spec, &limits);
+    Ok(spec)
 }
 
 /// Host stdin, read on a thread of its own (a blocking read cannot be cancelled); `None` is

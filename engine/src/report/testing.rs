@@ -15,6 +15,7 @@ fn node(kind: NodeKind, distro: &str, suite: Option<&str>) -> Node {
         distro: distro.into(),
         suite: suite.map(Into::into),
         cache_key: (kind != NodeKind::Suite).then(|| "0123456789abcdef0123".into()),
+        cached: None,
     }
 }
 
