@@ -479,3 +479,39 @@ fn memory_and_pids_limits_contain_a_runaway_suite() {
     assert_eq!(status(&r, "suite:arch:calm"), "passed", "{}", text(&out.stderr));
     assert_no_containers_left(&rt, &d);
 }
+
+/// A suite that fails, then passes on its retry, is flaky; `--keep-containers` keeps a failed
+/// suite's container and says how to enter it.
+#[test]
+fn retries_report_flaky_and_failed_containers_can_be_kept() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "retries_report_flaky_and_failed_containers_can_be_kept") else { return };
+    local_images();
+    // The pacman cache mount is shared by the attempts: the first leaves a mark and fails.
+    let mark = format!("/var/cache/pacman/flaky-{}", std::process::id());
+    let flaky = format!("distros = [\"arch\"]\nretries = 2\nexecute = \"if test -e {mark}; then rm {mark}; else touch {mark}; false; fi\"\n");
+    let broken = "distros = [\"arch\"]\nexecute = \"echo broken; false\"\n";
+    let p = Project::new(None, &[("flaky", &flaky), ("broken", broken)], None);
+    let out = engine(p.path(), &["run", "--keep-containers"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let r = last_report(p.path());
+    let f = report_node(&r, "suite:arch:flaky");
+    assert_eq!(f["status"], "flaky", "{f}");
+    assert_eq!(f["attempts"], 2, "{f}");
+    assert_eq!(status(&r, "suite:arch:broken"), "failed");
+    let run = r["run_id"].as_str().unwrap().to_string();
+    let log = std::fs::read_to_string(report_node(&r, "suite:arch:broken")["log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("container kept: docker start"), "{log}");
+    // Exactly the failed suite's container is kept; the passing attempt's is gone.
+    let mut f = HashMap::new();
+    f.insert("engine.run".to_string(), run.clone());
+    let kept = rt.block_on(d.list_containers(&f)).unwrap();
+    let nodes: Vec<_> = kept.iter().map(|c| c.labels.get("engine.node").cloned().unwrap_or_default()).collect();
+    assert!(nodes.iter().all(|n| n != "suite:arch:flaky"), "{nodes:?}");
+    assert!(nodes.iter().any(|n| n == "suite:arch:broken"), "{nodes:?}");
+    let cleaned = engine(p.path(), &["clean", "--run", &run]);
+    assert_eq!(cleaned.status.code(), Some(0));
+    assert_eq!(containers_of_run(&rt, &d, &run), 0);
+    assert_no_containers_left(&rt, &d);
+}

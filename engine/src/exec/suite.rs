@@ -47,7 +47,7 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, suite: &Suite, log: &mut NodeLog
         if attempts > 1 {
             log.note(&format!("attempt {attempt} of {attempts}"));
         }
-        let a = once(ctx, distro, suite, attempt, log, cancel).await;
+        let a = once(ctx, distro, suite, attempt, attempt == attempts, log, cancel).await;
         let mut r = match (a, suite.expect) {
             (Attempt::Passed, Expect::Fail) => NodeResult::new(Outcome::Failed { reason: "expected to fail, but passed".into() }),
             (Attempt::Failed(_), Expect::Fail) => NodeResult::new(Outcome::Passed),
@@ -112,7 +112,9 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
     }
 }
 
-async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, log: &mut NodeLog, cancel: &CancellationToken) -> Attempt {
+/// One attempt; `last` says whether a failure is final (only a final failure's container is kept).
+#[allow(clippy::too_many_arguments)]
+async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, last: bool, log: &mut NodeLog, cancel: &CancellationToken) -> Attempt {
     let node = format!("suite:{}:{}", distro.name, suite.name);
     let io_name = if attempt > 1 { format!("{node}:attempt{attempt}") } else { node.clone() };
     let io = match ctx.io_dir(&io_name) {
@@ -133,7 +135,7 @@ async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, log: &
     let options = RunOptions {
         timeout: Some(suite.timeout + BACKSTOP),
         cancel: cancel.clone(),
-        keep: ctx.keep_failed,
+        keep: ctx.keep_failed && last,
     };
     let outcome = match ctx.docker.run_to_completion(&container, options, |l| log.line(&l.line)).await {
         Ok(o) => o,
