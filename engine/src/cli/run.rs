@@ -97,22 +97,12 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
         Err(code) => return code,
     };
     if images_only {
-        let keep = plan
-            .graph
-            .node_indices()
-            .filter(|ix| plan.graph[*ix].kind != crate::plan::NodeKind::Suite)
-            .collect();
-        plan = plan.retain(&keep);
-        plan.skipped.clear();
+        plan = plan.images_only();
     }
     print_grants(&matrix, &plan);
-    let runner_bin = match find_runner() {
+    let runner_bin = match runner_or_explain() {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find the runner binary: {e}");
-            eprintln!("help: build it with `cargo build -p runner`, or point ENGINE_RUNNER at it");
-            return exit::INFRA;
-        }
+        Err(code) => return code,
     };
     let jobs = args
         .jobs
@@ -196,4 +186,13 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
     if !names.is_empty() {
         eprintln!("grant: host variables passed (masked in output): {}", names.into_iter().collect::<Vec<_>>().join(", "));
     }
+}
+
+/// The runner binary, or exit 3 after saying how to get it.
+pub fn runner_or_explain() -> Result<std::path::PathBuf, i32> {
+    find_runner().map_err(|e| {
+        eprintln!("error: cannot find the runner binary: {e}");
+        eprintln!("help: build it with `cargo build -p runner`, or point ENGINE_RUNNER at it");
+        exit::INFRA
+    })
 }

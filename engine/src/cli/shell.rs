@@ -6,7 +6,6 @@
 //! cache mounts, the engine's labels, and, with a suite, its environment and working folder.
 //! It is removed when the shell ends, whatever ends it; the shell's exit code is the command's.
 
-use std::collections::HashSet;
 use std::io::{IsTerminal, Read, Write};
 use std::pin::pin;
 use std::sync::Arc;
@@ -21,9 +20,9 @@ use super::terminal::{self, RawMode};
 use super::{exit, Cli};
 use crate::docker::{ContainerSpec, DockerClient, DockerError, LogStream};
 use crate::exec::context::RunCtx;
-use crate::exec::run::{execute, find_runner, Progress, RunRequest};
+use crate::exec::run::{execute, Progress, RunRequest};
 use crate::exec::specs;
-use crate::plan::{NodeKind, Plan};
+use crate::plan::Plan;
 use crate::report::live::{self, Verbosity};
 use crate::spec::matrix::Phase;
 use crate::spec::suggest::did_you_mean;
@@ -114,16 +113,10 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let keep: HashSet<_> = selected.graph.node_indices().filter(|ix| selected.graph[*ix].kind != NodeKind::Suite).collect();
-    let mut plan = selected.retain(&keep);
-    plan.skipped.clear();
-    let runner_bin = match find_runner() {
+    let plan = selected.images_only();
+    let runner_bin = match super::run::runner_or_explain() {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find the runner binary: {e}");
-            eprintln!("help: build it with `cargo build -p runner`, or point ENGINE_RUNNER at it");
-            return exit::INFRA;
-        }
+        Err(code) => return code,
     };
     let req = RunRequest {
         jobs: 2,

@@ -166,6 +166,18 @@ impl Plan {
         }
     }
 
+    /// The base, image and provision nodes only (to prepare images without running suites).
+    pub fn images_only(&self) -> Plan {
+        let keep = self
+            .graph
+            .node_indices()
+            .filter(|ix| self.graph[*ix].kind != NodeKind::Suite)
+            .collect();
+        let mut p = self.retain(&keep);
+        p.skipped.clear();
+        p
+    }
+
     pub fn suite_nodes(&self) -> impl Iterator<Item = NodeIndex> + '_ {
         self.graph
             .node_indices()
