@@ -429,13 +429,15 @@ fn pass_env_secrets_are_masked_everywhere() {
     let task = "distros = [\"arch\"]\npass_env = [\"E2E_SECRET\"]\nexecute = '''\necho \"token is $E2E_SECRET\"; echo \"$E2E_SECRET\" >&2; env | grep E2E; false\n'''\n";
     let p = Project::new(None, &[("leaky", task)], None);
     let report_path = p.path().join("out-report.json");
-    let out = engine_cmd(p.path(), &["run", "--report", report_path.to_str().unwrap()])
+    let junit_path = p.path().join("out-junit.xml");
+    let out = engine_cmd(p.path(), &["run", "--report", report_path.to_str().unwrap(), "--junit", junit_path.to_str().unwrap()])
         .env("E2E_SECRET", &secret)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains(&secret) && !text(&out.stderr).contains(&secret), "secret on the terminal");
-    let mut files = vec![report_path];
+    assert!(junit_path.is_file() && report_path.is_file());
+    let mut files = vec![report_path, junit_path];
     let mut stack = vec![p.path().join(".engine")];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).unwrap().flatten() {
