@@ -18,13 +18,25 @@ use support::project::Project;
 use support::*;
 
 fn report_node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    report["nodes"].as_array().unwrap().iter().find(|n| n["id"] == id).unwrap_or_else(|| panic!("no {id}"))
+    report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .unwrap_or_else(|| panic!("no {id}"))
 }
 
 /// Remove the images a run built (its nonce images), keeping the shared base.
-fn remove_run_images(rt: &tokio::runtime::Runtime, d: &engine::docker::DockerClient, report: &serde_json::Value) {
+fn remove_run_images(
+    rt: &tokio::runtime::Runtime,
+    d: &engine::docker::DockerClient,
+    report: &serde_json::Value,
+) {
     let mut f = HashMap::new();
-    f.insert("engine.run".to_string(), report["run_id"].as_str().unwrap().to_string());
+    f.insert(
+        "engine.run".to_string(),
+        report["run_id"].as_str().unwrap().to_string(),
+    );
     let _ = rt.block_on(d.remove_images_by_labels(&f));
 }
 
@@ -37,7 +49,9 @@ fn assert_no_containers_left(rt: &tokio::runtime::Runtime, d: &engine::docker::D
 fn lookalikes_report_their_ids_helpers_and_locales() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "lookalikes_report_their_ids_helpers_and_locales") else { return };
+    let Some(d) = docker(&rt, "lookalikes_report_their_ids_helpers_and_locales") else {
+        return;
+    };
     let images = local_images();
     // (distro, ID, ID_LIKE, helper, has de_DE definition)
     let want = [
@@ -60,7 +74,9 @@ fn lookalikes_report_their_ids_helpers_and_locales() {
             binds: vec![Bind { host: runner_bin(), container: "/engine/bin/runner".into(), read_only: true }],
             ..Default::default()
         };
-        let out = rt.block_on(d.run_to_completion(&spec, RunOptions::default(), |l| lines.push(l.line))).unwrap();
+        let out = rt
+            .block_on(d.run_to_completion(&spec, RunOptions::default(), |l| lines.push(l.line)))
+            .unwrap();
         assert!(out.succeeded(), "{distro}: {lines:?}");
         let has = |l: &str| lines.iter().any(|x| x == l);
         assert!(has(&format!("ID={id}")), "{distro}: {lines:?}");
@@ -71,13 +87,32 @@ fn lookalikes_report_their_ids_helpers_and_locales() {
         } else {
             assert_eq!(helpers, [&format!("HELPER={helper}")], "{distro}");
         }
-        assert!(has(if de { "DE=yes" } else { "DE=no" }), "{distro}: {lines:?}");
+        assert!(
+            has(if de { "DE=yes" } else { "DE=no" }),
+            "{distro}: {lines:?}"
+        );
         // The runner's own probe, inside the image, agrees.
-        let probe_line = lines.iter().find(|l| l.contains("\"type\":\"probe\"")).expect("probe event");
+        let probe_line = lines
+            .iter()
+            .find(|l| l.contains("\"type\":\"probe\""))
+            .expect("probe event");
         let probe: serde_json::Value = serde_json::from_str(probe_line).unwrap();
         assert_eq!(probe["probe"]["os"]["normalized"], distro);
-        let found: Vec<&str> = probe["probe"]["aur_helpers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
-        assert_eq!(found, if helper.is_empty() { vec![] } else { vec![helper] }, "{distro}");
+        let found: Vec<&str> = probe["probe"]["aur_helpers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            found,
+            if helper.is_empty() {
+                vec![]
+            } else {
+                vec![helper]
+            },
+            "{distro}"
+        );
         let definable = probe["probe"]["locales"]["definable"].as_array().unwrap();
         assert_eq!(definable.iter().any(|l| l == "de_DE"), de, "{distro}");
         assert_eq!(probe["probe"]["package_manager"], "pacman", "{distro}");
@@ -90,7 +125,9 @@ fn lookalikes_report_their_ids_helpers_and_locales() {
 fn local_example_verdicts_then_everything_cached() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "local_example_verdicts_then_everything_cached") else { return };
+    let Some(d) = docker(&rt, "local_example_verdicts_then_everything_cached") else {
+        return;
+    };
     local_images(); // the shared base exists; the nonce below forces fresh images and provisioning
     let nonce = format!("{}", std::process::id());
     let p = Project::new(Some(&nonce), &[], None);
@@ -98,7 +135,13 @@ fn local_example_verdicts_then_everything_cached() {
     let t0 = Instant::now();
     let first = engine(p.path(), &["run"]);
     let cold = t0.elapsed();
-    assert_eq!(first.status.code(), Some(3), "{}\n{}", text(&first.stdout), text(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "{}\n{}",
+        text(&first.stdout),
+        text(&first.stderr)
+    );
     let r1 = last_report(p.path());
     let expect = [
         ("suite:arch:enable-default", "passed"),
@@ -118,16 +161,30 @@ fn local_example_verdicts_then_everything_cached() {
     for (id, want) in expect {
         assert_eq!(status(&r1, id), want, "{id}: {}", report_node(&r1, id));
     }
-    assert!(report_node(&r1, "suite:cachyos:disable-in-german")["diagnostic"].as_str().unwrap().contains("de_DE.UTF-8"));
-    assert!(r1["nodes"].as_array().unwrap().iter().all(|n| n["id"] != "suite:manjaro:disable-in-german"));
+    assert!(
+        report_node(&r1, "suite:cachyos:disable-in-german")["diagnostic"]
+            .as_str()
+            .unwrap()
+            .contains("de_DE.UTF-8")
+    );
+    assert!(r1["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["id"] != "suite:manjaro:disable-in-german"));
     for distro in ["arch", "cachyos", "manjaro", "endeavouros"] {
         assert_eq!(status(&r1, &format!("image:{distro}")), "passed");
         assert_eq!(status(&r1, &format!("provision:{distro}")), "passed");
     }
     // The AUR policies: detection where a helper is preinstalled, install elsewhere.
-    let run_dir = p.path().join(".engine/runs").join(r1["run_id"].as_str().unwrap());
+    let run_dir = p
+        .path()
+        .join(".engine/runs")
+        .join(r1["run_id"].as_str().unwrap());
     let aur_action = |distro: &str| -> String {
-        let ev = std::fs::read_to_string(run_dir.join(format!("io/provision_{distro}/events.jsonl"))).unwrap();
+        let ev =
+            std::fs::read_to_string(run_dir.join(format!("io/provision_{distro}/events.jsonl")))
+                .unwrap();
         ev.lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .find(|e| e["type"] == "aur_helper")
@@ -138,7 +195,12 @@ fn local_example_verdicts_then_everything_cached() {
     assert_eq!(aur_action("manjaro"), "detected");
     assert!(["installed", "updated"].contains(&aur_action("arch").as_str()));
     // `generate` made de_DE usable on arch.
-    let arch = r1["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "provision:arch").unwrap();
+    let arch = r1["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "provision:arch")
+        .unwrap();
     let key = arch["cache_key"].as_str().unwrap();
     let mut lines = Vec::new();
     let spec = ContainerSpec {
@@ -147,7 +209,8 @@ fn local_example_verdicts_then_everything_cached() {
         entrypoint: Some(vec![]),
         ..Default::default()
     };
-    rt.block_on(d.run_to_completion(&spec, RunOptions::default(), |l| lines.push(l.line))).unwrap();
+    rt.block_on(d.run_to_completion(&spec, RunOptions::default(), |l| lines.push(l.line)))
+        .unwrap();
     assert!(lines.iter().any(|l| l == "de_DE.utf8"), "{lines:?}");
 
     let t1 = Instant::now();
@@ -157,11 +220,21 @@ fn local_example_verdicts_then_everything_cached() {
     let r2 = last_report(p.path());
     for distro in ["arch", "cachyos", "manjaro", "endeavouros"] {
         for kind in ["base", "image", "provision"] {
-            assert_eq!(status(&r2, &format!("{kind}:{distro}")), "cached", "{kind}:{distro} was not reused");
+            assert_eq!(
+                status(&r2, &format!("{kind}:{distro}")),
+                "cached",
+                "{kind}:{distro} was not reused"
+            );
         }
     }
-    eprintln!("examples/local: first run {cold:?}, second run {warm:?} ({:.2}x)", warm.as_secs_f64() / cold.as_secs_f64());
-    assert!(warm * 2 < cold, "second run {warm:?} is not under half of the first {cold:?}");
+    eprintln!(
+        "examples/local: first run {cold:?}, second run {warm:?} ({:.2}x)",
+        warm.as_secs_f64() / cold.as_secs_f64()
+    );
+    assert!(
+        warm * 2 < cold,
+        "second run {warm:?} is not under half of the first {cold:?}"
+    );
     remove_run_images(&rt, &d, &r1);
     assert_no_containers_left(&rt, &d);
 }
@@ -172,12 +245,16 @@ fn local_example_verdicts_then_everything_cached() {
 fn an_exclusive_mount_is_never_held_by_two_running_nodes() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "an_exclusive_mount_is_never_held_by_two_running_nodes") else { return };
+    let Some(d) = docker(&rt, "an_exclusive_mount_is_never_held_by_two_running_nodes") else {
+        return;
+    };
     local_images();
     let task = "distros = [\"arch\", \"manjaro\"]\nexecute = \"sleep 1; ls /home/builder/build >/dev/null\"\n";
     let p = Project::new(None, &[("s1", task), ("s2", task), ("s3", task)], None);
     let m = p.path().join("matrix.toml");
-    let text = std::fs::read_to_string(&m).unwrap().replace(", phases = [\"provision\"]", "");
+    let text = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace(", phases = [\"provision\"]", "");
     std::fs::write(&m, text).unwrap();
     let out = engine(p.path(), &["run", "-j", "4"]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out.stderr));
@@ -188,20 +265,39 @@ fn an_exclusive_mount_is_never_held_by_two_running_nodes() {
         let mut spans: Vec<(u64, u64, &str)> = nodes
             .iter()
             .filter(|n| n["distro"] == distro && (n["kind"] == "provision" || n["kind"] == "suite"))
-            .filter_map(|n| Some((n["started"].as_u64()?, n["finished"].as_u64()?, n["id"].as_str()?)))
+            .filter_map(|n| {
+                Some((
+                    n["started"].as_u64()?,
+                    n["finished"].as_u64()?,
+                    n["id"].as_str()?,
+                ))
+            })
             .collect();
         assert_eq!(spans.len(), 4, "{distro}: {spans:?}");
         spans.sort();
         for w in spans.windows(2) {
-            assert!(w[0].1 <= w[1].0, "{} and {} overlap on aur-build/{distro}", w[0].2, w[1].2);
+            assert!(
+                w[0].1 <= w[1].0,
+                "{} and {} overlap on aur-build/{distro}",
+                w[0].2,
+                w[1].2
+            );
         }
         // Other distros' folders are other resources: they may run at the same time.
         let other = if distro == "arch" { "manjaro" } else { "arch" };
-        overlaps_across_distros |= nodes.iter().filter(|n| n["distro"] == other && n["kind"] == "suite").any(|o| {
-            spans.iter().any(|(s, e, _)| o["started"].as_u64().unwrap() < *e && *s < o["finished"].as_u64().unwrap())
-        });
+        overlaps_across_distros |= nodes
+            .iter()
+            .filter(|n| n["distro"] == other && n["kind"] == "suite")
+            .any(|o| {
+                spans.iter().any(|(s, e, _)| {
+                    o["started"].as_u64().unwrap() < *e && *s < o["finished"].as_u64().unwrap()
+                })
+            });
     }
-    assert!(overlaps_across_distros, "suites of different distros never ran in parallel");
+    assert!(
+        overlaps_across_distros,
+        "suites of different distros never ran in parallel"
+    );
     assert_no_containers_left(&rt, &d);
 }
 
@@ -213,7 +309,9 @@ fn text_of(b: &[u8]) -> String {
 fn two_suites_cannot_see_each_others_files() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "two_suites_cannot_see_each_others_files") else { return };
+    let Some(d) = docker(&rt, "two_suites_cannot_see_each_others_files") else {
+        return;
+    };
     local_images();
     let writer = r#"
 distros = ["arch"]
@@ -232,9 +330,18 @@ test ! -e /root/marker && test ! -e /tmp/marker && test ! -e /var/tmp/marker && 
     let p = Project::new(None, &[("a-writer", writer), ("b-reader", reader)], None);
     let out = engine(p.path(), &["run", "-j", "1"]);
     let r = last_report(p.path());
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let started = |id: &str| report_node(&r, id)["started"].as_u64().unwrap();
-    assert!(started("suite:arch:a-writer") < started("suite:arch:b-reader"), "the writer must run first");
+    assert!(
+        started("suite:arch:a-writer") < started("suite:arch:b-reader"),
+        "the writer must run first"
+    );
     assert_eq!(status(&r, "suite:arch:b-reader"), "passed");
     assert_no_containers_left(&rt, &d);
 }
@@ -243,11 +350,20 @@ test ! -e /root/marker && test ! -e /tmp/marker && test ! -e /var/tmp/marker && 
 fn sigint_mid_run_exits_130_quickly_and_leaves_no_container() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "sigint_mid_run_exits_130_quickly_and_leaves_no_container") else { return };
+    let Some(d) = docker(
+        &rt,
+        "sigint_mid_run_exits_130_quickly_and_leaves_no_container",
+    ) else {
+        return;
+    };
     local_images();
     let sleeper = "distros = [\"arch\", \"manjaro\"]\ntimeout = \"10m\"\nexecute = \"sleep 300\"\n";
     let p = Project::new(None, &[("sleeper", sleeper)], None);
-    let mut child = engine_cmd(p.path(), &["run"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = engine_cmd(p.path(), &["run"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut run_id = String::new();
     let mut lines = BufReader::new(stderr).lines();
@@ -266,16 +382,27 @@ fn sigint_mid_run_exits_130_quickly_and_leaves_no_container() {
     }
     assert_eq!(started, 2, "the suites never started");
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(containers_of_run(&rt, &d, &run_id), 2, "two suite containers should be running");
+    assert_eq!(
+        containers_of_run(&rt, &d, &run_id),
+        2,
+        "two suite containers should be running"
+    );
     let t = Instant::now();
-    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let exit = child.wait().unwrap();
     let took = t.elapsed();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(exit.code(), Some(130), "{rest:?}");
     assert!(took < Duration::from_secs(10), "took {took:?} to stop");
-    assert_eq!(containers_of_run(&rt, &d, &run_id), 0, "containers of the run are left");
+    assert_eq!(
+        containers_of_run(&rt, &d, &run_id),
+        0,
+        "containers of the run are left"
+    );
     let r = last_report(p.path());
     assert_eq!(r["interrupted"], true);
     assert_eq!(status(&r, "suite:arch:sleeper"), "cancelled");
@@ -283,17 +410,25 @@ fn sigint_mid_run_exits_130_quickly_and_leaves_no_container() {
     assert_no_containers_left(&rt, &d);
 }
 
-
 #[test]
 fn a_container_killed_from_outside_is_an_infra_error_for_that_node_only() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "a_container_killed_from_outside_is_an_infra_error_for_that_node_only") else { return };
+    let Some(d) = docker(
+        &rt,
+        "a_container_killed_from_outside_is_an_infra_error_for_that_node_only",
+    ) else {
+        return;
+    };
     local_images();
     let victim = "distros = [\"arch\"]\nexecute = \"sleep 60\"\n";
     let bystander = "distros = [\"arch\"]\nexecute = \"sleep 4; true\"\n";
     let p = Project::new(None, &[("victim", victim), ("bystander", bystander)], None);
-    let mut child = engine_cmd(p.path(), &["run", "-j", "4"]).stderr(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = engine_cmd(p.path(), &["run", "-j", "4"])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     // Find the victim's container by its label and kill it through the API.
     let mut f = HashMap::new();
     f.insert("engine.node".to_string(), "suite:arch:victim".to_string());
@@ -313,7 +448,13 @@ fn a_container_killed_from_outside_is_an_infra_error_for_that_node_only() {
     let r = last_report(p.path());
     let v = report_node(&r, "suite:arch:victim");
     assert_eq!(v["status"], "infra", "{v}");
-    assert!(v["reason"].as_str().unwrap().contains("killed from outside"), "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("killed from outside"),
+        "{v}"
+    );
     assert_eq!(status(&r, "suite:arch:bystander"), "passed");
     assert_no_containers_left(&rt, &d);
 }
@@ -322,7 +463,12 @@ fn a_container_killed_from_outside_is_an_infra_error_for_that_node_only() {
 fn aur_install_clones_then_pulls_over_the_same_cache_folder() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "aur_install_clones_then_pulls_over_the_same_cache_folder") else { return };
+    let Some(d) = docker(
+        &rt,
+        "aur_install_clones_then_pulls_over_the_same_cache_folder",
+    ) else {
+        return;
+    };
     local_images();
     let cache = tempfile::tempdir().unwrap();
     let mut actions = Vec::new();
@@ -334,7 +480,10 @@ fn aur_install_clones_then_pulls_over_the_same_cache_folder() {
         let out = engine(p.path(), &["build", "arch"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let r = last_report(p.path());
-        let run_dir = p.path().join(".engine/runs").join(r["run_id"].as_str().unwrap());
+        let run_dir = p
+            .path()
+            .join(".engine/runs")
+            .join(r["run_id"].as_str().unwrap());
         let ev = std::fs::read_to_string(run_dir.join("io/provision_arch/events.jsonl")).unwrap();
         let action = ev
             .lines()
@@ -357,7 +506,9 @@ fn aur_install_clones_then_pulls_over_the_same_cache_folder() {
 fn engine_clean_removes_leftovers_of_dead_runs_only() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "engine_clean_removes_leftovers_of_dead_runs_only") else { return };
+    let Some(d) = docker(&rt, "engine_clean_removes_leftovers_of_dead_runs_only") else {
+        return;
+    };
     let images = local_images();
     let mut labels = engine::docker::labels::for_node("crashed-run", "suite:arch:x");
     labels.insert("engine.pid".into(), "999999".into());
@@ -371,17 +522,29 @@ fn engine_clean_removes_leftovers_of_dead_runs_only() {
     let id = rt.block_on(d.create(&spec)).unwrap();
     let out = engine(&repo(), &["clean", "--run", "crashed-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("removed 1 container"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("removed 1 container"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(containers_of_run(&rt, &d, "crashed-run"), 0);
     let _ = rt.block_on(d.remove(&id, true));
 }
 
 #[test]
 fn unreachable_daemon_is_exit_3_naming_the_endpoint() {
-    let out = engine_cmd(&repo(), &["run", "-m", "examples/local/matrix.toml", "arch:enable-default"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
+    let out = engine_cmd(
+        &repo(),
+        &[
+            "run",
+            "-m",
+            "examples/local/matrix.toml",
+            "arch:enable-default",
+        ],
+    )
+    .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = text(&out.stderr);
     assert!(err.contains("/nonexistent/docker.sock"), "{err}");
@@ -393,9 +556,12 @@ fn unreachable_daemon_is_exit_3_naming_the_endpoint() {
 fn a_suite_cannot_reach_the_host() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "a_suite_cannot_reach_the_host") else { return };
+    let Some(d) = docker(&rt, "a_suite_cannot_reach_the_host") else {
+        return;
+    };
     local_images();
-    let secret_file = std::env::temp_dir().join(format!("engine-e2e-host-secret-{}", std::process::id()));
+    let secret_file =
+        std::env::temp_dir().join(format!("engine-e2e-host-secret-{}", std::process::id()));
     std::fs::write(&secret_file, "host-only").unwrap();
     let probe = format!(
         "distros = [\"arch\"]\nexecute = '''\n! mount -t tmpfs none /mnt 2>/dev/null\n! echo /bin/true > /proc/sys/kernel/modprobe 2>/dev/null\n! test -e {secret}\n'''\n",
@@ -403,15 +569,30 @@ fn a_suite_cannot_reach_the_host() {
     );
     let p = Project::new(None, &[("escape", &probe)], None);
     let out = engine(p.path(), &["run"]);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
-    assert_eq!(status(&last_report(p.path()), "suite:arch:escape"), "passed");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        status(&last_report(p.path()), "suite:arch:escape"),
+        "passed"
+    );
     // Asking for the host's root as the workspace is refused at validation: exit 2, no container.
     let m = p.path().join("matrix.toml");
-    let t = std::fs::read_to_string(&m).unwrap().replace("source = \".\"", "source = \"/\"");
+    let t = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace("source = \".\"", "source = \"/\"");
     std::fs::write(&m, t).unwrap();
     let out = engine(p.path(), &["run"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("docker-socket"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("docker-socket"),
+        "{}",
+        text(&out.stderr)
+    );
     let _ = std::fs::remove_file(&secret_file);
     assert_no_containers_left(&rt, &d);
 }
@@ -422,20 +603,37 @@ fn a_suite_cannot_reach_the_host() {
 fn pass_env_secrets_are_masked_everywhere() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "pass_env_secrets_are_masked_everywhere") else { return };
+    let Some(d) = docker(&rt, "pass_env_secrets_are_masked_everywhere") else {
+        return;
+    };
     local_images();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let secret = format!("s3cr3t-{}-{nanos}", std::process::id());
     let task = "distros = [\"arch\"]\npass_env = [\"E2E_SECRET\"]\nexecute = '''\necho \"token is $E2E_SECRET\"; echo \"$E2E_SECRET\" >&2; env | grep E2E; false\n'''\n";
     let p = Project::new(None, &[("leaky", task)], None);
     let report_path = p.path().join("out-report.json");
     let junit_path = p.path().join("out-junit.xml");
-    let out = engine_cmd(p.path(), &["run", "--report", report_path.to_str().unwrap(), "--junit", junit_path.to_str().unwrap()])
-        .env("E2E_SECRET", &secret)
-        .output()
-        .unwrap();
+    let out = engine_cmd(
+        p.path(),
+        &[
+            "run",
+            "--report",
+            report_path.to_str().unwrap(),
+            "--junit",
+            junit_path.to_str().unwrap(),
+        ],
+    )
+    .env("E2E_SECRET", &secret)
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(!text(&out.stdout).contains(&secret) && !text(&out.stderr).contains(&secret), "secret on the terminal");
+    assert!(
+        !text(&out.stdout).contains(&secret) && !text(&out.stderr).contains(&secret),
+        "secret on the terminal"
+    );
     assert!(junit_path.is_file() && report_path.is_file());
     let mut files = vec![report_path, junit_path];
     let mut stack = vec![p.path().join(".engine")];
@@ -451,10 +649,18 @@ fn pass_env_secrets_are_masked_everywhere() {
     let mut saw_mask = false;
     for f in &files {
         let content = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
-        assert!(!content.contains(&secret), "the secret is in clear in {}", f.display());
+        assert!(
+            !content.contains(&secret),
+            "the secret is in clear in {}",
+            f.display()
+        );
         saw_mask |= content.contains("token is ***");
     }
-    assert!(saw_mask, "the masked line should be in the logs ({} files)", files.len());
+    assert!(
+        saw_mask,
+        "the masked line should be in the logs ({} files)",
+        files.len()
+    );
     assert_no_containers_left(&rt, &d);
 }
 
@@ -464,7 +670,9 @@ fn pass_env_secrets_are_masked_everywhere() {
 fn memory_and_pids_limits_contain_a_runaway_suite() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "memory_and_pids_limits_contain_a_runaway_suite") else { return };
+    let Some(d) = docker(&rt, "memory_and_pids_limits_contain_a_runaway_suite") else {
+        return;
+    };
     local_images();
     let hog = "distros = [\"arch\"]\ncontainer = { memory = \"64m\" }\nexecute = '''\nx=$(head -c 300000000 /dev/zero | tr '\\0' a); echo ${#x}\n'''\n";
     let bomb = "distros = [\"arch\"]\ntimeout = \"20s\"\ncontainer = { pids = 64 }\nexecute = '''\nfor i in $(seq 500); do sleep 30 & done; wait\n'''\n";
@@ -472,13 +680,22 @@ fn memory_and_pids_limits_contain_a_runaway_suite() {
     let p = Project::new(None, &[("hog", hog), ("bomb", bomb), ("calm", calm)], None);
     let t = Instant::now();
     let out = engine(p.path(), &["run", "-j", "4"]);
-    assert!(t.elapsed() < Duration::from_secs(120), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(120),
+        "took {:?}",
+        t.elapsed()
+    );
     let r = last_report(p.path());
     let hog = report_node(&r, "suite:arch:hog");
     assert_eq!(hog["status"], "infra", "{hog}");
     assert!(hog["reason"].as_str().unwrap().contains("memory"), "{hog}");
     assert_ne!(status(&r, "suite:arch:bomb"), "passed");
-    assert_eq!(status(&r, "suite:arch:calm"), "passed", "{}", text(&out.stderr));
+    assert_eq!(
+        status(&r, "suite:arch:calm"),
+        "passed",
+        "{}",
+        text(&out.stderr)
+    );
     assert_no_containers_left(&rt, &d);
 }
 
@@ -488,7 +705,12 @@ fn memory_and_pids_limits_contain_a_runaway_suite() {
 fn retries_report_flaky_and_failed_containers_can_be_kept() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "retries_report_flaky_and_failed_containers_can_be_kept") else { return };
+    let Some(d) = docker(
+        &rt,
+        "retries_report_flaky_and_failed_containers_can_be_kept",
+    ) else {
+        return;
+    };
     local_images();
     // The pacman cache mount is shared by the attempts: the first leaves a mark and fails.
     let mark = format!("/var/cache/pacman/flaky-{}", std::process::id());
@@ -503,13 +725,21 @@ fn retries_report_flaky_and_failed_containers_can_be_kept() {
     assert_eq!(f["attempts"], 2, "{f}");
     assert_eq!(status(&r, "suite:arch:broken"), "failed");
     let run = r["run_id"].as_str().unwrap().to_string();
-    let log = std::fs::read_to_string(report_node(&r, "suite:arch:broken")["log"].as_str().unwrap()).unwrap();
+    let log = std::fs::read_to_string(
+        report_node(&r, "suite:arch:broken")["log"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(log.contains("container kept: docker start"), "{log}");
     // Exactly the failed suite's container is kept; the passing attempt's is gone.
     let mut f = HashMap::new();
     f.insert("engine.run".to_string(), run.clone());
     let kept = rt.block_on(d.list_containers(&f)).unwrap();
-    let nodes: Vec<_> = kept.iter().map(|c| c.labels.get("engine.node").cloned().unwrap_or_default()).collect();
+    let nodes: Vec<_> = kept
+        .iter()
+        .map(|c| c.labels.get("engine.node").cloned().unwrap_or_default())
+        .collect();
     assert!(nodes.iter().all(|n| n != "suite:arch:flaky"), "{nodes:?}");
     assert!(nodes.iter().any(|n| n == "suite:arch:broken"), "{nodes:?}");
     let cleaned = engine(p.path(), &["clean", "--run", &run]);

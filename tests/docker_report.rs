@@ -42,7 +42,15 @@ fn local_run() -> &'static LocalRun {
         let t = Instant::now();
         let out = engine(
             project.path(),
-            &["run", "-j", "1", "--junit", junit.to_str().unwrap(), "--report", report.to_str().unwrap()],
+            &[
+                "run",
+                "-j",
+                "1",
+                "--junit",
+                junit.to_str().unwrap(),
+                "--report",
+                report.to_str().unwrap(),
+            ],
         );
         LocalRun {
             code: out.status.code(),
@@ -59,20 +67,38 @@ fn local_run() -> &'static LocalRun {
 /// Regex-escape a literal path for an insta filter.
 fn escape(s: &str) -> String {
     s.chars()
-        .flat_map(|c| if "\\.+*?()|[]{}^$#&-~".contains(c) { vec!['\\', c] } else { vec![c] })
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$#&-~".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
         .collect()
 }
 
 /// What changes from run to run: times, durations, run ids, the temporary folder, the daemon.
 fn filters(project: &Path) -> Vec<(String, String)> {
     let mut f = vec![
-        (escape(&project.canonicalize().unwrap().display().to_string()), "[project]".to_string()),
-        (escape(&project.display().to_string()), "[project]".to_string()),
+        (
+            escape(&project.canonicalize().unwrap().display().to_string()),
+            "[project]".to_string(),
+        ),
+        (
+            escape(&project.display().to_string()),
+            "[project]".to_string(),
+        ),
         (escape(&repo().display().to_string()), "[repo]".to_string()),
         (r"\d{8}-\d{6}-[0-9a-f]{4}".to_string(), "[run]".to_string()),
-        (r"(?m)^\d{2}:\d{2}:\d{2} ".to_string(), "[time] ".to_string()),
+        (
+            r"(?m)^\d{2}:\d{2}:\d{2} ".to_string(),
+            "[time] ".to_string(),
+        ),
         (r"\(\d+\.\d+s\)".to_string(), "([secs])".to_string()),
-        (r"nodes on [^;]+;".to_string(), "nodes on [docker];".to_string()),
+        (
+            r"nodes on [^;]+;".to_string(),
+            "nodes on [docker];".to_string(),
+        ),
     ];
     f.dedup();
     f
@@ -80,12 +106,20 @@ fn filters(project: &Path) -> Vec<(String, String)> {
 
 /// No container of any run made in `project` is left. (By run id, not every managed container:
 /// other engines may be using the same daemon at the same time.)
-fn assert_no_containers_left(rt: &tokio::runtime::Runtime, d: &engine::docker::DockerClient, project: &Path) {
+fn assert_no_containers_left(
+    rt: &tokio::runtime::Runtime,
+    d: &engine::docker::DockerClient,
+    project: &Path,
+) {
     let runs = std::fs::read_dir(project.join(".engine/runs")).expect("the project made runs");
     let mut seen = 0;
     for run in runs.flatten() {
         let id = run.file_name().to_string_lossy().into_owned();
-        assert_eq!(containers_of_run(rt, d, &id), 0, "containers of run {id} left behind");
+        assert_eq!(
+            containers_of_run(rt, d, &id),
+            0,
+            "containers of run {id} left behind"
+        );
         seen += 1;
     }
     assert!(seen > 0, "no run folder in {}", project.display());
@@ -95,12 +129,18 @@ fn assert_no_containers_left(rt: &tokio::runtime::Runtime, d: &engine::docker::D
 fn plain_output_and_summary_of_the_local_example() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "plain_output_and_summary_of_the_local_example") else { return };
+    let Some(d) = docker(&rt, "plain_output_and_summary_of_the_local_example") else {
+        return;
+    };
     let run = local_run();
     assert_eq!(run.code, Some(3), "{}\n{}", run.stdout, run.stderr);
     eprintln!("examples/local with -j 1: {:?}", run.took);
     // Not a terminal: plain lines, and nothing that moves a cursor or colours text.
-    assert!(!run.stderr.chars().any(|c| c.is_control() && c != '\n'), "control characters in:\n{}", run.stderr);
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters in:\n{}",
+        run.stderr
+    );
     let settings = {
         let mut s = insta::Settings::clone_current();
         for (from, to) in filters(run.project.path()) {
@@ -136,7 +176,12 @@ for suite in xml:
         out["cases"][case.classname + ":" + case.name] = kind + ("/" + ty if ty else "")
 print(json.dumps(out))
 "#;
-    let out = Command::new("python3").arg("-c").arg(script).arg(path).output().expect("python3 runs");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+        .expect("python3 runs");
     assert!(
         out.status.success(),
         "junitparser could not read {} (missing? run scripts/install-test-deps.sh):\n{}",
@@ -152,13 +197,25 @@ fn xmllint(path: &Path) {
         .arg(path)
         .output()
         .expect("xmllint runs (apt-get install libxml2-utils, or scripts/install-test-deps.sh)");
-    assert!(out.status.success(), "{} is not well-formed XML:\n{}", path.display(), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{} is not well-formed XML:\n{}",
+        path.display(),
+        text(&out.stderr)
+    );
 }
 
 /// `suites: 13 passed, 1 failed, ...` of the summary, as numbers by word.
 fn summary_counts(stdout: &str) -> std::collections::HashMap<String, u64> {
-    let line = stdout.lines().find(|l| l.starts_with("suites: ")).expect("a counts line");
-    let suites = line.trim_start_matches("suites: ").split(';').next().unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("suites: "))
+        .expect("a counts line");
+    let suites = line
+        .trim_start_matches("suites: ")
+        .split(';')
+        .next()
+        .unwrap();
     suites
         .split(", ")
         .map(|part| {
@@ -172,7 +229,12 @@ fn summary_counts(stdout: &str) -> std::collections::HashMap<String, u64> {
 fn junit_of_the_local_example_reads_back_with_the_summary_counts() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "junit_of_the_local_example_reads_back_with_the_summary_counts") else { return };
+    let Some(d) = docker(
+        &rt,
+        "junit_of_the_local_example_reads_back_with_the_summary_counts",
+    ) else {
+        return;
+    };
     let run = local_run();
     xmllint(&run.junit);
     let j = junitparser_counts(&run.junit);
@@ -182,18 +244,36 @@ fn junit_of_the_local_example_reads_back_with_the_summary_counts() {
     assert_eq!(j["tests"], total, "{j}\n{}", run.stdout);
     assert_eq!(j["failures"], s["failed"] + s["timed out"], "{j}");
     assert_eq!(j["errors"], s["infra"], "{j}");
-    assert_eq!(j["skipped"], s["skipped"] + s["cancelled"] + s["not applicable"], "{j}");
+    assert_eq!(
+        j["skipped"],
+        s["skipped"] + s["cancelled"] + s["not applicable"],
+        "{j}"
+    );
     // As the JSON report has them.
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&run.report).unwrap()).unwrap();
-    let suites: Vec<&serde_json::Value> = report["nodes"].as_array().unwrap().iter().filter(|n| n["kind"] == "suite").collect();
-    let with = |st: &[&str]| suites.iter().filter(|n| st.contains(&n["status"].as_str().unwrap())).count() as u64;
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&run.report).unwrap()).unwrap();
+    let suites: Vec<&serde_json::Value> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "suite")
+        .collect();
+    let with = |st: &[&str]| {
+        suites
+            .iter()
+            .filter(|n| st.contains(&n["status"].as_str().unwrap()))
+            .count() as u64
+    };
     let na = report["skipped"].as_array().unwrap().len() as u64;
     assert_eq!(j["tests"], suites.len() as u64 + na);
     assert_eq!(j["failures"], with(&["failed", "timed_out"]));
     assert_eq!(j["errors"], with(&["infra", "dependency_failed"]));
     assert_eq!(j["skipped"], with(&["skipped", "xfail", "cancelled"]) + na);
     // The documented verdicts, cell by cell.
-    assert_eq!(j["suites"], serde_json::json!(["arch", "cachyos", "endeavouros", "manjaro"]));
+    assert_eq!(
+        j["suites"],
+        serde_json::json!(["arch", "cachyos", "endeavouros", "manjaro"])
+    );
     let cases = &j["cases"];
     assert_eq!(cases["arch:must-fail"], "failure/failure");
     assert_eq!(cases["arch:times-out"], "failure/timeout");
@@ -212,17 +292,39 @@ fn junit_of_the_local_example_reads_back_with_the_summary_counts() {
 fn json_report_of_the_local_example_matches_the_committed_schema() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "json_report_of_the_local_example_matches_the_committed_schema") else { return };
+    let Some(d) = docker(
+        &rt,
+        "json_report_of_the_local_example_matches_the_committed_schema",
+    ) else {
+        return;
+    };
     let run = local_run();
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/report.schema.json")).unwrap()).unwrap();
-    let validator = jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(&schema).unwrap();
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&run.report).unwrap()).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schema/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .build(&schema)
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&run.report).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{errors:?}");
     // The copy in the run's folder is the same report.
-    let in_run = run.project.path().join(".engine/runs").join(report["run_id"].as_str().unwrap()).join("report.json");
-    assert_eq!(std::fs::read_to_string(in_run).unwrap(), std::fs::read_to_string(&run.report).unwrap());
+    let in_run = run
+        .project
+        .path()
+        .join(".engine/runs")
+        .join(report["run_id"].as_str().unwrap())
+        .join("report.json");
+    assert_eq!(
+        std::fs::read_to_string(in_run).unwrap(),
+        std::fs::read_to_string(&run.report).unwrap()
+    );
     // And the schema is not vacuous: a report with a made-up status fails it.
     let mut broken = report.clone();
     broken["nodes"][0]["status"] = "exploded".into();
@@ -234,17 +336,34 @@ fn json_report_of_the_local_example_matches_the_committed_schema() {
 fn message_format_json_streams_events_on_stdout_and_people_read_stderr() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "message_format_json_streams_events_on_stdout_and_people_read_stderr") else { return };
+    let Some(d) = docker(
+        &rt,
+        "message_format_json_streams_events_on_stdout_and_people_read_stderr",
+    ) else {
+        return;
+    };
     local_images();
     let p = LocalProject::new();
-    let out = engine(p.path(), &["run", "--message-format", "json", "arch:must-fail", "arch:enable-default"]);
+    let out = engine(
+        p.path(),
+        &[
+            "run",
+            "--message-format",
+            "json",
+            "arch:must-fail",
+            "arch:enable-default",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let events: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}")))
         .collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.first(), Some(&"run_started"));
     assert_eq!(kinds.last(), Some(&"run_finished"));
     let last = events.last().unwrap();
@@ -258,20 +377,39 @@ fn message_format_json_streams_events_on_stdout_and_people_read_stderr() {
             .unwrap_or_else(|| panic!("no node_finished for {id}: {stdout}"))
     };
     assert_eq!(finished("suite:arch:must-fail")["status"], "failed");
-    assert_eq!(finished("suite:arch:must-fail")["reason"], "execute exited with 1");
+    assert_eq!(
+        finished("suite:arch:must-fail")["reason"],
+        "execute exited with 1"
+    );
     assert_eq!(finished("suite:arch:enable-default")["status"], "passed");
     assert_eq!(finished("provision:arch")["status"], "cached");
     // Every node that finished had started first, and its output came in between.
-    for (i, e) in events.iter().enumerate().filter(|(_, e)| e["event"] == "node_finished") {
-        let started = events[..i].iter().position(|s| s["event"] == "node_started" && s["node"] == e["node"]);
+    for (i, e) in events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["event"] == "node_finished")
+    {
+        let started = events[..i]
+            .iter()
+            .position(|s| s["event"] == "node_started" && s["node"] == e["node"]);
         assert!(started.is_some(), "{} finished without starting", e["node"]);
     }
-    let output: Vec<&serde_json::Value> =
-        events.iter().filter(|e| e["event"] == "output" && e["node"] == "suite:arch:must-fail").collect();
-    assert!(output.iter().any(|e| e["line"] == "restored /usr/bin/ls"), "{stdout}");
+    let output: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "output" && e["node"] == "suite:arch:must-fail")
+        .collect();
+    assert!(
+        output.iter().any(|e| e["line"] == "restored /usr/bin/ls"),
+        "{stdout}"
+    );
     // People get the summary on stderr.
     let stderr = text(&out.stderr);
-    assert!(stderr.lines().any(|l| l.starts_with("must-fail ") && l.ends_with("FAIL")), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("must-fail ") && l.ends_with("FAIL")),
+        "{stderr}"
+    );
     assert!(stderr.contains("some suites failed (exit 1)"), "{stderr}");
     assert_no_containers_left(&rt, &d, p.path());
 }
@@ -280,22 +418,40 @@ fn message_format_json_streams_events_on_stdout_and_people_read_stderr() {
 fn github_actions_get_groups_annotations_and_a_step_summary() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "github_actions_get_groups_annotations_and_a_step_summary") else { return };
+    let Some(d) = docker(
+        &rt,
+        "github_actions_get_groups_annotations_and_a_step_summary",
+    ) else {
+        return;
+    };
     local_images();
     let p = LocalProject::new();
     let summary = p.path().join("step-summary.md");
     std::fs::write(&summary, "earlier\n").unwrap();
-    let out = engine_cmd(p.path(), &["run", "arch:must-fail", "arch:enable-default", "cachyos:disable-in-german"])
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .output()
-        .unwrap();
+    let out = engine_cmd(
+        p.path(),
+        &[
+            "run",
+            "arch:must-fail",
+            "arch:enable-default",
+            "cachyos:disable-in-german",
+        ],
+    )
+    .env("GITHUB_ACTIONS", "true")
+    .env("GITHUB_STEP_SUMMARY", &summary)
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     // The failed node's output is folded.
-    let group = stderr.find("::group::failed suite:arch:must-fail").unwrap_or_else(|| panic!("{stderr}"));
+    let group = stderr
+        .find("::group::failed suite:arch:must-fail")
+        .unwrap_or_else(|| panic!("{stderr}"));
     let end = stderr[group..].find("::endgroup::").unwrap();
-    assert!(stderr[group..group + end].contains("    | restored /usr/bin/ls"), "{stderr}");
+    assert!(
+        stderr[group..group + end].contains("    | restored /usr/bin/ls"),
+        "{stderr}"
+    );
     // Annotations point at the suite's task file; the infra error too.
     assert!(
         stdout.lines().any(|l| l.starts_with("::error file=suites/must-fail/task.toml,line=1,title=suite%3Aarch%3Amust-fail failed::failed: execute exited with 1%0A")),
@@ -305,12 +461,19 @@ fn github_actions_get_groups_annotations_and_a_step_summary() {
         stdout.lines().any(|l| l.starts_with("::error file=suites/disable-in-german/task.toml,line=1,title=suite%3Acachyos%3Adisable-in-german infra error::")),
         "{stdout}"
     );
-    assert!(!stdout.contains("enable-default infra") && !stdout.contains("title=suite%3Aarch%3Aenable-default"), "{stdout}");
+    assert!(
+        !stdout.contains("enable-default infra")
+            && !stdout.contains("title=suite%3Aarch%3Aenable-default"),
+        "{stdout}"
+    );
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.starts_with("earlier\n### engine run `"), "{md}");
     assert!(md.contains("| suite | arch | cachyos |"), "{md}");
     assert!(md.contains("| must-fail | **FAIL** |"), "{md}");
-    assert!(md.contains("- **failed** `suite:arch:must-fail`: execute exited with 1"), "{md}");
+    assert!(
+        md.contains("- **failed** `suite:arch:must-fail`: execute exited with 1"),
+        "{md}"
+    );
     assert_no_containers_left(&rt, &d, p.path());
 }
 
@@ -318,21 +481,29 @@ fn github_actions_get_groups_annotations_and_a_step_summary() {
 fn an_interrupted_run_still_writes_its_junit_file() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "an_interrupted_run_still_writes_its_junit_file") else { return };
+    let Some(d) = docker(&rt, "an_interrupted_run_still_writes_its_junit_file") else {
+        return;
+    };
     local_images();
     let p = LocalProject::new();
     let junit = p.path().join("junit.xml");
     // Replace the example's suites by one that sleeps and one that passes at once.
     std::fs::remove_dir_all(p.path().join("suites")).unwrap();
-    for (name, task) in [("quick", "distros = [\"arch\"]\nexecute = \"true\"\n"), ("sleeper", "distros = [\"arch\"]\nexecute = \"sleep 300\"\n")] {
+    for (name, task) in [
+        ("quick", "distros = [\"arch\"]\nexecute = \"true\"\n"),
+        ("sleeper", "distros = [\"arch\"]\nexecute = \"sleep 300\"\n"),
+    ] {
         std::fs::create_dir_all(p.path().join("suites").join(name)).unwrap();
         std::fs::write(p.path().join("suites").join(name).join("task.toml"), task).unwrap();
     }
-    let mut child = engine_cmd(p.path(), &["run", "-j", "1", "--junit", junit.to_str().unwrap()])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = engine_cmd(
+        p.path(),
+        &["run", "-j", "1", "--junit", junit.to_str().unwrap()],
+    )
+    .stderr(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
     for line in lines.by_ref() {
@@ -343,9 +514,16 @@ fn an_interrupted_run_still_writes_its_junit_file() {
             break;
         }
     }
-    assert!(seen.last().is_some_and(|l| l.contains("sleeper")), "the sleeper never started: {seen:?}");
+    assert!(
+        seen.last().is_some_and(|l| l.contains("sleeper")),
+        "the sleeper never started: {seen:?}"
+    );
     std::thread::sleep(Duration::from_millis(500));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
     let exit = child.wait().unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(exit.code(), Some(130), "{rest:?}");
@@ -353,7 +531,9 @@ fn an_interrupted_run_still_writes_its_junit_file() {
     let j = junitparser_counts(&junit);
     assert_eq!(j["cases"]["arch:quick"], "passed", "{j}");
     assert_eq!(j["cases"]["arch:sleeper"], "skipped/cancelled", "{j}");
-    assert!(std::fs::read_to_string(&junit).unwrap().contains("<property name=\"interrupted\" value=\"true\"/>"));
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("<property name=\"interrupted\" value=\"true\"/>"));
     assert_no_containers_left(&rt, &d, p.path());
 }
 
@@ -391,7 +571,12 @@ impl Pty {
             }
         });
         let stdin = child.stdin.take();
-        Pty { child, stdin, chunks, seen: Vec::new() }
+        Pty {
+            child,
+            stdin,
+            chunks,
+            seen: Vec::new(),
+        }
     }
 
     fn type_in(&mut self, keys: &str) {
@@ -426,10 +611,18 @@ impl Pty {
 fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "on_a_terminal_the_run_shows_progress_bars_then_the_summary") else { return };
+    let Some(d) = docker(
+        &rt,
+        "on_a_terminal_the_run_shows_progress_bars_then_the_summary",
+    ) else {
+        return;
+    };
     local_images();
     let p = LocalProject::new();
-    let cmd = format!("stty cols 120 rows 40; {} run arch:enable-default arch:must-fail", engine_bin().display());
+    let cmd = format!(
+        "stty cols 120 rows 40; {} run arch:enable-default arch:must-fail",
+        engine_bin().display()
+    );
     let mut pty = Pty::spawn(p.path(), &cmd);
     pty.read_until(Duration::from_secs(120), |s| s.contains("report: "));
     let (code, seen) = pty.finish();
@@ -439,7 +632,10 @@ fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
     assert!(seen.contains("1 ok, 1 failed"), "{seen}");
     assert!(seen.contains("\u{1b}[2K"), "{seen}");
     // Finished nodes scroll above the bars, with the failure's output; then the summary.
-    assert!(seen.contains("passed    suite:arch:enable-default"), "{seen}");
+    assert!(
+        seen.contains("passed    suite:arch:enable-default"),
+        "{seen}"
+    );
     assert!(seen.contains("    | restored /usr/bin/ls"), "{seen}");
     assert!(seen.contains("some suites failed (exit 1)"), "{seen}");
     assert_no_containers_left(&rt, &d, p.path());
@@ -449,15 +645,27 @@ fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
 fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "engine_shell_opens_an_interactive_shell_in_the_provisioned_image") else { return };
+    let Some(d) = docker(
+        &rt,
+        "engine_shell_opens_an_interactive_shell_in_the_provisioned_image",
+    ) else {
+        return;
+    };
     local_images();
     let p = LocalProject::new();
-    let cmd = format!("{} shell arch -m {}/matrix.toml", engine_bin().display(), p.path().display());
+    let cmd = format!(
+        "{} shell arch -m {}/matrix.toml",
+        engine_bin().display(),
+        p.path().display()
+    );
     let mut pty = Pty::spawn(p.path(), &cmd);
     // Typed before the container exists: it must still reach the shell.
     pty.type_in("cat /etc/os-release; echo \"cwd=$(pwd) distro=$ENGINE_DISTRO\"\n");
     let seen = pty.read_until(Duration::from_secs(120), |s| s.contains("distro=arch"));
-    assert!(seen.lines().any(|l| l.trim_end() == "ID=arch"), "no ID=arch in:\n{seen}");
+    assert!(
+        seen.lines().any(|l| l.trim_end() == "ID=arch"),
+        "no ID=arch in:\n{seen}"
+    );
     assert!(seen.contains("cwd=/workspace distro=arch"), "{seen}");
     // While the shell is open its container exists, labelled like every other.
     let mut f = std::collections::HashMap::new();
@@ -469,12 +677,19 @@ fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        open.iter().any(|c| c.labels.get("engine.run").is_some_and(|r| runs.contains(r)) && c.labels.contains_key("engine.pid")),
+        open.iter().any(
+            |c| c.labels.get("engine.run").is_some_and(|r| runs.contains(r))
+                && c.labels.contains_key("engine.pid")
+        ),
         "no shell:arch container of this project's run while the shell is open: {open:?}"
     );
     pty.type_in("exit 7\n");
     let (code, seen) = pty.finish();
-    assert_eq!(code, Some(7), "the shell's exit code is the command's:\n{seen}");
+    assert_eq!(
+        code,
+        Some(7),
+        "the shell's exit code is the command's:\n{seen}"
+    );
     assert_no_containers_left(&rt, &d, p.path());
 }
 
@@ -482,7 +697,9 @@ fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
 fn engine_shell_with_a_suite_has_its_environment() {
     let _s = serial();
     let rt = runtime();
-    let Some(d) = docker(&rt, "engine_shell_with_a_suite_has_its_environment") else { return };
+    let Some(d) = docker(&rt, "engine_shell_with_a_suite_has_its_environment") else {
+        return;
+    };
     local_images();
     let p = LocalProject::new();
     let task = p.path().join("suites/enable-default/task.toml");
@@ -490,13 +707,29 @@ fn engine_shell_with_a_suite_has_its_environment() {
     // One more variable in the suite's environment (the images' cache keys do not depend on suites).
     let declared = "environment = { LANG = \"C.UTF-8\" }";
     assert!(t.contains(declared), "{t}");
-    std::fs::write(&task, t.replace(declared, "environment = { LANG = \"C.UTF-8\", SHELL_PROBE = \"from-the-suite\" }")).unwrap();
-    let cmd = format!("{} shell arch enable-default -m {}/matrix.toml", engine_bin().display(), p.path().display());
+    std::fs::write(
+        &task,
+        t.replace(
+            declared,
+            "environment = { LANG = \"C.UTF-8\", SHELL_PROBE = \"from-the-suite\" }",
+        ),
+    )
+    .unwrap();
+    let cmd = format!(
+        "{} shell arch enable-default -m {}/matrix.toml",
+        engine_bin().display(),
+        p.path().display()
+    );
     let mut pty = Pty::spawn(p.path(), &cmd);
     pty.type_in("echo \"probe=$SHELL_PROBE suite=$ENGINE_SUITE\"; exit\n");
-    pty.read_until(Duration::from_secs(120), |s| s.contains("probe=from-the-suite suite=enable-default"));
+    pty.read_until(Duration::from_secs(120), |s| {
+        s.contains("probe=from-the-suite suite=enable-default")
+    });
     let (code, seen) = pty.finish();
-    assert!(seen.contains("probe=from-the-suite suite=enable-default"), "{seen}");
+    assert!(
+        seen.contains("probe=from-the-suite suite=enable-default"),
+        "{seen}"
+    );
     assert_eq!(code, Some(0), "{seen}");
     assert_no_containers_left(&rt, &d, p.path());
 }

@@ -64,11 +64,23 @@ fn dot_renders_with_graphviz() {
             return;
         }
     };
-    child.stdin.take().unwrap().write_all(dot.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "dot failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let svg = String::from_utf8_lossy(&out.stdout);
-    assert!(svg.contains("<svg") && svg.contains("suite:arch:disable&#45;in&#45;german"), "unexpected SVG");
+    assert!(
+        svg.contains("<svg") && svg.contains("suite:arch:disable&#45;in&#45;german"),
+        "unexpected SVG"
+    );
 }
 
 #[test]
@@ -79,18 +91,34 @@ fn list_one_pair_selects_exactly_its_chain() {
         .lines()
         .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["base:arch", "image:arch", "provision:arch", "suite:arch:disable-in-german"]);
+    assert_eq!(
+        ids,
+        [
+            "base:arch",
+            "image:arch",
+            "provision:arch",
+            "suite:arch:disable-in-german"
+        ]
+    );
 }
 
 #[test]
 fn list_of_an_unknown_name_exits_2_with_a_suggestion() {
     let out = engine(&repo_root(), &["list", "nosuch"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("`nosuch` matches nothing"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`nosuch` matches nothing"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("known distros: arch, cachyos, endeavouros, manjaro"));
     let out = engine(&repo_root(), &["list", "cachyso"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("did you mean `cachyos`?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `cachyos`?"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -106,7 +134,10 @@ fn graph_json_lists_nodes_with_deps_and_keys() {
 
 #[test]
 fn github_matrix_shards_cover_every_suite_once() {
-    let out = engine(&repo_root(), &["plan", "--format", "github-matrix", "--shards", "3"]);
+    let out = engine(
+        &repo_root(),
+        &["plan", "--format", "github-matrix", "--shards", "3"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let jobs = v["include"].as_array().unwrap();
@@ -117,8 +148,15 @@ fn github_matrix_shards_cover_every_suite_once() {
     // Each shard's own listing agrees with the matrix it was given.
     let mut seen = std::collections::HashSet::new();
     for k in 1..=3 {
-        let list = stdout(&engine(&repo_root(), &["list", "--shard", &format!("{k}/3")]));
-        let suites: Vec<&str> = list.lines().filter(|l| l.starts_with("suite")).map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+        let list = stdout(&engine(
+            &repo_root(),
+            &["list", "--shard", &format!("{k}/3")],
+        ));
+        let suites: Vec<&str> = list
+            .lines()
+            .filter(|l| l.starts_with("suite"))
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
         assert_eq!(suites.len() as u64, jobs[k - 1]["suites"].as_u64().unwrap());
         for s in suites {
             assert!(seen.insert(s.to_string()), "{s} in two shards");

@@ -19,7 +19,10 @@ fn root_matrix_is_valid_with_a_summary_line() {
 fn nickel_matrix_gives_the_identical_model() {
     let root = repo_root();
     let toml = engine(&root, &["validate", "--dump"]);
-    let ncl = engine(&root, &["validate", "--dump", "-m", "examples/nickel/matrix.ncl"]);
+    let ncl = engine(
+        &root,
+        &["validate", "--dump", "-m", "examples/nickel/matrix.ncl"],
+    );
     assert_eq!(toml.status.code(), Some(0), "{}", stderr(&toml));
     assert_eq!(ncl.status.code(), Some(0), "{}", stderr(&ncl));
     let mut a: serde_json::Value = serde_json::from_str(&stdout(&toml)).unwrap();
@@ -58,11 +61,19 @@ pacman = { source = "pacman/{distor}", target = "/var/cache/pacman" }
         .iter()
         .map(|d| d["code"].as_str().unwrap())
         .collect();
-    for want in ["schema::unknown-key", "check::bad-duration", "check::unknown-placeholder"] {
+    for want in [
+        "schema::unknown-key",
+        "check::bad-duration",
+        "check::unknown-placeholder",
+    ] {
         assert!(codes.contains(&want), "{want} missing from {codes:?}");
     }
     let human = engine(&root, &["validate"]);
-    assert!(stderr(&human).contains("the matrix is invalid (3 problems)"), "{}", stderr(&human));
+    assert!(
+        stderr(&human).contains("the matrix is invalid (3 problems)"),
+        "{}",
+        stderr(&human)
+    );
 }
 
 #[test]
@@ -80,7 +91,11 @@ fn json_diagnostics_carry_file_line_column_and_help() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
-    std::fs::write(root.join("distros/cachyos.toml"), "base_image = \"x\"\npull = \"allways\"\n").unwrap();
+    std::fs::write(
+        root.join("distros/cachyos.toml"),
+        "base_image = \"x\"\npull = \"allways\"\n",
+    )
+    .unwrap();
     let out = engine(&root, &["validate", "--format", "json"]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["valid"], false);
@@ -135,10 +150,14 @@ fn every_property_has_a_description() {
         }
     }
     for file in ["matrix", "distro", "suite", "suite-yaml", "report"] {
-        let text = std::fs::read_to_string(repo_root().join(format!("schema/{file}.schema.json"))).unwrap();
+        let text = std::fs::read_to_string(repo_root().join(format!("schema/{file}.schema.json")))
+            .unwrap();
         let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
         let mut missing = Vec::new();
         walk(&schema, file, &mut missing);
-        assert!(missing.is_empty(), "properties without description: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "properties without description: {missing:?}"
+        );
     }
 }

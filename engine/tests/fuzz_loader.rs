@@ -9,7 +9,10 @@ use proptest::prelude::*;
 
 fn project() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    common::copy_tree(&common::repo_root().join("engine/tests/corpus/_base"), tmp.path());
+    common::copy_tree(
+        &common::repo_root().join("engine/tests/corpus/_base"),
+        tmp.path(),
+    );
     tmp
 }
 
@@ -18,16 +21,31 @@ fn load_with(root: &Path, file: &str, text: &str) {
     let loaded = engine::spec::load(&root.join("matrix.toml"));
     // Whatever the input, every diagnostic must render (spans inside their file).
     for d in &loaded.diagnostics {
-        let _ = engine::spec::diag::render(d, engine::spec::diag::RenderOptions { color: false, width: 80 });
+        let _ = engine::spec::diag::render(
+            d,
+            engine::spec::diag::RenderOptions {
+                color: false,
+                width: 80,
+            },
+        );
         let _ = d.to_json();
     }
 }
 
 const SEEDS: &[(&str, &str)] = &[
     ("matrix.toml", include_str!("corpus/_base/matrix.toml")),
-    ("distros/arch.toml", include_str!("corpus/_base/distros/arch.toml")),
-    ("suites/smoke/task.toml", include_str!("corpus/_base/suites/smoke/task.toml")),
-    ("suites/legacy/task.yaml", include_str!("corpus/_base/suites/legacy/task.yaml")),
+    (
+        "distros/arch.toml",
+        include_str!("corpus/_base/distros/arch.toml"),
+    ),
+    (
+        "suites/smoke/task.toml",
+        include_str!("corpus/_base/suites/smoke/task.toml"),
+    ),
+    (
+        "suites/legacy/task.yaml",
+        include_str!("corpus/_base/suites/legacy/task.yaml"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

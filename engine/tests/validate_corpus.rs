@@ -35,8 +35,10 @@ fn cases() -> Vec<Case> {
                 .find_map(|l| l.strip_prefix(&format!("# {key}: ")))
                 .map(str::to_string)
         };
-        let file = header("file").unwrap_or_else(|| panic!("{} has no `# file:` line", path.display()));
-        let expect = header("expect").unwrap_or_else(|| panic!("{} has no `# expect:` line", path.display()));
+        let file =
+            header("file").unwrap_or_else(|| panic!("{} has no `# file:` line", path.display()));
+        let expect = header("expect")
+            .unwrap_or_else(|| panic!("{} has no `# expect:` line", path.display()));
         let (code, at) = match expect.split_once(" at ") {
             Some((c, a)) => (c.to_string(), Some(a.to_string())),
             None => (expect.clone(), None),
@@ -55,7 +57,10 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn corpus_has_enough_cases() {
-    assert!(cases().len() >= 25, "the corpus must hold at least 25 defects");
+    assert!(
+        cases().len() >= 25,
+        "the corpus must hold at least 25 defects"
+    );
 }
 
 #[test]
@@ -69,19 +74,33 @@ fn every_defect_is_reported_at_its_place() {
         let target = root.join(&case.file);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(&target, &case.text).unwrap();
-        let matrix = if case.file.ends_with(".ncl") { case.file.as_str() } else { "matrix.toml" };
+        let matrix = if case.file.ends_with(".ncl") {
+            case.file.as_str()
+        } else {
+            "matrix.toml"
+        };
 
         let human = engine(&root, &["validate", "-m", matrix]);
         let json = engine(&root, &["validate", "-m", matrix, "--format", "json"]);
         if human.status.code() != Some(2) || json.status.code() != Some(2) {
-            failures.push(format!("{}: exit {:?}, want 2\n{}", case.name, human.status.code(), stderr(&human)));
+            failures.push(format!(
+                "{}: exit {:?}, want 2\n{}",
+                case.name,
+                human.status.code(),
+                stderr(&human)
+            ));
             continue;
         }
         let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
         let diags = report["diagnostics"].as_array().unwrap();
         let hit = diags.iter().find(|d| d["code"] == case.code.as_str());
         let Some(hit) = hit else {
-            failures.push(format!("{}: no `{}` diagnostic in {}", case.name, case.code, stdout(&json)));
+            failures.push(format!(
+                "{}: no `{}` diagnostic in {}",
+                case.name,
+                case.code,
+                stdout(&json)
+            ));
             continue;
         };
         if let Some(at) = &case.at {
@@ -94,7 +113,9 @@ fn every_defect_is_reported_at_its_place() {
             };
             let len = hit["span"]["length"].as_u64().unwrap_or(0) as usize;
             let line_start = content[..offset].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = content[offset + len..].find('\n').map_or(content.len(), |i| offset + len + i);
+            let line_end = content[offset + len..]
+                .find('\n')
+                .map_or(content.len(), |i| offset + len + i);
             let lines = &content[line_start..line_end];
             if !lines.contains(at.as_str()) {
                 failures.push(format!(
@@ -107,5 +128,10 @@ fn every_defect_is_reported_at_its_place() {
         let rendered = stderr(&human).replace(&root.display().to_string(), "[TMP]");
         insta::assert_snapshot!(case.name.clone(), rendered);
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

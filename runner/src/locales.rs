@@ -31,7 +31,11 @@ pub fn definition_name(locale: &str) -> &str {
 
 /// `locale -a` output -> canonical names, sorted, without duplicates.
 pub fn parse_locale_a(out: &str) -> Vec<String> {
-    let mut v: Vec<String> = out.lines().filter(|l| !l.trim().is_empty()).map(canonical).collect();
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(canonical)
+        .collect();
     v.sort();
     v.dedup();
     v
@@ -54,7 +58,11 @@ pub fn enable_in_locale_gen(text: &str, locale: &str) -> String {
     for line in text.lines() {
         let body = line.trim_start_matches('#').trim();
         let name = body.split_whitespace().next().unwrap_or("");
-        if !found && !name.is_empty() && canonical(name) == want && body.split_whitespace().count() == 2 {
+        if !found
+            && !name.is_empty()
+            && canonical(name) == want
+            && body.split_whitespace().count() == 2
+        {
             out.push_str(body);
             found = true;
         } else {
@@ -84,7 +92,10 @@ mod tests {
 
     #[test]
     fn locale_a_output() {
-        assert_eq!(parse_locale_a("C\nC.utf8\nPOSIX\nen_US.utf8\nC.UTF-8\n"), ["C", "C.UTF-8", "POSIX", "en_US.UTF-8"]);
+        assert_eq!(
+            parse_locale_a("C\nC.utf8\nPOSIX\nen_US.utf8\nC.UTF-8\n"),
+            ["C", "C.UTF-8", "POSIX", "en_US.UTF-8"]
+        );
     }
 
     #[test]
@@ -95,10 +106,19 @@ mod tests {
         assert!(t.contains("#de_DE ISO-8859-1"));
         assert!(t.contains("#en_US.UTF-8 UTF-8"));
         let debian = "# de_DE.UTF-8 UTF-8\n";
-        assert_eq!(enable_in_locale_gen(debian, "de_DE.utf8"), "de_DE.UTF-8 UTF-8\n");
-        assert_eq!(enable_in_locale_gen("", "fr_FR.UTF-8"), "fr_FR.UTF-8 UTF-8\n");
+        assert_eq!(
+            enable_in_locale_gen(debian, "de_DE.utf8"),
+            "de_DE.UTF-8 UTF-8\n"
+        );
+        assert_eq!(
+            enable_in_locale_gen("", "fr_FR.UTF-8"),
+            "fr_FR.UTF-8 UTF-8\n"
+        );
         // A comment mentioning the name is not a locale line.
         let t = enable_in_locale_gen("# see de_DE.UTF-8 for more info\n", "de_DE.UTF-8");
-        assert!(t.ends_with("de_DE.UTF-8 UTF-8\n") && t.starts_with("# see"), "{t}");
+        assert!(
+            t.ends_with("de_DE.UTF-8 UTF-8\n") && t.starts_with("# see"),
+            "{t}"
+        );
     }
 }

@@ -64,16 +64,23 @@ fn main() -> ExitCode {
     let mut events = match &events_path {
         Some(p) => match EventWriter::create(p) {
             Ok(w) => w,
-            Err(e) => return usage_error(&format!("cannot open the event file {}: {e}", p.display())),
+            Err(e) => {
+                return usage_error(&format!("cannot open the event file {}: {e}", p.display()))
+            }
         },
         None if command == "probe" => EventWriter::to(Box::new(std::io::stdout())),
         None => return usage_error("--events FILE is required"),
     };
-    events.emit(Event::Hello { runner_version: runner::VERSION.into(), command: command.clone() });
+    events.emit(Event::Hello {
+        runner_version: runner::VERSION.into(),
+        command: command.clone(),
+    });
     let sys = System::host();
     match command.as_str() {
         "probe" => {
-            events.emit(Event::Probe { probe: runner::probe::probe(&sys, &[]) });
+            events.emit(Event::Probe {
+                probe: runner::probe::probe(&sys, &[]),
+            });
             ExitCode::SUCCESS
         }
         "provision" => match read_spec::<ProvisionSpec>(spec.as_ref()) {
@@ -90,8 +97,10 @@ fn main() -> ExitCode {
 
 fn read_spec<T: serde::de::DeserializeOwned>(path: Option<&PathBuf>) -> Result<T, String> {
     let path = path.ok_or("--spec FILE is required")?;
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if v["v"] != runner::protocol::PROTOCOL_VERSION {
         return Err(format!(
             "{}: spec version {} (this runner speaks {})",

@@ -24,7 +24,9 @@ pub fn parse(text: &str) -> HashMap<String, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         out.insert(k.trim().to_string(), unquote(v.trim()));
     }
     out
@@ -32,7 +34,10 @@ pub fn parse(text: &str) -> HashMap<String, String> {
 
 fn unquote(v: &str) -> String {
     let bytes = v.as_bytes();
-    if bytes.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[bytes.len() - 1] == bytes[0] {
+    if bytes.len() >= 2
+        && (bytes[0] == b'"' || bytes[0] == b'\'')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
         let inner = &v[1..v.len() - 1];
         if bytes[0] == b'\'' {
             return inner.to_string();
@@ -57,10 +62,17 @@ fn unquote(v: &str) -> String {
 /// else `unknown:<id>`.
 pub fn info(text: &str) -> OsInfo {
     let fields = parse(text);
-    let id = fields.get("ID").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    let id = fields
+        .get("ID")
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
     let id_like: Vec<String> = fields
         .get("ID_LIKE")
-        .map(|s| s.split_whitespace().map(|w| w.to_ascii_lowercase()).collect())
+        .map(|s| {
+            s.split_whitespace()
+                .map(|w| w.to_ascii_lowercase())
+                .collect()
+        })
         .unwrap_or_default();
     let normalized = if let Some((_, n)) = KNOWN.iter().find(|(k, _)| *k == id) {
         n.to_string()
@@ -133,12 +145,18 @@ ID=debian
         assert_eq!(e.id_like, ["arch"]);
         assert_eq!(e.pretty_name.as_deref(), Some("EndeavourOS"));
         assert_eq!(info(DEBIAN).normalized, "unknown:debian");
-        assert_eq!(info(DEBIAN).pretty_name.as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+        assert_eq!(
+            info(DEBIAN).pretty_name.as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
     }
 
     #[test]
     fn id_like_fallback_and_spelling() {
-        assert_eq!(info("ID=garuda\nID_LIKE=arch\n").normalized, "arch-like:garuda");
+        assert_eq!(
+            info("ID=garuda\nID_LIKE=arch\n").normalized,
+            "arch-like:garuda"
+        );
         assert_eq!(info("ID=\"endeavoros\"\n").normalized, "endeavouros");
         assert_eq!(info("# nothing\n").normalized, "unknown");
     }

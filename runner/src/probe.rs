@@ -12,7 +12,10 @@ pub const DEFAULT_HELPERS: &[&str] = &["paru", "yay", "pikaur", "trizen", "aura"
 const PACKAGE_MANAGERS: &[&str] = &["pacman", "apt-get", "dnf", "zypper", "apk"];
 
 pub fn probe(sys: &System, helpers: &[String]) -> Probe {
-    let os_text = sys.read("/etc/os-release").or_else(|| sys.read("/usr/lib/os-release")).unwrap_or_default();
+    let os_text = sys
+        .read("/etc/os-release")
+        .or_else(|| sys.read("/usr/lib/os-release"))
+        .unwrap_or_default();
     let candidates: Vec<String> = if helpers.is_empty() {
         DEFAULT_HELPERS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -21,8 +24,14 @@ pub fn probe(sys: &System, helpers: &[String]) -> Probe {
     Probe {
         os: osrelease::info(&os_text),
         locales: locale_info(sys),
-        aur_helpers: candidates.iter().filter_map(|h| detect_helper(sys, h)).collect(),
-        package_manager: PACKAGE_MANAGERS.iter().find(|p| sys.which(p).is_some()).map(|s| s.to_string()),
+        aur_helpers: candidates
+            .iter()
+            .filter_map(|h| detect_helper(sys, h))
+            .collect(),
+        package_manager: PACKAGE_MANAGERS
+            .iter()
+            .find(|p| sys.which(p).is_some())
+            .map(|s| s.to_string()),
     }
 }
 
@@ -42,7 +51,10 @@ pub fn locale_info(sys: &System) -> LocaleInfo {
         })
         .unwrap_or_default();
     definable.sort();
-    LocaleInfo { available, definable }
+    LocaleInfo {
+        available,
+        definable,
+    }
 }
 
 /// Find a helper: PATH lookup first, then `which`, then whether `NAME --version` runs at all.
@@ -60,18 +72,36 @@ pub fn detect_helper(sys: &System, name: &str) -> Option<HelperInfo> {
     let version = || -> Option<String> {
         let mut c = match &path {
             Some(p) => std::process::Command::new(p),
-            None => sys.command(name).or_else(|| Some(std::process::Command::new(name)))?,
+            None => sys
+                .command(name)
+                .or_else(|| Some(std::process::Command::new(name)))?,
         };
-        let out = c.arg("--version").stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+        let out = c
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
         if !out.status.success() {
             return None;
         }
-        String::from_utf8_lossy(&out.stdout).lines().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string())
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_string())
     };
     let v = version();
     match (path, v) {
-        (Some(path), v) => Some(HelperInfo { name: name.to_string(), path, version: v }),
-        (None, Some(v)) => Some(HelperInfo { name: name.to_string(), path: name.to_string(), version: Some(v) }),
+        (Some(path), v) => Some(HelperInfo {
+            name: name.to_string(),
+            path,
+            version: v,
+        }),
+        (None, Some(v)) => Some(HelperInfo {
+            name: name.to_string(),
+            path: name.to_string(),
+            version: Some(v),
+        }),
         (None, None) => None,
     }
 }
@@ -95,23 +125,44 @@ mod tests {
         std::fs::create_dir_all(t.path().join("etc")).unwrap();
         std::fs::create_dir_all(t.path().join("usr/share/i18n/locales")).unwrap();
         std::fs::write(t.path().join("usr/share/i18n/locales/en_US"), "").unwrap();
-        std::fs::write(t.path().join("etc/os-release"), "ID=cachyos\nID_LIKE=arch\n").unwrap();
-        tool(&bin, "locale", "printf 'C\\nC.utf8\\nPOSIX\\nen_US.utf8\\n'");
+        std::fs::write(
+            t.path().join("etc/os-release"),
+            "ID=cachyos\nID_LIKE=arch\n",
+        )
+        .unwrap();
+        tool(
+            &bin,
+            "locale",
+            "printf 'C\\nC.utf8\\nPOSIX\\nen_US.utf8\\n'",
+        );
         tool(&bin, "pacman", "exit 0");
-        let sys = System { root: t.path().to_path_buf(), path: vec![bin] };
+        let sys = System {
+            root: t.path().to_path_buf(),
+            path: vec![bin],
+        };
         (t, sys)
     }
 
     #[test]
     fn probe_of_a_fake_tree() {
         let (t, sys) = fake();
-        tool(&t.path().join("usr/bin"), "paru", "echo 'paru v2.0.4 - libalpm v15.0.0'");
+        tool(
+            &t.path().join("usr/bin"),
+            "paru",
+            "echo 'paru v2.0.4 - libalpm v15.0.0'",
+        );
         let p = probe(&sys, &["paru".into(), "yay".into()]);
         assert_eq!(p.os.normalized, "cachyos");
-        assert_eq!(p.locales.available, ["C", "C.UTF-8", "POSIX", "en_US.UTF-8"]);
+        assert_eq!(
+            p.locales.available,
+            ["C", "C.UTF-8", "POSIX", "en_US.UTF-8"]
+        );
         assert_eq!(p.locales.definable, ["en_US"]);
         assert_eq!(p.aur_helpers.len(), 1);
-        assert_eq!(p.aur_helpers[0].version.as_deref(), Some("paru v2.0.4 - libalpm v15.0.0"));
+        assert_eq!(
+            p.aur_helpers[0].version.as_deref(),
+            Some("paru v2.0.4 - libalpm v15.0.0")
+        );
         assert_eq!(p.package_manager.as_deref(), Some("pacman"));
     }
 
@@ -129,7 +180,11 @@ mod tests {
         let other = t.path().join("opt/helpers");
         std::fs::create_dir_all(&other).unwrap();
         tool(&other, "pikaur", "echo 'pikaur 1.20'");
-        tool(&bin, "which", &format!("[ \"$1\" = pikaur ] && echo {}/pikaur", other.display()));
+        tool(
+            &bin,
+            "which",
+            &format!("[ \"$1\" = pikaur ] && echo {}/pikaur", other.display()),
+        );
         let h = detect_helper(&sys, "pikaur").unwrap();
         assert_eq!(h.path, format!("{}/pikaur", other.display()));
         assert_eq!(h.version.as_deref(), Some("pikaur 1.20"));

@@ -17,12 +17,23 @@ pub const PROTOCOL_VERSION: u32 = 1;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// First event of every runner invocation.
-    Hello { runner_version: String, command: String },
+    Hello {
+        runner_version: String,
+        command: String,
+    },
     /// What the container is (`runner probe`, and at the start of `provision`).
-    Probe { probe: Probe },
-    StepStarted { step: String },
+    Probe {
+        probe: Probe,
+    },
+    StepStarted {
+        step: String,
+    },
     /// One line of a step's output (lossy UTF-8, capped in length).
-    Output { step: String, stream: Stream, line: String },
+    Output {
+        step: String,
+        stream: Stream,
+        line: String,
+    },
     StepFinished {
         step: String,
         exit_code: Option<i32>,
@@ -39,7 +50,11 @@ pub enum Event {
         generated: Vec<String>,
     },
     /// The AUR-helper policy's result.
-    AurHelper { policy: String, action: AurAction, helper: Option<HelperInfo> },
+    AurHelper {
+        policy: String,
+        action: AurAction,
+        helper: Option<HelperInfo>,
+    },
     /// An infrastructure problem: `scope` names what it affects (e.g. `locale:de_DE.UTF-8`);
     /// None means the whole node.
     InfraError {
@@ -49,7 +64,10 @@ pub enum Event {
         scope: Option<String>,
     },
     /// Last event: the verdict.
-    Finished { status: FinishStatus, duration_ms: u64 },
+    Finished {
+        status: FinishStatus,
+        duration_ms: u64,
+    },
 }
 
 /// An event as written: the version, then the event.
@@ -132,7 +150,10 @@ pub struct EventWriter {
 
 impl EventWriter {
     pub fn create(path: &Path) -> std::io::Result<EventWriter> {
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         Ok(EventWriter { out: Box::new(f) })
     }
 
@@ -142,7 +163,10 @@ impl EventWriter {
     }
 
     pub fn emit(&mut self, event: Event) {
-        let env = Envelope { v: PROTOCOL_VERSION, event };
+        let env = Envelope {
+            v: PROTOCOL_VERSION,
+            event,
+        };
         if let Ok(mut line) = serde_json::to_vec(&env) {
             line.push(b'\n');
             // A full disk must not kill the suite: events are best effort, the exit code is not.
@@ -179,7 +203,10 @@ pub fn read_events(reader: impl BufRead) -> Vec<Result<Event, BadEvent>> {
             } else {
                 Err(BadEvent {
                     line: i + 1,
-                    message: format!("protocol version {} (this side speaks {PROTOCOL_VERSION})", env.v),
+                    message: format!(
+                        "protocol version {} (this side speaks {PROTOCOL_VERSION})",
+                        env.v
+                    ),
                 })
             }
         }));
@@ -193,22 +220,67 @@ mod tests {
 
     fn all() -> Vec<Event> {
         vec![
-            Event::Hello { runner_version: "0.1.0".into(), command: "suite".into() },
+            Event::Hello {
+                runner_version: "0.1.0".into(),
+                command: "suite".into(),
+            },
             Event::Probe {
                 probe: Probe {
-                    os: OsInfo { id: "cachyos".into(), id_like: vec!["arch".into()], normalized: "cachyos".into(), pretty_name: Some("CachyOS".into()) },
-                    locales: LocaleInfo { available: vec!["C.UTF-8".into()], definable: vec!["en_US".into()] },
-                    aur_helpers: vec![HelperInfo { name: "paru".into(), path: "/usr/bin/paru".into(), version: Some("paru v2".into()) }],
+                    os: OsInfo {
+                        id: "cachyos".into(),
+                        id_like: vec!["arch".into()],
+                        normalized: "cachyos".into(),
+                        pretty_name: Some("CachyOS".into()),
+                    },
+                    locales: LocaleInfo {
+                        available: vec!["C.UTF-8".into()],
+                        definable: vec!["en_US".into()],
+                    },
+                    aur_helpers: vec![HelperInfo {
+                        name: "paru".into(),
+                        path: "/usr/bin/paru".into(),
+                        version: Some("paru v2".into()),
+                    }],
                     package_manager: Some("pacman".into()),
                 },
             },
-            Event::StepStarted { step: "execute".into() },
-            Event::Output { step: "execute".into(), stream: Stream::Stderr, line: "é \u{fffd} \"q\"".into() },
-            Event::StepFinished { step: "execute".into(), exit_code: Some(1), signal: None, duration_ms: 12, timed_out: false },
-            Event::Locales { policy: "fail".into(), declared: vec!["de_DE.UTF-8".into()], available: vec![], missing: vec!["de_DE.UTF-8".into()], generated: vec![] },
-            Event::AurHelper { policy: "require".into(), action: AurAction::Detected, helper: None },
-            Event::InfraError { code: "locale-missing".into(), message: "m".into(), remedy: Some("r".into()), scope: Some("locale:de_DE.UTF-8".into()) },
-            Event::Finished { status: FinishStatus::TimedOut, duration_ms: 5 },
+            Event::StepStarted {
+                step: "execute".into(),
+            },
+            Event::Output {
+                step: "execute".into(),
+                stream: Stream::Stderr,
+                line: "é \u{fffd} \"q\"".into(),
+            },
+            Event::StepFinished {
+                step: "execute".into(),
+                exit_code: Some(1),
+                signal: None,
+                duration_ms: 12,
+                timed_out: false,
+            },
+            Event::Locales {
+                policy: "fail".into(),
+                declared: vec!["de_DE.UTF-8".into()],
+                available: vec![],
+                missing: vec!["de_DE.UTF-8".into()],
+                generated: vec![],
+            },
+            Event::AurHelper {
+                policy: "require".into(),
+                action: AurAction::Detected,
+                helper: None,
+            },
+            Event::InfraError {
+                code: "locale-missing".into(),
+                message: "m".into(),
+                remedy: Some("r".into()),
+                scope: Some("locale:de_DE.UTF-8".into()),
+            },
+            Event::Finished {
+                status: FinishStatus::TimedOut,
+                duration_ms: 5,
+            },
         ]
     }
 
@@ -216,12 +288,23 @@ mod tests {
     fn every_event_round_trips_with_its_version() {
         let mut text = Vec::new();
         for e in all() {
-            let line = serde_json::to_vec(&Envelope { v: PROTOCOL_VERSION, event: e }).unwrap();
-            assert!(line.starts_with(br#"{"v":1,"type":""#), "{}", String::from_utf8_lossy(&line));
+            let line = serde_json::to_vec(&Envelope {
+                v: PROTOCOL_VERSION,
+                event: e,
+            })
+            .unwrap();
+            assert!(
+                line.starts_with(br#"{"v":1,"type":""#),
+                "{}",
+                String::from_utf8_lossy(&line)
+            );
             text.extend(line);
             text.push(b'\n');
         }
-        let back: Vec<Event> = read_events(&text[..]).into_iter().map(Result::unwrap).collect();
+        let back: Vec<Event> = read_events(&text[..])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(back, all());
     }
 
@@ -231,7 +314,11 @@ mod tests {
         let r = read_events(&text[..]);
         assert_eq!(r.len(), 3);
         assert!(r[0].is_ok());
-        assert!(r[1].as_ref().unwrap_err().message.contains("protocol version 2"));
+        assert!(r[1]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("protocol version 2"));
         assert_eq!(r[2].as_ref().unwrap_err().line, 3);
     }
 }

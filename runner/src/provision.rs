@@ -28,24 +28,45 @@ pub fn run(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) -> Fini
         Err(Stop::Infra) => FinishStatus::Infra,
         Err(Stop::StepFailed) => FinishStatus::Failed,
     };
-    events.emit(Event::Finished { status, duration_ms: start.elapsed().as_millis() as u64 });
+    events.emit(Event::Finished {
+        status,
+        duration_ms: start.elapsed().as_millis() as u64,
+    });
     status
 }
 
-fn infra(events: &mut EventWriter, code: &str, message: String, remedy: Option<String>, scope: Option<String>) {
-    events.emit(Event::InfraError { code: code.into(), message, remedy, scope });
+fn infra(
+    events: &mut EventWriter,
+    code: &str,
+    message: String,
+    remedy: Option<String>,
+    scope: Option<String>,
+) {
+    events.emit(Event::InfraError {
+        code: code.into(),
+        message,
+        remedy,
+        scope,
+    });
 }
 
 fn provision(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) -> Result<(), Stop> {
     let helpers = if spec.aur_helper.helpers.is_empty() {
-        probe::DEFAULT_HELPERS.iter().map(|s| s.to_string()).collect()
+        probe::DEFAULT_HELPERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         spec.aur_helper.helpers.clone()
     };
-    events.emit(Event::Probe { probe: probe::probe(sys, &helpers) });
+    events.emit(Event::Probe {
+        probe: probe::probe(sys, &helpers),
+    });
     let mut users_needed = spec.users.clone();
-    if matches!(spec.aur_helper.policy, AurPolicy::Install | AurPolicy::DetectOrInstall)
-        && !users_needed.contains(&spec.aur_helper.build_user)
+    if matches!(
+        spec.aur_helper.policy,
+        AurPolicy::Install | AurPolicy::DetectOrInstall
+    ) && !users_needed.contains(&spec.aur_helper.build_user)
     {
         users_needed.push(spec.aur_helper.build_user.clone());
     }
@@ -77,25 +98,50 @@ fn provision(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) -> Re
 /// (a cache mount under it may have created the folder as root first).
 fn ensure_user(sys: &System, name: &str, events: &mut EventWriter) -> Result<(), Stop> {
     if !users::valid_name(name) {
-        infra(events, "bad-user", format!("`{name}` is not a valid user name"), None, None);
+        infra(
+            events,
+            "bad-user",
+            format!("`{name}` is not a valid user name"),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     }
     if users::lookup(sys, name).is_none() {
         let r = step::run(
             &Step {
                 name: &format!("useradd:{name}"),
-                argv: vec!["useradd".into(), "-m".into(), "-s".into(), "/bin/bash".into(), "-U".into(), name.into()],
+                argv: vec![
+                    "useradd".into(),
+                    "-m".into(),
+                    "-s".into(),
+                    "/bin/bash".into(),
+                    "-U".into(),
+                    name.into(),
+                ],
                 ..Default::default()
             },
             events,
         );
         if !r.ok() {
-            infra(events, "useradd", format!("cannot create user `{name}`"), Some("the image needs useradd (shadow/passwd)".into()), None);
+            infra(
+                events,
+                "useradd",
+                format!("cannot create user `{name}`"),
+                Some("the image needs useradd (shadow/passwd)".into()),
+                None,
+            );
             return Err(Stop::Infra);
         }
     }
     let Some(user) = users::lookup(sys, name) else {
-        infra(events, "useradd", format!("user `{name}` is missing after useradd"), None, None);
+        infra(
+            events,
+            "useradd",
+            format!("user `{name}` is missing after useradd"),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     };
     let home = sys.file(&user.home);
@@ -107,14 +153,30 @@ fn ensure_user(sys: &System, name: &str, events: &mut EventWriter) -> Result<(),
     let written = std::fs::write(&file, users::sudoers_rule(name))
         .and_then(|_| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o440)));
     if let Err(e) = written {
-        infra(events, "sudoers", format!("cannot write {}: {e}", file.display()), None, None);
+        infra(
+            events,
+            "sudoers",
+            format!("cannot write {}: {e}", file.display()),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     }
     if let Some(mut visudo) = sys.command("visudo") {
-        let ok = visudo.arg("-cf").arg(&file).output().is_ok_and(|o| o.status.success());
+        let ok = visudo
+            .arg("-cf")
+            .arg(&file)
+            .output()
+            .is_ok_and(|o| o.status.success());
         if !ok {
             let _ = std::fs::remove_file(&file);
-            infra(events, "sudoers", format!("visudo rejected the sudoers rule for `{name}`"), None, None);
+            infra(
+                events,
+                "sudoers",
+                format!("visudo rejected the sudoers rule for `{name}`"),
+                None,
+                None,
+            );
             return Err(Stop::Infra);
         }
     }
@@ -123,7 +185,9 @@ fn ensure_user(sys: &System, name: &str, events: &mut EventWriter) -> Result<(),
 
 /// chown -R, without following symlinks.
 fn chown_tree(path: &Path, user: &User) {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return };
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return;
+    };
     // SAFETY: lchown on a valid C string.
     unsafe {
         libc::lchown(c.as_ptr(), user.uid, user.gid);
@@ -136,14 +200,27 @@ fn chown_tree(path: &Path, user: &User) {
 }
 
 fn locale_policy(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) {
-    let declared: Vec<String> = spec.locales.declared.iter().map(|l| locales::canonical(l)).collect();
+    let declared: Vec<String> = spec
+        .locales
+        .declared
+        .iter()
+        .map(|l| locales::canonical(l))
+        .collect();
     let info = probe::locale_info(sys);
     let missing_now = |available: &[String]| -> Vec<String> {
-        declared.iter().filter(|d| !available.contains(d)).cloned().collect()
+        declared
+            .iter()
+            .filter(|d| !available.contains(d))
+            .cloned()
+            .collect()
     };
     let mut missing = missing_now(&info.available);
     let mut generated = Vec::new();
-    let definable = |l: &str| info.definable.iter().any(|d| d == locales::definition_name(l));
+    let definable = |l: &str| {
+        info.definable
+            .iter()
+            .any(|d| d == locales::definition_name(l))
+    };
     let policy = spec.locales.on_missing;
     if policy == LocalePolicy::Generate && !missing.is_empty() {
         let gen_path = sys.file("/etc/locale.gen");
@@ -154,9 +231,20 @@ fn locale_policy(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) {
         }
         if !want.is_empty() && std::fs::write(&gen_path, &text).is_ok() {
             // locale-gen exits 0 even when a definition is missing: `locale -a` is the judge.
-            step::run(&Step { name: "locale-gen", argv: vec!["locale-gen".into()], ..Default::default() }, events);
+            step::run(
+                &Step {
+                    name: "locale-gen",
+                    argv: vec!["locale-gen".into()],
+                    ..Default::default()
+                },
+                events,
+            );
             let after = probe::locale_info(sys);
-            generated = want.iter().filter(|l| after.available.contains(l)).cloned().collect();
+            generated = want
+                .iter()
+                .filter(|l| after.available.contains(l))
+                .cloned()
+                .collect();
             missing = missing_now(&after.available);
         }
     }
@@ -179,7 +267,13 @@ fn locale_policy(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) {
                     format!("install the locale data in the image (glibc-locales on Arch derivatives, `locales` on Debian) so that /usr/share/i18n/locales/{def} exists, or drop {l} from this distro's locales"),
                 )
             };
-            infra(events, "locale-missing", message, Some(remedy), Some(format!("locale:{l}")));
+            infra(
+                events,
+                "locale-missing",
+                message,
+                Some(remedy),
+                Some(format!("locale:{l}")),
+            );
         }
     }
     events.emit(Event::Locales {
@@ -191,7 +285,12 @@ fn locale_policy(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) {
     });
 }
 
-fn aur_policy(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut EventWriter) -> Result<(), Stop> {
+fn aur_policy(
+    spec: &AurSpec,
+    helpers: &[String],
+    sys: &System,
+    events: &mut EventWriter,
+) -> Result<(), Stop> {
     let found = || helpers.iter().find_map(|h| detect_helper(sys, h));
     let policy = match spec.policy {
         AurPolicy::Require => "require",
@@ -200,7 +299,11 @@ fn aur_policy(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut Eve
         AurPolicy::None => "none",
     };
     let emit = |events: &mut EventWriter, action: AurAction, helper: Option<HelperInfo>| {
-        events.emit(Event::AurHelper { policy: policy.into(), action, helper });
+        events.emit(Event::AurHelper {
+            policy: policy.into(),
+            action,
+            helper,
+        });
     };
     match spec.policy {
         AurPolicy::None => {
@@ -235,13 +338,31 @@ fn aur_policy(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut Eve
 }
 
 /// Clone (or, when the cached clone exists, pull), build as the unprivileged user, install.
-fn install(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut EventWriter, policy: &str) -> Result<(), Stop> {
+fn install(
+    spec: &AurSpec,
+    helpers: &[String],
+    sys: &System,
+    events: &mut EventWriter,
+    policy: &str,
+) -> Result<(), Stop> {
     let (Some(package), Some(source)) = (&spec.package, &spec.source) else {
-        infra(events, "aur-incomplete", "AUR install needs package and source".into(), None, None);
+        infra(
+            events,
+            "aur-incomplete",
+            "AUR install needs package and source".into(),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     };
     let Some(user) = users::lookup(sys, &spec.build_user) else {
-        infra(events, "aur-user", format!("build user `{}` is missing", spec.build_user), None, None);
+        infra(
+            events,
+            "aur-user",
+            format!("build user `{}` is missing", spec.build_user),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     };
     let build_dir = sys.file(&spec.build_dir);
@@ -249,17 +370,43 @@ fn install(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut EventW
     chown_tree(&build_dir, &user);
     let dir = build_dir.join(package);
     let dir_s = dir.display().to_string();
-    let as_user = |name: &'static str, argv: Vec<String>, workdir: Option<&str>, events: &mut EventWriter| {
-        step::run(&Step { name, argv, workdir, user: Some(&user), ..Default::default() }, events)
-    };
+    let as_user =
+        |name: &'static str, argv: Vec<String>, workdir: Option<&str>, events: &mut EventWriter| {
+            step::run(
+                &Step {
+                    name,
+                    argv,
+                    workdir,
+                    user: Some(&user),
+                    ..Default::default()
+                },
+                events,
+            )
+        };
     let clone = |events: &mut EventWriter| {
         let _ = std::fs::remove_dir_all(&dir);
-        as_user("aur:clone", vec!["git".into(), "clone".into(), source.clone(), dir_s.clone()], None, events)
+        as_user(
+            "aur:clone",
+            vec!["git".into(), "clone".into(), source.clone(), dir_s.clone()],
+            None,
+            events,
+        )
     };
     let (action, fetched) = if dir.join(".git").is_dir() {
         // The folder sits on a persistent cache mount: update it rather than clone again; a
         // checkout that cannot be updated (diverged, broken) is cloned afresh.
-        let pulled = as_user("aur:pull", vec!["git".into(), "-C".into(), dir_s.clone(), "pull".into(), "--rebase".into()], None, events);
+        let pulled = as_user(
+            "aur:pull",
+            vec![
+                "git".into(),
+                "-C".into(),
+                dir_s.clone(),
+                "pull".into(),
+                "--rebase".into(),
+            ],
+            None,
+            events,
+        );
         if pulled.ok() {
             (AurAction::Updated, pulled)
         } else {
@@ -269,13 +416,35 @@ fn install(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut EventW
         (AurAction::Installed, clone(events))
     };
     if !fetched.ok() {
-        infra(events, "aur-fetch", format!("cannot fetch {package} from {source}"), Some("check the source URL and the network of the build".into()), None);
+        infra(
+            events,
+            "aur-fetch",
+            format!("cannot fetch {package} from {source}"),
+            Some("check the source URL and the network of the build".into()),
+            None,
+        );
         return Err(Stop::Infra);
     }
     // -f: a package left by an earlier build in the cached folder is rebuilt, not an error.
-    let built = as_user("aur:makepkg", vec!["makepkg".into(), "-s".into(), "-f".into(), "--noconfirm".into()], Some(&dir_s), events);
+    let built = as_user(
+        "aur:makepkg",
+        vec![
+            "makepkg".into(),
+            "-s".into(),
+            "-f".into(),
+            "--noconfirm".into(),
+        ],
+        Some(&dir_s),
+        events,
+    );
     if !built.ok() {
-        infra(events, "aur-build", format!("makepkg of {package} failed"), None, None);
+        infra(
+            events,
+            "aur-build",
+            format!("makepkg of {package} failed"),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     }
     let mut pkgs: Vec<_> = std::fs::read_dir(&dir)
@@ -283,32 +452,65 @@ fn install(spec: &AurSpec, helpers: &[String], sys: &System, events: &mut EventW
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".pkg.tar")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".pkg.tar"))
+        })
         .collect();
     pkgs.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
     let Some(pkg) = pkgs.last() else {
-        infra(events, "aur-build", format!("makepkg of {package} produced no package"), None, None);
+        infra(
+            events,
+            "aur-build",
+            format!("makepkg of {package} produced no package"),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     };
     let installed = step::run(
         &Step {
             name: "aur:install",
-            argv: vec!["pacman".into(), "-U".into(), "--noconfirm".into(), pkg.display().to_string()],
+            argv: vec![
+                "pacman".into(),
+                "-U".into(),
+                "--noconfirm".into(),
+                pkg.display().to_string(),
+            ],
             ..Default::default()
         },
         events,
     );
     if !installed.ok() {
-        infra(events, "aur-install", format!("pacman -U of {} failed", pkg.display()), None, None);
+        infra(
+            events,
+            "aur-install",
+            format!("pacman -U of {} failed", pkg.display()),
+            None,
+            None,
+        );
         return Err(Stop::Infra);
     }
     match helpers.iter().find_map(|h| detect_helper(sys, h)) {
         Some(h) => {
-            events.emit(Event::AurHelper { policy: policy.into(), action, helper: Some(h) });
+            events.emit(Event::AurHelper {
+                policy: policy.into(),
+                action,
+                helper: Some(h),
+            });
             Ok(())
         }
         None => {
-            infra(events, "aur-helper-missing", format!("{package} was installed but no helper ({}) is found", helpers.join(", ")), None, None);
+            infra(
+                events,
+                "aur-helper-missing",
+                format!(
+                    "{package} was installed but no helper ({}) is found",
+                    helpers.join(", ")
+                ),
+                None,
+                None,
+            );
             Err(Stop::Infra)
         }
     }

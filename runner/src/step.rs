@@ -50,7 +50,12 @@ pub fn script(text: &str) -> Vec<String> {
         .iter()
         .find(|p| std::path::Path::new(p).exists())
         .map_or("/bin/sh", |s| s);
-    vec![shell.to_string(), "-eu".into(), "-c".into(), text.to_string()]
+    vec![
+        shell.to_string(),
+        "-eu".into(),
+        "-c".into(),
+        text.to_string(),
+    ]
 }
 
 /// Values to mask (`***`) in everything the runner writes: from `ENGINE_MASK` (a JSON list),
@@ -86,7 +91,10 @@ fn pump(mut r: impl Read, stream: Stream, tx: mpsc::Sender<Msg>) {
     loop {
         let mut buf = Vec::new();
         // read_until with a cap: take at most MAX_LINE bytes per line.
-        let n = match (&mut reader).take(MAX_LINE as u64).read_until(b'\n', &mut buf) {
+        let n = match (&mut reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut buf)
+        {
             Ok(n) => n,
             Err(_) => break,
         };
@@ -102,7 +110,9 @@ fn pump(mut r: impl Read, stream: Stream, tx: mpsc::Sender<Msg>) {
 
 /// Run a step to its end. Emits `step_started`, `output`, `step_finished`.
 pub fn run(step: &Step<'_>, events: &mut EventWriter) -> StepResult {
-    events.emit(Event::StepStarted { step: step.name.to_string() });
+    events.emit(Event::StepStarted {
+        step: step.name.to_string(),
+    });
     let start = Instant::now();
     let result = run_inner(step, events, start);
     events.emit(Event::StepFinished {
@@ -145,7 +155,11 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         Ok(c) => c,
         Err(e) => {
             let msg = format!("cannot start {prog}: {e}");
-            events.emit(Event::Output { step: step.name.into(), stream: Stream::Stderr, line: msg.clone() });
+            events.emit(Event::Output {
+                step: step.name.into(),
+                stream: Stream::Stderr,
+                line: msg.clone(),
+            });
             return failed(msg);
         }
     };
@@ -190,7 +204,8 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
             Ok(Msg::Line(stream, bytes)) => {
                 // Raw bytes to the container's output, as the suite wrote them (masked when
                 // there are secrets).
-                let masked = (!secrets().is_empty()).then(|| mask(&String::from_utf8_lossy(&bytes)));
+                let masked =
+                    (!secrets().is_empty()).then(|| mask(&String::from_utf8_lossy(&bytes)));
                 let raw: &[u8] = masked.as_deref().map_or(&bytes, str::as_bytes);
                 let _ = match stream {
                     Stream::Stdout => stdout.write_all(raw),
@@ -199,7 +214,11 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
                 let text = String::from_utf8_lossy(raw);
                 let line = text.strip_suffix('\n').unwrap_or(&text);
                 let line = line.strip_suffix('\r').unwrap_or(line);
-                events.emit(Event::Output { step: step.name.into(), stream, line: line.to_string() });
+                events.emit(Event::Output {
+                    step: step.name.into(),
+                    stream,
+                    line: line.to_string(),
+                });
             }
             Ok(Msg::Eof) => open -= 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {}

@@ -35,8 +35,10 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
     };
     let deadline = start + Duration::from_secs(spec.timeout_secs);
     let mut env = spec.environment.clone();
-    env.entry("ENGINE_SUITE".into()).or_insert_with(|| spec.name.clone());
-    env.entry("ENGINE_DISTRO".into()).or_insert_with(|| spec.distro.clone());
+    env.entry("ENGINE_SUITE".into())
+        .or_insert_with(|| spec.name.clone());
+    env.entry("ENGINE_DISTRO".into())
+        .or_insert_with(|| spec.distro.clone());
     let make = |name: &'static str, text: &str, timeout: Duration| Step {
         name,
         argv: step::script(text),
@@ -45,7 +47,11 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         user: user.as_ref(),
         timeout: Some(timeout),
     };
-    let remaining = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let remaining = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
 
     let mut failed = false;
     let mut timed_out = false;
@@ -82,6 +88,9 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
 }
 
 fn finish(events: &mut EventWriter, status: FinishStatus, start: Instant) -> FinishStatus {
-    events.emit(Event::Finished { status, duration_ms: start.elapsed().as_millis() as u64 });
+    events.emit(Event::Finished {
+        status,
+        duration_ms: start.elapsed().as_millis() as u64,
+    });
     status
 }

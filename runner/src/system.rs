@@ -17,8 +17,23 @@ impl System {
     pub fn host() -> System {
         let path = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
-            .unwrap_or_else(|| ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].iter().map(PathBuf::from).collect());
-        System { root: PathBuf::from("/"), path }
+            .unwrap_or_else(|| {
+                [
+                    "/usr/local/sbin",
+                    "/usr/local/bin",
+                    "/usr/sbin",
+                    "/usr/bin",
+                    "/sbin",
+                    "/bin",
+                ]
+                .iter()
+                .map(PathBuf::from)
+                .collect()
+            });
+        System {
+            root: PathBuf::from("/"),
+            path,
+        }
     }
 
     /// A path under the root (`/etc/os-release` -> `<root>/etc/os-release`).
@@ -32,7 +47,10 @@ impl System {
 
     /// An executable named `name` on PATH.
     pub fn which(&self, name: &str) -> Option<PathBuf> {
-        self.path.iter().map(|d| d.join(name)).find(|p| is_executable(p))
+        self.path
+            .iter()
+            .map(|d| d.join(name))
+            .find(|p| is_executable(p))
     }
 
     /// A command found on this system's PATH, with that PATH.

@@ -46,7 +46,9 @@ pub fn lookup(sys: &System, name: &str) -> Option<User> {
 impl User {
     /// Make `cmd` run as this user: supplementary groups, gid, uid, and its HOME/USER.
     pub fn apply(&self, cmd: &mut Command) {
-        cmd.env("HOME", &self.home).env("USER", &self.name).env("LOGNAME", &self.name);
+        cmd.env("HOME", &self.home)
+            .env("USER", &self.name)
+            .env("LOGNAME", &self.name);
         let (uid, gid) = (self.uid, self.gid);
         // Groups are resolved before the fork: initgroups reads /etc/group and allocates, which
         // is not safe between fork and exec.
@@ -87,18 +89,35 @@ mod tests {
     fn passwd_lookup() {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(t.path().join("etc")).unwrap();
-        std::fs::write(t.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/bash\nbuilder:x:1000:1000::/home/builder:/bin/bash\n").unwrap();
-        std::fs::write(t.path().join("etc/group"), "root:x:0:\nwheel:x:998:builder,alice\nbuilder:x:1000:\naudio:x:995:alice\n").unwrap();
-        let sys = System { root: t.path().into(), path: vec![] };
+        std::fs::write(
+            t.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/bash\nbuilder:x:1000:1000::/home/builder:/bin/bash\n",
+        )
+        .unwrap();
+        std::fs::write(
+            t.path().join("etc/group"),
+            "root:x:0:\nwheel:x:998:builder,alice\nbuilder:x:1000:\naudio:x:995:alice\n",
+        )
+        .unwrap();
+        let sys = System {
+            root: t.path().into(),
+            path: vec![],
+        };
         let b = lookup(&sys, "builder").unwrap();
-        assert_eq!((b.uid, b.gid, b.home.as_str()), (1000, 1000, "/home/builder"));
+        assert_eq!(
+            (b.uid, b.gid, b.home.as_str()),
+            (1000, 1000, "/home/builder")
+        );
         assert_eq!(b.groups, [1000, 998]);
         assert!(lookup(&sys, "spread").is_none());
     }
 
     #[test]
     fn sudoers_and_names() {
-        assert_eq!(sudoers_rule("builder").lines().last(), Some("builder ALL=(ALL:ALL) NOPASSWD: ALL"));
+        assert_eq!(
+            sudoers_rule("builder").lines().last(),
+            Some("builder ALL=(ALL:ALL) NOPASSWD: ALL")
+        );
         assert!(valid_name("builder") && valid_name("_svc-1"));
         assert!(!valid_name("Root") && !valid_name("a b") && !valid_name(""));
     }

@@ -64,7 +64,11 @@ fn restore_runs_after_a_failed_execute() {
     let lines: Vec<&str> = evs
         .iter()
         .filter_map(|e| match e {
-            Event::Output { line, stream: Stream::Stdout, .. } => Some(line.as_str()),
+            Event::Output {
+                line,
+                stream: Stream::Stdout,
+                ..
+            } => Some(line.as_str()),
             _ => None,
         })
         .collect();
@@ -91,23 +95,45 @@ fn timeout_kills_the_whole_process_group_and_is_not_a_failure() {
     s.restore = Some("touch restored".into());
     let start = Instant::now();
     let (code, evs) = run(t.path(), &s);
-    assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
     assert_eq!(code, 4);
     assert_eq!(finished(&evs), FinishStatus::TimedOut);
-    assert!(evs.iter().any(|e| matches!(e, Event::StepFinished { step, timed_out: true, .. } if step == "execute")));
-    assert!(t.path().join("restored").exists(), "restore must run after a timeout");
-    let pid: i32 = std::fs::read_to_string(t.path().join("bg.pid")).unwrap().trim().parse().unwrap();
+    assert!(evs.iter().any(
+        |e| matches!(e, Event::StepFinished { step, timed_out: true, .. } if step == "execute")
+    ));
+    assert!(
+        t.path().join("restored").exists(),
+        "restore must run after a timeout"
+    );
+    let pid: i32 = std::fs::read_to_string(t.path().join("bg.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     // Reaped by init on the host; either gone or a zombie, never still sleeping.
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(state.is_empty() || state.contains(") Z "), "background child {pid} survived: {state}");
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "background child {pid} survived: {state}"
+    );
 }
 
 #[test]
 fn environment_and_workdir_are_applied() {
     let t = tempfile::tempdir().unwrap();
-    let mut s = spec(t.path(), "test \"$GREETING\" = hallo && test \"$PWD\" = \"$EXPECTED\" && test \"$ENGINE_SUITE\" = t");
+    let mut s = spec(
+        t.path(),
+        "test \"$GREETING\" = hallo && test \"$PWD\" = \"$EXPECTED\" && test \"$ENGINE_SUITE\" = t",
+    );
     s.environment.insert("GREETING".into(), "hallo".into());
-    s.environment.insert("EXPECTED".into(), t.path().canonicalize().unwrap().display().to_string());
+    s.environment.insert(
+        "EXPECTED".into(),
+        t.path().canonicalize().unwrap().display().to_string(),
+    );
     let (code, evs) = run(t.path(), &s);
     assert_eq!(code, 0, "{evs:?}");
     assert_eq!(finished(&evs), FinishStatus::Ok);
@@ -129,32 +155,56 @@ fn one_megabyte_of_random_bytes_keeps_the_event_stream_well_formed() {
     let (code, evs) = run(t.path(), &s);
     assert_eq!(code, 0);
     // run() already required every line to parse; the last output line must have survived.
-    assert!(evs.iter().any(|e| matches!(e, Event::Output { line, .. } if line == "done")));
+    assert!(evs
+        .iter()
+        .any(|e| matches!(e, Event::Output { line, .. } if line == "done")));
     let raw = std::fs::read_to_string(t.path().join("events.jsonl")).unwrap();
-    assert!(raw.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
-    assert!(raw.lines().all(|l| l.len() < 200_000), "a line escaped the length cap");
+    assert!(raw
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert!(
+        raw.lines().all(|l| l.len() < 200_000),
+        "a line escaped the length cap"
+    );
 }
 
 #[test]
 fn bad_usage_exits_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_runner")).arg("suite").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .arg("suite")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(env!("CARGO_BIN_EXE_runner")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("runner provision"));
 }
 
 #[test]
 fn probe_prints_a_probe_event() {
-    let out = Command::new(env!("CARGO_BIN_EXE_runner")).arg("probe").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .arg("probe")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let evs: Vec<Event> = read_events(&out.stdout[..]).into_iter().map(Result::unwrap).collect();
-    assert!(evs.iter().any(|e| matches!(e, Event::Probe { probe } if !probe.os.id.is_empty())));
+    let evs: Vec<Event> = read_events(&out.stdout[..])
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(evs
+        .iter()
+        .any(|e| matches!(e, Event::Probe { probe } if !probe.os.id.is_empty())));
 }
 
 #[test]
 fn masked_values_never_reach_the_events_or_the_output() {
     let t = tempfile::tempdir().unwrap();
-    let s = spec(t.path(), "echo \"the token is $TOKEN\"; env | grep -c ENGINE_MASK || true");
+    let s = spec(
+        t.path(),
+        "echo \"the token is $TOKEN\"; env | grep -c ENGINE_MASK || true",
+    );
     let spec_path = t.path().join("suite.json");
     std::fs::write(&spec_path, serde_json::to_vec(&s).unwrap()).unwrap();
     let events = t.path().join("events.jsonl");

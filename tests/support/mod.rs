@@ -18,7 +18,10 @@ pub mod project;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("engine/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("engine/ has a parent")
+        .to_path_buf()
 }
 
 /// Docker end-to-end tests share one daemon and the same images: run them one at a time.
@@ -93,7 +96,9 @@ pub fn text(b: &[u8]) -> String {
 pub fn containers_of_run(rt: &tokio::runtime::Runtime, d: &DockerClient, run: &str) -> usize {
     let mut f = HashMap::new();
     f.insert(labels::RUN.to_string(), run.to_string());
-    rt.block_on(d.list_containers(&f)).map(|c| c.len()).unwrap_or(0)
+    rt.block_on(d.list_containers(&f))
+        .map(|c| c.len())
+        .unwrap_or(0)
 }
 
 /// Every container the engine made that outlived the engine process that made it (a leak).
@@ -122,7 +127,10 @@ pub fn last_report(matrix_dir: &Path) -> serde_json::Value {
         .filter(|p| p.join("report.json").is_file())
         .collect();
     dirs.sort();
-    let p = dirs.last().expect("a run with a report").join("report.json");
+    let p = dirs
+        .last()
+        .expect("a run with a report")
+        .join("report.json");
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -152,7 +160,10 @@ pub fn local_images() -> &'static HashMap<String, String> {
             text(&out.stdout),
             text(&out.stderr)
         );
-        let graph = engine(&repo, &["graph", "--json", "-m", "examples/local/matrix.toml"]);
+        let graph = engine(
+            &repo,
+            &["graph", "--json", "-m", "examples/local/matrix.toml"],
+        );
         let v: serde_json::Value = serde_json::from_slice(&graph.stdout).unwrap();
         let mut map = HashMap::new();
         for n in v["nodes"].as_array().unwrap() {

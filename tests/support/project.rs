@@ -20,16 +20,35 @@ impl Project {
         for f in std::fs::read_dir(dir.path().join("distros")).unwrap() {
             let p = f.unwrap().path();
             let t = std::fs::read_to_string(&p).unwrap();
-            std::fs::write(&p, t.replace("../../../docker/bootstrap/debian.sh", &script.display().to_string())).unwrap();
+            std::fs::write(
+                &p,
+                t.replace(
+                    "../../../docker/bootstrap/debian.sh",
+                    &script.display().to_string(),
+                ),
+            )
+            .unwrap();
         }
         let m = dir.path().join("matrix.toml");
         let mut t = std::fs::read_to_string(&m).unwrap();
-        let cache = cache_root.map_or_else(|| repo.join("examples/local/.cache/engine"), Path::to_path_buf);
+        let cache = cache_root.map_or_else(
+            || repo.join("examples/local/.cache/engine"),
+            Path::to_path_buf,
+        );
         // The shared cache lies outside this temporary project: allow it by name.
-        t = t.replace("root = \".cache/engine\"", &format!("root = {:?}", cache.display().to_string()));
-        t = format!("allow_host_paths = [{:?}]\n{t}", cache.display().to_string());
+        t = t.replace(
+            "root = \".cache/engine\"",
+            &format!("root = {:?}", cache.display().to_string()),
+        );
+        t = format!(
+            "allow_host_paths = [{:?}]\n{t}",
+            cache.display().to_string()
+        );
         if let Some(n) = nonce {
-            t = t.replace("context = \".\"", &format!("context = \".\"\nbuild_args = {{ E2E_NONCE = \"{n}\" }}"));
+            t = t.replace(
+                "context = \".\"",
+                &format!("context = \".\"\nbuild_args = {{ E2E_NONCE = \"{n}\" }}"),
+            );
         }
         std::fs::write(&m, t).unwrap();
         if !suites.is_empty() {
@@ -63,7 +82,6 @@ fn copy(from: &Path, to: &Path) {
         }
     }
 }
-
 
 /// The example as it is: its images are the ones `local_images()` builds, so nothing is rebuilt.
 pub struct LocalProject(Project);

@@ -18,7 +18,10 @@ pub struct CleanArgs {
 }
 
 pub fn run(cli: &Cli, args: &CleanArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -50,7 +53,10 @@ pub fn run(cli: &Cli, args: &CleanArgs) -> i32 {
         let mut live = 0;
         for c in containers {
             // A run still in progress owns its containers: leave them.
-            let owner = c.labels.get(crate::exec::context::LABEL_PID).and_then(|p| p.parse::<u32>().ok());
+            let owner = c
+                .labels
+                .get(crate::exec::context::LABEL_PID)
+                .and_then(|p| p.parse::<u32>().ok());
             if owner.is_some_and(process_is_engine) {
                 live += 1;
                 continue;
@@ -59,7 +65,14 @@ pub fn run(cli: &Cli, args: &CleanArgs) -> i32 {
                 removed += 1;
             }
         }
-        println!("removed {removed} container(s){}", if live > 0 { format!("; {live} of running engine processes left alone") } else { String::new() });
+        println!(
+            "removed {removed} container(s){}",
+            if live > 0 {
+                format!("; {live} of running engine processes left alone")
+            } else {
+                String::new()
+            }
+        );
         if args.images {
             let mut f = HashMap::new();
             if let Some(r) = &args.run {

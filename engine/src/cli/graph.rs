@@ -69,7 +69,10 @@ fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, i32> {
 fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix, color: bool) -> Result<(), i32> {
     use crate::exec::context::{base_ref, image_ref, provisioned_ref, LABEL_CACHE_KEY};
     use crate::plan::NodeKind;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|_| exit::INFRA)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|_| exit::INFRA)?;
     rt.block_on(async {
         let docker = match crate::exec::run::connect().await {
             Ok(d) => d,
@@ -80,7 +83,10 @@ fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix, color: bool) -> Re
         };
         for ix in plan.graph.node_indices().collect::<Vec<_>>() {
             let n = &plan.graph[ix];
-            let (Some(key), Some(distro)) = (n.cache_key.clone(), matrix.distros.get(&n.distro)) else { continue };
+            let (Some(key), Some(distro)) = (n.cache_key.clone(), matrix.distros.get(&n.distro))
+            else {
+                continue;
+            };
             let reference = match n.kind {
                 NodeKind::Base => base_ref(distro, &key),
                 NodeKind::Image => image_ref(&n.distro, &key),
@@ -104,7 +110,11 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let text = if args.json { dot::to_json(&plan) } else { dot::to_dot(&plan) };
+    let text = if args.json {
+        dot::to_json(&plan)
+    } else {
+        dot::to_dot(&plan)
+    };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     exit::OK
 }
@@ -114,7 +124,9 @@ pub fn list(cli: &Cli, args: &ListArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let _ = std::io::stdout().lock().write_all(dot::to_list(&plan, args.why).as_bytes());
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(dot::to_list(&plan, args.why).as_bytes());
     exit::OK
 }
 

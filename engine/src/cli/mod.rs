@@ -28,10 +28,21 @@ pub mod exit {
 /// The matrix (matrix.toml or matrix.ncl) declares the distros, the cache mounts and the suites;
 /// the engine checks it, plans the work as a graph and runs it in parallel on Docker.
 #[derive(Debug, Parser)]
-#[command(name = "engine", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "engine",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The matrix file. Default: ./matrix.toml, else ./matrix.ncl.
-    #[arg(short = 'm', long = "matrix", global = true, env = "ENGINE_MATRIX", value_name = "PATH")]
+    #[arg(
+        short = 'm',
+        long = "matrix",
+        global = true,
+        env = "ENGINE_MATRIX",
+        value_name = "PATH"
+    )]
     pub matrix: Option<PathBuf>,
 
     /// When to use colours.
@@ -55,7 +66,9 @@ impl ColorChoice {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         }
     }
 }

@@ -110,7 +110,9 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let req = RunRequest {
         jobs,
-        build_jobs: args.build_jobs.unwrap_or(matrix.engine.build_concurrency as usize),
+        build_jobs: args
+            .build_jobs
+            .unwrap_or(matrix.engine.build_concurrency as usize),
         fail_fast: args.fail_fast || matrix.engine.fail_fast,
         keep_failed: args.keep_containers,
         state_dir: matrix.root.join(".engine"),
@@ -123,7 +125,10 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
     } else {
         Verbosity::Normal
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -144,12 +149,16 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
                 return exit::INFRA;
             }
         };
-        let mut options = Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);
+        let mut options =
+            Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);
         options.report = args.report.clone();
         options.junit = args.junit.clone();
         let reporter = Reporter::new(options, files);
         let live = reporter.live_sink();
-        let result = execute(docker, loaded, matrix, &plan, keys, &req, live, |p| reporter.progress(&p)).await;
+        let result = execute(docker, loaded, matrix, &plan, keys, &req, live, |p| {
+            reporter.progress(&p)
+        })
+        .await;
         reporter.finish(&result, &skipped)
     })
 }
@@ -157,7 +166,11 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
 /// Every privilege a run grants beyond the defaults, said before anything runs.
 fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
     use std::collections::BTreeSet;
-    let distros: BTreeSet<&str> = plan.graph.node_weights().map(|n| n.distro.as_str()).collect();
+    let distros: BTreeSet<&str> = plan
+        .graph
+        .node_weights()
+        .map(|n| n.distro.as_str())
+        .collect();
     for d in distros {
         if let Some(distro) = matrix.distros.get(d) {
             let g = distro.container.grants();
@@ -172,7 +185,9 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
         .filter_map(|n| n.suite.as_deref().map(|s| (n.distro.as_str(), s)))
         .collect();
     for (d, s) in suites {
-        let (Some(distro), Some(suite)) = (matrix.distros.get(d), matrix.suites.get(s)) else { continue };
+        let (Some(distro), Some(suite)) = (matrix.distros.get(d), matrix.suites.get(s)) else {
+            continue;
+        };
         if suite.container.is_some() {
             let base = distro.container.grants();
             let g = distro.container.with(suite.container.as_ref()).grants();
@@ -182,9 +197,17 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
         }
     }
     let mut names: BTreeSet<&str> = matrix.pass_env.iter().map(String::as_str).collect();
-    names.extend(matrix.suites.values().flat_map(|s| s.pass_env.iter().map(String::as_str)));
+    names.extend(
+        matrix
+            .suites
+            .values()
+            .flat_map(|s| s.pass_env.iter().map(String::as_str)),
+    );
     if !names.is_empty() {
-        eprintln!("grant: host variables passed (masked in output): {}", names.into_iter().collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "grant: host variables passed (masked in output): {}",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        );
     }
 }
 

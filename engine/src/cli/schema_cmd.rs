@@ -45,7 +45,9 @@ pub fn run(args: &Args) -> i32 {
                 stale.push(path.display().to_string());
                 continue;
             }
-            if let Err(e) = std::fs::create_dir_all(&args.dir).and_then(|_| std::fs::write(&path, want)) {
+            if let Err(e) =
+                std::fs::create_dir_all(&args.dir).and_then(|_| std::fs::write(&path, want))
+            {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 return exit::INFRA;
             }

@@ -53,8 +53,15 @@ pub enum ShellError {
     #[diagnostic(code(engine::shell::unknown_suite), help("{hint}"))]
     UnknownSuite { name: String, hint: String },
     #[error("suite `{suite}` does not apply to {distro}: {reason}")]
-    #[diagnostic(code(engine::shell::not_applicable), help("pick a distro the suite runs on, or leave the suite out"))]
-    NotApplicable { suite: String, distro: String, reason: String },
+    #[diagnostic(
+        code(engine::shell::not_applicable),
+        help("pick a distro the suite runs on, or leave the suite out")
+    )]
+    NotApplicable {
+        suite: String,
+        distro: String,
+        reason: String,
+    },
     #[error("cannot prepare the shell container: {0}")]
     #[diagnostic(code(engine::shell::io))]
     Io(#[from] std::io::Error),
@@ -79,7 +86,13 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
     };
     let Some(distro) = matrix.distros.get(&args.distro).cloned() else {
         let hint = hint(&args.distro, matrix.distros.keys().cloned());
-        report(ShellError::UnknownDistro { name: args.distro.clone(), hint }, color);
+        report(
+            ShellError::UnknownDistro {
+                name: args.distro.clone(),
+                hint,
+            },
+            color,
+        );
         return exit::INVALID;
     };
     let keys = crate::plan::hash::cache_keys(&matrix);
@@ -89,12 +102,29 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
         Some(name) => {
             let Some(s) = matrix.suites.get(name) else {
                 let hint = hint(name, matrix.suites.keys().cloned());
-                report(ShellError::UnknownSuite { name: name.clone(), hint }, color);
+                report(
+                    ShellError::UnknownSuite {
+                        name: name.clone(),
+                        hint,
+                    },
+                    color,
+                );
                 return exit::INVALID;
             };
-            if let Some(skip) = full.skipped.iter().find(|k| &k.suite == name && k.distro == distro.name) {
+            if let Some(skip) = full
+                .skipped
+                .iter()
+                .find(|k| &k.suite == name && k.distro == distro.name)
+            {
                 let reason = skip.reason.clone();
-                report(ShellError::NotApplicable { suite: name.clone(), distro: distro.name.clone(), reason }, color);
+                report(
+                    ShellError::NotApplicable {
+                        suite: name.clone(),
+                        distro: distro.name.clone(),
+                        reason,
+                    },
+                    color,
+                );
                 return exit::INVALID;
             }
             Some(s.clone())
@@ -120,13 +150,18 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
     };
     let req = RunRequest {
         jobs: 2,
-        build_jobs: args.build_jobs.unwrap_or(matrix.engine.build_concurrency as usize),
+        build_jobs: args
+            .build_jobs
+            .unwrap_or(matrix.engine.build_concurrency as usize),
         fail_fast: true,
         keep_failed: false,
         state_dir: matrix.root.join(".engine"),
         runner_bin: runner_bin.clone(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -144,7 +179,10 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
                 return exit::INFRA;
             }
         };
-        eprintln!("preparing {} (base, image, provision; reused when cached)", distro.name);
+        eprintln!(
+            "preparing {} (base, image, provision; reused when cached)",
+            distro.name
+        );
         let prepared = execute(
             docker.clone(),
             loaded.clone(),
@@ -158,10 +196,22 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
         .await;
         let code = prepared.exit_code();
         if code != exit::OK {
-            eprintln!("cannot open a shell: the image of {} could not be prepared (exit {code})", distro.name);
+            eprintln!(
+                "cannot open a shell: the image of {} could not be prepared (exit {code})",
+                distro.name
+            );
             return code;
         }
-        let ctx = RunCtx::new(docker.clone(), matrix.clone(), loaded, prepared.run_id, prepared.run_dir, runner_bin, keys, false);
+        let ctx = RunCtx::new(
+            docker.clone(),
+            matrix.clone(),
+            loaded,
+            prepared.run_id,
+            prepared.run_dir,
+            runner_bin,
+            keys,
+            false,
+        );
         let node = match &suite {
             Some(s) => format!("shell:{}:{}", distro.name, s.name),
             None => format!("shell:{}", distro.name),
@@ -216,12 +266,15 @@ fn container_spec(
         // Exactly what the runner gives the suite's steps (the suite's own values win).
         let spec = specs::suite(&ctx.matrix, distro, s);
         env.extend(spec.environment);
-        env.entry("ENGINE_SUITE".into()).or_insert_with(|| s.name.clone());
+        env.entry("ENGINE_SUITE".into())
+            .or_insert_with(|| s.name.clone());
         workdir = spec.workdir;
     }
-    env.entry("ENGINE_DISTRO".into()).or_insert_with(|| distro.name.clone());
+    env.entry("ENGINE_DISTRO".into())
+        .or_insert_with(|| distro.name.clone());
     if let Some(term) = std::env::var_os("TERM") {
-        env.entry("TERM".into()).or_insert_with(|| term.to_string_lossy().into_owned());
+        env.entry("TERM".into())
+            .or_insert_with(|| term.to_string_lossy().into_owned());
     }
     // The same host variables and the same privileges and limits as the suite would get.
     let mut names = ctx.matrix.pass_env.clone();
@@ -240,7 +293,9 @@ fn container_spec(
         tty: std::io::stdin().is_terminal(),
         ..Default::default()
     };
-    let limits = distro.container.with(suite.and_then(|s| s.container.as_ref()));
+    let limits = distro
+        .container
+        .with(suite.and_then(|s| s.container.as_ref()));
     crate::exec::context::apply_limits(&mut spec, &limits);
     Ok(spec)
 }

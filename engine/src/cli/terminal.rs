@@ -43,7 +43,10 @@ pub fn size() -> Option<(u16, u16)> {
     for fd in [libc::STDOUT_FILENO, libc::STDIN_FILENO] {
         // SAFETY: winsize is plain data; TIOCGWINSZ fills it or fails on a non-terminal.
         let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 && ws.ws_col > 0 {
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0
+            && ws.ws_row > 0
+            && ws.ws_col > 0
+        {
             return Some((ws.ws_row, ws.ws_col));
         }
     }

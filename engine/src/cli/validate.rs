@@ -66,7 +66,11 @@ pub fn print_diagnostics(loaded: &Loaded, color: bool) {
     }
     let n = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
     if n > 0 {
-        let _ = writeln!(err, "error: the matrix is invalid ({n} problem{})", if n == 1 { "" } else { "s" });
+        let _ = writeln!(
+            err,
+            "error: the matrix is invalid ({n} problem{})",
+            if n == 1 { "" } else { "s" }
+        );
     }
 }
 
@@ -93,7 +97,11 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
                 matrix: name,
                 summary: loaded.matrix.as_ref().map(summary),
                 diagnostics: loaded.diagnostics.iter().map(|d| d.to_json()).collect(),
-                resolved: if args.dump { loaded.matrix.as_ref() } else { None },
+                resolved: if args.dump {
+                    loaded.matrix.as_ref()
+                } else {
+                    None
+                },
             };
             let mut stdout = std::io::stdout().lock();
             let _ = serde_json::to_writer_pretty(&mut stdout, &out);
@@ -109,7 +117,10 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
                 } else {
                     let s = summary(m);
                     let na = if s.not_applicable > 0 {
-                        format!(" ({} pairs not applicable: `engine list --why`)", s.not_applicable)
+                        format!(
+                            " ({} pairs not applicable: `engine list --why`)",
+                            s.not_applicable
+                        )
                     } else {
                         String::new()
                     };

@@ -2,7 +2,9 @@
 //! one), and the raw byte streams both ways. The session itself (terminal modes, signals) is
 //! the caller's.
 
-use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
+};
 use futures_util::{Stream, StreamExt};
 use std::pin::Pin;
 use tokio::io::AsyncWrite;
@@ -12,7 +14,8 @@ use super::error::server_error;
 use super::{DockerClient, DockerError};
 
 /// Chunks of container output, by stream (with a TTY, everything arrives as stdout).
-pub type OutputStream = Pin<Box<dyn Stream<Item = Result<(LogStream, Vec<u8>), DockerError>> + Send>>;
+pub type OutputStream =
+    Pin<Box<dyn Stream<Item = Result<(LogStream, Vec<u8>), DockerError>> + Send>>;
 
 /// The two ends of an attached container.
 pub struct Attached {
@@ -34,11 +37,17 @@ impl DockerClient {
         if let Some(name) = &spec.name {
             options = options.name(name);
         }
-        match self.api().create_container(Some(options.build()), body).await {
+        match self
+            .api()
+            .create_container(Some(options.build()), body)
+            .await
+        {
             Ok(response) => Ok(response.id),
-            Err(e) if server_error(&e).is_some_and(|(s, _)| s == 404) => Err(DockerError::ImageNotFound {
-                reference: spec.image.clone(),
-            }),
+            Err(e) if server_error(&e).is_some_and(|(s, _)| s == 404) => {
+                Err(DockerError::ImageNotFound {
+                    reference: spec.image.clone(),
+                })
+            }
             Err(e) => Err(self.fail("container create", &spec.image, e)),
         }
     }
@@ -77,7 +86,12 @@ impl DockerClient {
     }
 
     /// Tells the container's TTY its size (rows, columns).
-    pub async fn resize_tty(&self, container: &str, rows: u16, cols: u16) -> Result<(), DockerError> {
+    pub async fn resize_tty(
+        &self,
+        container: &str,
+        rows: u16,
+        cols: u16,
+    ) -> Result<(), DockerError> {
         let options = ResizeContainerTTYOptionsBuilder::default()
             .h(i32::from(rows))
             .w(i32::from(cols))

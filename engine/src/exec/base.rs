@@ -14,7 +14,12 @@ use crate::plan::NodeKind;
 use crate::spec::matrix::{Base, Distro, PullPolicy};
 use crate::spec::SpecDiagnostic;
 
-pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+pub async fn run(
+    ctx: &RunCtx,
+    distro: &Distro,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> NodeResult {
     match &distro.base {
         Base::Image { reference, pull } => pulled(ctx, distro, reference, *pull, log).await,
         Base::Rootfs { .. } => {
@@ -26,7 +31,13 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
     }
 }
 
-async fn pulled(ctx: &RunCtx, distro: &Distro, reference: &str, pull: PullPolicy, log: &mut NodeLog) -> NodeResult {
+async fn pulled(
+    ctx: &RunCtx,
+    distro: &Distro,
+    reference: &str,
+    pull: PullPolicy,
+    log: &mut NodeLog,
+) -> NodeResult {
     let present = match ctx.docker.image_exists(reference).await {
         Ok(p) => p,
         Err(e) => return infra(format!("cannot inspect {reference}: {e}")),
@@ -46,15 +57,25 @@ async fn pulled(ctx: &RunCtx, distro: &Distro, reference: &str, pull: PullPolicy
             format!("base image `{reference}` of distro `{}` is not present and pull = \"never\"", distro.name),
         )
         .help("load the image into the daemon (docker load / docker import), or set pull = \"missing\"");
-        return infra(format!("base image {reference} is absent (pull = \"never\")"))
-            .with_diagnostic(Some(render_at_distro(ctx, &distro.name, "/base_image", d, "this image is absent")));
+        return infra(format!(
+            "base image {reference} is absent (pull = \"never\")"
+        ))
+        .with_diagnostic(Some(render_at_distro(
+            ctx,
+            &distro.name,
+            "/base_image",
+            d,
+            "this image is absent",
+        )));
     }
     log.note(&format!("pulling {reference}"));
     match ctx.docker.pull(reference).await {
         Ok(()) => NodeResult::new(Outcome::Passed),
         Err(e) if present => {
             // pull = "always" with a registry out of reach: the local copy still works; say so.
-            log.note(&format!("pull failed ({e}); using the local copy of {reference}"));
+            log.note(&format!(
+                "pull failed ({e}); using the local copy of {reference}"
+            ));
             NodeResult::new(Outcome::Cached)
         }
         Err(e) => {
@@ -65,8 +86,13 @@ async fn pulled(ctx: &RunCtx, distro: &Distro, reference: &str, pull: PullPolicy
             .help(format!(
                 "the daemon said: {e}\nwithout a registry, import the image first, or declare `base_rootfs = {{ script = ... }}` to build it locally"
             ));
-            infra(format!("cannot pull {reference}: {e}"))
-                .with_diagnostic(Some(render_at_distro(ctx, &distro.name, "/base_image", d, "cannot be pulled")))
+            infra(format!("cannot pull {reference}: {e}")).with_diagnostic(Some(render_at_distro(
+                ctx,
+                &distro.name,
+                "/base_image",
+                d,
+                "cannot be pulled",
+            )))
         }
     }
 }
@@ -106,7 +132,9 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     let cache_root = &ctx.matrix.caches.root;
     let out_dir = cache_root.join("rootfs");
     let script_cache = machine_cache();
-    if let Err(e) = std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache)) {
+    if let Err(e) =
+        std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache))
+    {
         return infra(format!("cannot create {}: {e}", out_dir.display()));
     }
     let tar = out_dir.join(format!("{}.tar", short(&key)));
@@ -123,7 +151,12 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) => return infra(format!("cannot run rootfs script {}: {e}", script.display())),
+        Err(e) => {
+            return infra(format!(
+                "cannot run rootfs script {}: {e}",
+                script.display()
+            ))
+        }
     };
     // Interleave both streams into the log as they come.
     let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
@@ -142,12 +175,21 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     if !status.success() || !tar.is_file() {
         let d = SpecDiagnostic::error(
             "infra::rootfs-script",
-            format!("the rootfs script of distro `{}` failed ({status})", distro.name),
+            format!(
+                "the rootfs script of distro `{}` failed ({status})",
+                distro.name
+            ),
         )
         .help(format!("its output is in {}", log.path().display()));
         return infra(format!("rootfs script failed ({status})"))
             .with_tail(log.tail(15))
-            .with_diagnostic(Some(render_at_distro(ctx, &distro.name, "/base_rootfs/script", d, "this script failed")));
+            .with_diagnostic(Some(render_at_distro(
+                ctx,
+                &distro.name,
+                "/base_rootfs/script",
+                d,
+                "this script failed",
+            )));
     }
     let mut labels: HashMap<String, String> = ctx.labels(&format!("base:{}", distro.name));
     labels.insert(LABEL_CACHE_KEY.into(), key.clone());

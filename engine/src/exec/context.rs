@@ -94,7 +94,9 @@ impl RunCtx {
     }
 
     pub fn log_path(&self, node: &str) -> PathBuf {
-        self.run_dir.join("logs").join(format!("{}.log", node.replace(':', "_")))
+        self.run_dir
+            .join("logs")
+            .join(format!("{}.log", node.replace(':', "_")))
     }
 
     /// The node's I/O folder on the host (mounted at /engine/io), created empty.
@@ -197,7 +199,11 @@ impl RunCtx {
 pub fn apply_limits(spec: &mut crate::docker::ContainerSpec, c: &crate::spec::matrix::Container) {
     use crate::spec::matrix::NetworkMode;
     spec.privileged = c.privileged;
-    spec.cap_add = c.capabilities.iter().map(|x| x.trim_start_matches("CAP_").to_string()).collect();
+    spec.cap_add = c
+        .capabilities
+        .iter()
+        .map(|x| x.trim_start_matches("CAP_").to_string())
+        .collect();
     spec.network_mode = Some(
         match c.network {
             NetworkMode::None => "none",
@@ -229,9 +235,15 @@ pub fn passed_env(names: &[String]) -> (std::collections::BTreeMap<String, Strin
 
 /// The env of a container plus `ENGINE_MASK`, which tells the runner what to mask in the events
 /// it writes (it removes the variable before running any step).
-pub fn with_mask(mut env: std::collections::BTreeMap<String, String>, secrets: &[String]) -> std::collections::BTreeMap<String, String> {
+pub fn with_mask(
+    mut env: std::collections::BTreeMap<String, String>,
+    secrets: &[String],
+) -> std::collections::BTreeMap<String, String> {
     if !secrets.is_empty() {
-        env.insert("ENGINE_MASK".into(), serde_json::to_string(secrets).unwrap_or_default());
+        env.insert(
+            "ENGINE_MASK".into(),
+            serde_json::to_string(secrets).unwrap_or_default(),
+        );
     }
     env
 }
@@ -258,7 +270,13 @@ pub fn base_ref(distro: &Distro, key: &str) -> String {
                 .unwrap_or_else(|| "rootfs".into());
             let stem: String = stem
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             format!("engine-base/{stem}:{}", short(key))
         }

@@ -10,15 +10,33 @@ pub fn infra(reason: String) -> NodeResult {
 }
 
 fn rendered(d: &SpecDiagnostic) -> String {
-    render(d, RenderOptions { color: false, width: 100 })
+    render(
+        d,
+        RenderOptions {
+            color: false,
+            width: 100,
+        },
+    )
 }
 
 /// Render `d` at `pointer` in the declaration of distro `distro`.
-pub fn render_at_distro(ctx: &RunCtx, distro: &str, pointer: &str, d: SpecDiagnostic, label: &str) -> String {
+pub fn render_at_distro(
+    ctx: &RunCtx,
+    distro: &str,
+    pointer: &str,
+    d: SpecDiagnostic,
+    label: &str,
+) -> String {
     rendered(&ctx.loaded.distro_diagnostic(distro, pointer, d, label))
 }
 
 /// Render `d` at `pointer` in the task file of suite `suite`.
-pub fn render_at_suite(ctx: &RunCtx, suite: &str, pointer: &str, d: SpecDiagnostic, label: &str) -> String {
+pub fn render_at_suite(
+    ctx: &RunCtx,
+    suite: &str,
+    pointer: &str,
+    d: SpecDiagnostic,
+    label: &str,
+) -> String {
     rendered(&ctx.loaded.suite_diagnostic(suite, pointer, d, label))
 }

@@ -14,7 +14,12 @@ use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
 use crate::spec::SpecDiagnostic;
 
-pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+pub async fn run(
+    ctx: &RunCtx,
+    distro: &Distro,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> NodeResult {
     let key = ctx.key(NodeKind::Image, &distro.name);
     let tag = ctx.image_ref(&distro.name);
     match ctx.docker.image_labels(&tag).await {
@@ -55,20 +60,37 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
                 "infra::image-build",
                 format!("the image of distro `{}` failed to build", distro.name),
             )
-            .help(format!("last lines of the build:\n{}\nfull log: {}", tail.join("\n"), log.path().display()));
-            let pointer = if distro_declares_image(ctx, &distro.name) { "/image" } else { "" };
+            .help(format!(
+                "last lines of the build:\n{}\nfull log: {}",
+                tail.join("\n"),
+                log.path().display()
+            ));
+            let pointer = if distro_declares_image(ctx, &distro.name) {
+                "/image"
+            } else {
+                ""
+            };
             infra("image build failed".into())
                 .with_tail(tail)
-                .with_diagnostic(Some(render_at_distro(ctx, &distro.name, pointer, d, "built from here")))
+                .with_diagnostic(Some(render_at_distro(
+                    ctx,
+                    &distro.name,
+                    pointer,
+                    d,
+                    "built from here",
+                )))
         }
         Err(e) => infra(format!("image build: {e}")).with_tail(log.tail(10)),
     }
 }
 
 fn distro_declares_image(ctx: &RunCtx, distro: &str) -> bool {
-    ctx.loaded
-        .origins
-        .distros
-        .get(distro)
-        .is_some_and(|o| ctx.loaded.sources.get(o.file).spans.get(&o.pointer("/image")).is_some())
+    ctx.loaded.origins.distros.get(distro).is_some_and(|o| {
+        ctx.loaded
+            .sources
+            .get(o.file)
+            .spans
+            .get(&o.pointer("/image"))
+            .is_some()
+    })
 }

@@ -38,7 +38,10 @@ impl Outcome {
     }
 
     pub fn is_infra(&self) -> bool {
-        matches!(self, Outcome::Infra { .. } | Outcome::DependencyFailed { .. })
+        matches!(
+            self,
+            Outcome::Infra { .. } | Outcome::DependencyFailed { .. }
+        )
     }
 
     pub fn is_failure(&self) -> bool {
@@ -64,7 +67,9 @@ impl Outcome {
     /// The explanation, when there is one.
     pub fn reason(&self) -> Option<String> {
         match self {
-            Outcome::Failed { reason } | Outcome::Skipped { reason } | Outcome::Infra { reason } => Some(reason.clone()),
+            Outcome::Failed { reason }
+            | Outcome::Skipped { reason }
+            | Outcome::Infra { reason } => Some(reason.clone()),
             Outcome::Flaky { attempts } => Some(format!("passed on attempt {attempts}")),
             Outcome::TimedOut { after_secs } => Some(format!("timed out after {after_secs}s")),
             Outcome::DependencyFailed { node } => Some(format!("{node} did not succeed")),
@@ -128,7 +133,10 @@ mod millis {
 
 mod opt_time {
     use std::time::SystemTime;
-    pub fn serialize<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => {
                 let ms = t

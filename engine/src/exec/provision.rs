@@ -16,9 +16,9 @@ use super::log::NodeLog;
 use super::outcome::{NodeResult, Outcome};
 use super::specs;
 use crate::docker::{Ending, RunOptions};
-use crate::spec::matrix::Phase;
 use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
+use crate::spec::matrix::Phase;
 use crate::spec::SpecDiagnostic;
 
 /// What provisioning found, kept on the provisioned image.
@@ -44,7 +44,12 @@ impl Facts {
     }
 }
 
-pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+pub async fn run(
+    ctx: &RunCtx,
+    distro: &Distro,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> NodeResult {
     let node = format!("provision:{}", distro.name);
     let key = ctx.key(NodeKind::Provision, &distro.name);
     let tag = ctx.provisioned_ref(&distro.name);
@@ -61,10 +66,23 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
         Err(e) => return infra(format!("cannot create the I/O folder: {e}")),
     };
     let spec = specs::provision(&ctx.matrix, distro);
-    if let Err(e) = std::fs::write(io.join("provision.json"), serde_json::to_vec_pretty(&spec).unwrap_or_default()) {
+    if let Err(e) = std::fs::write(
+        io.join("provision.json"),
+        serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+    ) {
         return infra(format!("cannot write the provision spec: {e}"));
     }
-    let container = match ctx.runner_container(&distro.name, &node, ctx.image_ref(&distro.name), "provision", &io, Phase::Provision, &ctx.matrix.pass_env, &distro.container, log) {
+    let container = match ctx.runner_container(
+        &distro.name,
+        &node,
+        ctx.image_ref(&distro.name),
+        "provision",
+        &io,
+        Phase::Provision,
+        &ctx.matrix.pass_env,
+        &distro.container,
+        log,
+    ) {
         Ok(c) => c,
         Err(e) => return infra(format!("cannot prepare the cache mounts: {e}")),
     };
@@ -74,13 +92,27 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog, cancel: &Canc
         // Kept until committed; removed below in every case.
         keep: true,
     };
-    let outcome = ctx.docker.run_to_completion(&container, options, |l| log.line(&l.line)).await;
+    let outcome = ctx
+        .docker
+        .run_to_completion(&container, options, |l| log.line(&l.line))
+        .await;
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => return infra(format!("provision container: {e}")),
     };
     let id = outcome.container_id.clone();
-    let result = finish(ctx, distro, &io, &id, &tag, &key, &outcome.ending, outcome.exit.map(|e| e.exit_code), log).await;
+    let result = finish(
+        ctx,
+        distro,
+        &io,
+        &id,
+        &tag,
+        &key,
+        &outcome.ending,
+        outcome.exit.map(|e| e.exit_code),
+        log,
+    )
+    .await;
     if !id.is_empty() {
         let _ = ctx.docker.remove(&id, true).await;
     }
@@ -102,11 +134,18 @@ async fn finish(
     match ending {
         Ending::Cancelled => return NodeResult::new(Outcome::Cancelled),
         Ending::TimedOut => {
-            return infra(format!("provisioning took longer than engine.timeout ({})", humantime::format_duration(ctx.matrix.engine.timeout)))
-                .with_tail(log.tail(10))
+            return infra(format!(
+                "provisioning took longer than engine.timeout ({})",
+                humantime::format_duration(ctx.matrix.engine.timeout)
+            ))
+            .with_tail(log.tail(10))
         }
-        Ending::OomKilled => return infra("provisioning was killed for memory".into()).with_tail(log.tail(10)),
-        Ending::KilledExternally => return infra("the provision container was killed from outside".into()),
+        Ending::OomKilled => {
+            return infra("provisioning was killed for memory".into()).with_tail(log.tail(10))
+        }
+        Ending::KilledExternally => {
+            return infra("the provision container was killed from outside".into())
+        }
         Ending::Exited => {}
     }
     let events = read_events(&io.join("events.jsonl"));
@@ -117,36 +156,63 @@ async fn finish(
         match e {
             Event::Probe { probe } => facts.os = Some(probe.os.normalized.clone()),
             Event::Locales { missing, .. } => facts.missing_locales = missing.clone(),
-            Event::AurHelper { helper, .. } => facts.aur_helper = helper.as_ref().map(|h| h.name.clone()),
-            Event::InfraError { code, message, remedy, scope } => match scope {
+            Event::AurHelper { helper, .. } => {
+                facts.aur_helper = helper.as_ref().map(|h| h.name.clone())
+            }
+            Event::InfraError {
+                code,
+                message,
+                remedy,
+                scope,
+            } => match scope {
                 Some(s) if s.starts_with("locale:") => {
                     let l = s.trim_start_matches("locale:").to_string();
-                    facts.remedies.insert(l.clone(), remedy.clone().unwrap_or_default());
+                    facts
+                        .remedies
+                        .insert(l.clone(), remedy.clone().unwrap_or_default());
                     if !facts.missing_locales.contains(&l) {
                         facts.missing_locales.push(l);
                     }
                 }
                 _ => unscoped.push((code.clone(), message.clone(), remedy.clone())),
             },
-            Event::StepFinished { step, exit_code, .. } if exit_code.is_some_and(|c| c != 0) => {
+            Event::StepFinished {
+                step, exit_code, ..
+            } if exit_code.is_some_and(|c| c != 0) => {
                 failed_step = Some((step.clone(), *exit_code));
             }
             _ => {}
         }
     }
     if let Some((code, message, remedy)) = unscoped.first() {
-        let pointer = if code.contains("aur") { "/aur_helper/policy" } else { "" };
-        let mut d = SpecDiagnostic::error(format!("infra::{code}"), format!("provisioning {}: {message}", distro.name));
+        let pointer = if code.contains("aur") {
+            "/aur_helper/policy"
+        } else {
+            ""
+        };
+        let mut d = SpecDiagnostic::error(
+            format!("infra::{code}"),
+            format!("provisioning {}: {message}", distro.name),
+        );
         if let Some(r) = remedy {
             d = d.help(r.clone());
         }
         return infra(message.clone())
             .with_tail(log.tail(10))
-            .with_diagnostic(Some(render_at_distro(ctx, &distro.name, pointer, d, "expectation not met")));
+            .with_diagnostic(Some(render_at_distro(
+                ctx,
+                &distro.name,
+                pointer,
+                d,
+                "expectation not met",
+            )));
     }
     if exit != Some(0) {
         let what = match &failed_step {
-            Some((step, code)) => format!("provision step `{step}` failed (exit {})", code.unwrap_or(-1)),
+            Some((step, code)) => format!(
+                "provision step `{step}` failed (exit {})",
+                code.unwrap_or(-1)
+            ),
             None => format!("the runner exited with {}", exit.unwrap_or(-1)),
         };
         return infra(what).with_tail(log.tail(15));
@@ -154,7 +220,10 @@ async fn finish(
     let mut labels = ctx.labels(&format!("provision:{}", distro.name));
     labels.insert(LABEL_CACHE_KEY.into(), key.to_string());
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
-    labels.insert(LABEL_PROVISION_FACTS.into(), serde_json::to_string(&facts).unwrap_or_default());
+    labels.insert(
+        LABEL_PROVISION_FACTS.into(),
+        serde_json::to_string(&facts).unwrap_or_default(),
+    );
     let (repo, t) = crate::docker::image::split_reference(tag);
     match ctx.docker.commit(container, repo, t, &labels, &[]).await {
         Ok(_) => {

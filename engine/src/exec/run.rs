@@ -32,11 +32,24 @@ pub struct RunRequest {
 
 /// Something the run reports as it goes.
 pub enum Progress<'a> {
-    Started { run_id: &'a str, run_dir: &'a Path, endpoint: &'a str, nodes: usize },
-    NodeStarted { node: &'a Node },
-    NodeFinished { node: &'a Node, result: &'a NodeResult, log: PathBuf },
+    Started {
+        run_id: &'a str,
+        run_dir: &'a Path,
+        endpoint: &'a str,
+        nodes: usize,
+    },
+    NodeStarted {
+        node: &'a Node,
+    },
+    NodeFinished {
+        node: &'a Node,
+        result: &'a NodeResult,
+        log: PathBuf,
+    },
     Interrupted,
-    Cleaned { containers: usize },
+    Cleaned {
+        containers: usize,
+    },
 }
 
 /// Everything about a finished (or interrupted) run.
@@ -68,7 +81,10 @@ pub fn new_run_id() -> String {
     let now = time::OffsetDateTime::now_utc();
     let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
     let stamp = now.format(fmt).unwrap_or_default();
-    format!("{stamp}-{:04x}", std::process::id() as u16 ^ (now.nanosecond() as u16))
+    format!(
+        "{stamp}-{:04x}",
+        std::process::id() as u16 ^ (now.nanosecond() as u16)
+    )
 }
 
 /// The runner binary the engine mounts into containers: `$ENGINE_RUNNER`, else `runner` next to
@@ -76,7 +92,11 @@ pub fn new_run_id() -> String {
 pub fn find_runner() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("ENGINE_RUNNER") {
         let p = PathBuf::from(p);
-        return if p.is_file() { Ok(p) } else { Err(format!("ENGINE_RUNNER={} does not exist", p.display())) };
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("ENGINE_RUNNER={} does not exist", p.display()))
+        };
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = exe.parent().unwrap_or(Path::new("."));
@@ -99,7 +119,12 @@ fn load_timings(state: &Path) -> HashMap<String, u64> {
 fn save_timings(state: &Path, results: &[(Node, NodeResult)]) {
     let mut t = load_timings(state);
     for (n, r) in results {
-        if n.kind == NodeKind::Suite && matches!(r.outcome, Outcome::Passed | Outcome::Failed { .. } | Outcome::Flaky { .. }) {
+        if n.kind == NodeKind::Suite
+            && matches!(
+                r.outcome,
+                Outcome::Passed | Outcome::Failed { .. } | Outcome::Flaky { .. }
+            )
+        {
             t.insert(n.id.clone(), r.duration.as_millis() as u64);
         }
     }
@@ -180,10 +205,16 @@ pub async fn execute(
             work(ctx, node, &mut log, &token).await
         },
         |e| match e {
-            SchedEvent::Started { node } => progress(Progress::NodeStarted { node: &plan.graph[node] }),
+            SchedEvent::Started { node } => progress(Progress::NodeStarted {
+                node: &plan.graph[node],
+            }),
             SchedEvent::Finished { node, result } => {
                 let n = &plan.graph[node];
-                progress(Progress::NodeFinished { node: n, result, log: ctx.log_path(&n.id) })
+                progress(Progress::NodeFinished {
+                    node: n,
+                    result,
+                    log: ctx.log_path(&n.id),
+                })
             }
         },
     )
@@ -223,9 +254,16 @@ pub async fn execute(
     }
 }
 
-async fn work(ctx: &RunCtx, node: &Node, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+async fn work(
+    ctx: &RunCtx,
+    node: &Node,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> NodeResult {
     let Some(distro) = ctx.matrix.distros.get(&node.distro) else {
-        return NodeResult::new(Outcome::Infra { reason: format!("unknown distro {}", node.distro) });
+        return NodeResult::new(Outcome::Infra {
+            reason: format!("unknown distro {}", node.distro),
+        });
     };
     let result = match node.kind {
         NodeKind::Base => base::run(ctx, distro, log, cancel).await,
@@ -233,17 +271,30 @@ async fn work(ctx: &RunCtx, node: &Node, log: &mut NodeLog, cancel: &Cancellatio
         NodeKind::Provision => provision::run(ctx, distro, log, cancel).await,
         NodeKind::Suite => {
             let Some(suite) = node.suite.as_ref().and_then(|s| ctx.matrix.suites.get(s)) else {
-                return NodeResult::new(Outcome::Infra { reason: "unknown suite".into() });
+                return NodeResult::new(Outcome::Infra {
+                    reason: "unknown suite".into(),
+                });
             };
             suite::run(ctx, distro, suite, log, cancel).await
         }
     };
-    log.note(&format!("{}{}", result.outcome.word(), result.outcome.reason().map(|r| format!(": {r}")).unwrap_or_default()));
+    log.note(&format!(
+        "{}{}",
+        result.outcome.word(),
+        result
+            .outcome
+            .reason()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    ));
     result
 }
 
 /// Ctrl-C or SIGTERM: cancel the run (containers are stopped and removed by their owners).
-fn spawn_signal_listener(cancel: CancellationToken, interrupted: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+fn spawn_signal_listener(
+    cancel: CancellationToken,
+    interrupted: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let term = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

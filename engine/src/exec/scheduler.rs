@@ -29,8 +29,13 @@ pub struct Limits {
 /// What the scheduler tells its observer.
 #[derive(Debug, Clone)]
 pub enum SchedEvent<'a> {
-    Started { node: NodeIndex },
-    Finished { node: NodeIndex, result: &'a NodeResult },
+    Started {
+        node: NodeIndex,
+    },
+    Finished {
+        node: NodeIndex,
+        result: &'a NodeResult,
+    },
 }
 
 /// Per-node scheduling facts supplied by the caller.
@@ -69,7 +74,10 @@ where
             NodeKind::Provision => 1,
             NodeKind::Suite => 2,
         };
-        let expected = facts.get(&ix).and_then(|f| f.expected).map_or(0, |d| d.as_millis());
+        let expected = facts
+            .get(&ix)
+            .and_then(|f| f.expected)
+            .map_or(0, |d| d.as_millis());
         (class, std::cmp::Reverse(expected), n.id.clone(), ix)
     };
     for (ix, n) in &waiting {
@@ -105,9 +113,18 @@ where
                 let f = facts.get(&ix).unwrap_or(&empty);
                 let taken_now: HashSet<&String> = admitted
                     .iter()
-                    .flat_map(|(e, _)| facts.get(&e.3).map(|f| f.exclusive.iter()).into_iter().flatten())
+                    .flat_map(|(e, _)| {
+                        facts
+                            .get(&e.3)
+                            .map(|f| f.exclusive.iter())
+                            .into_iter()
+                            .flatten()
+                    })
                     .collect();
-                if f.exclusive.iter().any(|r| held.contains(r) || taken_now.contains(r)) {
+                if f.exclusive
+                    .iter()
+                    .any(|r| held.contains(r) || taken_now.contains(r))
+                {
                     continue;
                 }
                 admitted.push((entry.clone(), is_build));
@@ -145,7 +162,9 @@ where
             n = inflight.next() => n,
             _ = cancel.cancelled(), if !stopped => { stopped = true; continue; }
         };
-        let Some((ix, is_build, result)) = next else { break };
+        let Some((ix, is_build, result)) = next else {
+            break;
+        };
         running -= 1;
         if is_build {
             building -= 1;
@@ -159,7 +178,10 @@ where
         if !ok && limits.fail_fast && (result.outcome.is_failure() || result.outcome.is_infra()) {
             cancel.cancel();
         }
-        observe(SchedEvent::Finished { node: ix, result: &result });
+        observe(SchedEvent::Finished {
+            node: ix,
+            result: &result,
+        });
         results.insert(ix, result);
         let children: Vec<NodeIndex> = g.neighbors_directed(ix, Direction::Outgoing).collect();
         if ok {
@@ -179,8 +201,13 @@ where
                 if results.contains_key(&c) {
                     continue;
                 }
-                let r = NodeResult::new(Outcome::DependencyFailed { node: failed.clone() });
-                observe(SchedEvent::Finished { node: c, result: &r });
+                let r = NodeResult::new(Outcome::DependencyFailed {
+                    node: failed.clone(),
+                });
+                observe(SchedEvent::Finished {
+                    node: c,
+                    result: &r,
+                });
                 results.insert(c, r);
                 stack.extend(g.neighbors_directed(c, Direction::Outgoing));
             }
@@ -190,7 +217,10 @@ where
     for ix in g.node_indices() {
         if let std::collections::hash_map::Entry::Vacant(e) = results.entry(ix) {
             let r = NodeResult::new(Outcome::Cancelled);
-            observe(SchedEvent::Finished { node: ix, result: &r });
+            observe(SchedEvent::Finished {
+                node: ix,
+                result: &r,
+            });
             e.insert(r);
         }
     }
@@ -210,7 +240,12 @@ mod tests {
     }
 
     /// Work that takes `ms` and fails for the ids in `fail`, recording concurrency.
-    async fn fake(ix: NodeIndex, plan: &Plan, fail: &[&str], live: &Mutex<(usize, usize)>) -> NodeResult {
+    async fn fake(
+        ix: NodeIndex,
+        plan: &Plan,
+        fail: &[&str],
+        live: &Mutex<(usize, usize)>,
+    ) -> NodeResult {
         {
             let mut l = live.lock().unwrap();
             l.0 += 1;
@@ -226,7 +261,11 @@ mod tests {
     }
 
     fn limits(jobs: usize) -> Limits {
-        Limits { jobs, build_jobs: 1, fail_fast: false }
+        Limits {
+            jobs,
+            build_jobs: 1,
+            fail_fast: false,
+        }
     }
 
     #[tokio::test]
@@ -235,11 +274,18 @@ mod tests {
         let live = Mutex::new((0, 0));
         let order = Arc::new(Mutex::new(Vec::new()));
         let o2 = order.clone();
-        let results = run(&p, &HashMap::new(), &limits(3), &CancellationToken::new(), |ix, _| fake(ix, &p, &[], &live), |e| {
-            if let SchedEvent::Started { node } = e {
-                o2.lock().unwrap().push(p.graph[node].id.clone());
-            }
-        })
+        let results = run(
+            &p,
+            &HashMap::new(),
+            &limits(3),
+            &CancellationToken::new(),
+            |ix, _| fake(ix, &p, &[], &live),
+            |e| {
+                if let SchedEvent::Started { node } = e {
+                    o2.lock().unwrap().push(p.graph[node].id.clone());
+                }
+            },
+        )
         .await;
         assert_eq!(results.len(), p.len());
         assert!(results.values().all(|r| r.outcome == Outcome::Passed));
@@ -254,10 +300,26 @@ mod tests {
     async fn a_failed_provision_marks_its_suites_not_run() {
         let p = plan(3);
         let live = Mutex::new((0, 0));
-        let results = run(&p, &HashMap::new(), &limits(2), &CancellationToken::new(), |ix, _| fake(ix, &p, &["provision:d1"], &live), |_| {}).await;
+        let results = run(
+            &p,
+            &HashMap::new(),
+            &limits(2),
+            &CancellationToken::new(),
+            |ix, _| fake(ix, &p, &["provision:d1"], &live),
+            |_| {},
+        )
+        .await;
         let r = &results[&p.index_of("suite:d1:s2").unwrap()];
-        assert_eq!(r.outcome, Outcome::DependencyFailed { node: "provision:d1".into() });
-        assert_eq!(results[&p.index_of("suite:d0:s2").unwrap()].outcome, Outcome::Passed);
+        assert_eq!(
+            r.outcome,
+            Outcome::DependencyFailed {
+                node: "provision:d1".into()
+            }
+        );
+        assert_eq!(
+            results[&p.index_of("suite:d0:s2").unwrap()].outcome,
+            Outcome::Passed
+        );
     }
 
     #[tokio::test]
@@ -265,30 +327,47 @@ mod tests {
         let p = plan(6);
         let mut facts = HashMap::new();
         for ix in p.suite_nodes() {
-            facts.insert(ix, NodeFacts { exclusive: vec!["aur".into()], expected: None });
+            facts.insert(
+                ix,
+                NodeFacts {
+                    exclusive: vec!["aur".into()],
+                    expected: None,
+                },
+            );
         }
         let live = Mutex::new((0, 0));
         let suites_live = Mutex::new((0usize, 0usize));
-        let results = run(&p, &facts, &limits(8), &CancellationToken::new(), |ix, _| {
-            let is_suite = p.graph[ix].kind == NodeKind::Suite;
-            let (live, suites_live) = (&live, &suites_live);
-            let p = &p;
-            async move {
-                if is_suite {
-                    let mut s = suites_live.lock().unwrap();
-                    s.0 += 1;
-                    s.1 = s.1.max(s.0);
+        let results = run(
+            &p,
+            &facts,
+            &limits(8),
+            &CancellationToken::new(),
+            |ix, _| {
+                let is_suite = p.graph[ix].kind == NodeKind::Suite;
+                let (live, suites_live) = (&live, &suites_live);
+                let p = &p;
+                async move {
+                    if is_suite {
+                        let mut s = suites_live.lock().unwrap();
+                        s.0 += 1;
+                        s.1 = s.1.max(s.0);
+                    }
+                    let r = fake(ix, p, &[], live).await;
+                    if is_suite {
+                        suites_live.lock().unwrap().0 -= 1;
+                    }
+                    r
                 }
-                let r = fake(ix, p, &[], live).await;
-                if is_suite {
-                    suites_live.lock().unwrap().0 -= 1;
-                }
-                r
-            }
-        }, |_| {})
+            },
+            |_| {},
+        )
         .await;
         assert!(results.values().all(|r| r.outcome == Outcome::Passed));
-        assert_eq!(suites_live.lock().unwrap().1, 1, "two holders of one exclusive resource");
+        assert_eq!(
+            suites_live.lock().unwrap().1,
+            1,
+            "two holders of one exclusive resource"
+        );
     }
 
     #[tokio::test]
@@ -296,10 +375,25 @@ mod tests {
         let p = plan(10);
         let live = Mutex::new((0, 0));
         let cancel = CancellationToken::new();
-        let l = Limits { jobs: 1, build_jobs: 1, fail_fast: true };
-        let results = run(&p, &HashMap::new(), &l, &cancel, |ix, _| fake(ix, &p, &["suite:d0:s0"], &live), |_| {}).await;
+        let l = Limits {
+            jobs: 1,
+            build_jobs: 1,
+            fail_fast: true,
+        };
+        let results = run(
+            &p,
+            &HashMap::new(),
+            &l,
+            &cancel,
+            |ix, _| fake(ix, &p, &["suite:d0:s0"], &live),
+            |_| {},
+        )
+        .await;
         assert!(cancel.is_cancelled());
-        let cancelled = results.values().filter(|r| r.outcome == Outcome::Cancelled).count();
+        let cancelled = results
+            .values()
+            .filter(|r| r.outcome == Outcome::Cancelled)
+            .count();
         assert!(cancelled > 0);
         assert_eq!(results.len(), p.len());
     }

@@ -1,6 +1,9 @@
 //! The specs the engine hands to the runner, built from the matrix (types shared with the runner).
 
-use runner::spec::{AurPolicy as RAur, AurSpec, LocalePolicy as RLocale, LocaleSpec, ProvisionSpec, StepSpec, SuiteSpec};
+use runner::spec::{
+    AurPolicy as RAur, AurSpec, LocalePolicy as RLocale, LocaleSpec, ProvisionSpec, StepSpec,
+    SuiteSpec,
+};
 
 use crate::spec::matrix::{AurPolicy, Distro, LocalePolicy, Suite};
 use crate::spec::Matrix;

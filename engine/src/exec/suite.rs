@@ -31,7 +31,13 @@ enum Attempt {
     Other(NodeResult),
 }
 
-pub async fn run(ctx: &RunCtx, distro: &Distro, suite: &Suite, log: &mut NodeLog, cancel: &CancellationToken) -> NodeResult {
+pub async fn run(
+    ctx: &RunCtx,
+    distro: &Distro,
+    suite: &Suite,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> NodeResult {
     let image = ctx.provisioned_ref(&distro.name);
     let facts = match ctx.docker.image_labels(&image).await {
         Ok(Some(labels)) => Facts::from_labels(&labels),
@@ -47,19 +53,38 @@ pub async fn run(ctx: &RunCtx, distro: &Distro, suite: &Suite, log: &mut NodeLog
         if attempts > 1 {
             log.note(&format!("attempt {attempt} of {attempts}"));
         }
-        let a = once(ctx, distro, suite, attempt, attempt == attempts, log, cancel).await;
+        let a = once(
+            ctx,
+            distro,
+            suite,
+            attempt,
+            attempt == attempts,
+            log,
+            cancel,
+        )
+        .await;
         let mut r = match (a, suite.expect) {
-            (Attempt::Passed, Expect::Fail) => NodeResult::new(Outcome::Failed { reason: "expected to fail, but passed".into() }),
+            (Attempt::Passed, Expect::Fail) => NodeResult::new(Outcome::Failed {
+                reason: "expected to fail, but passed".into(),
+            }),
             (Attempt::Failed(_), Expect::Fail) => NodeResult::new(Outcome::Passed),
             (Attempt::Failed(_), Expect::Xfail) => NodeResult::new(Outcome::Xfail),
             (Attempt::Passed, _) => NodeResult::new(Outcome::Passed),
-            (Attempt::Failed(reason), _) => NodeResult::new(Outcome::Failed { reason }).with_tail(log.tail(20)),
-            (Attempt::TimedOut, _) => NodeResult::new(Outcome::TimedOut { after_secs: suite.timeout.as_secs() }).with_tail(log.tail(10)),
+            (Attempt::Failed(reason), _) => {
+                NodeResult::new(Outcome::Failed { reason }).with_tail(log.tail(20))
+            }
+            (Attempt::TimedOut, _) => NodeResult::new(Outcome::TimedOut {
+                after_secs: suite.timeout.as_secs(),
+            })
+            .with_tail(log.tail(10)),
             (Attempt::Other(r), _) => return with_attempts(r, attempt),
         };
         r.attempts = attempt;
         if r.outcome == Outcome::Passed && first_failure.is_some() {
-            return with_attempts(NodeResult::new(Outcome::Flaky { attempts: attempt }), attempt);
+            return with_attempts(
+                NodeResult::new(Outcome::Flaky { attempts: attempt }),
+                attempt,
+            );
         }
         if r.outcome.is_failure() && attempt < attempts && !cancel.is_cancelled() {
             first_failure.get_or_insert(r);
@@ -85,7 +110,10 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
     let index = distro.locales.iter().position(|d| same_locale(d, missing));
     match distro.on_missing_locale {
         LocalePolicy::Skip => Some(NodeResult::new(Outcome::Skipped {
-            reason: format!("locale {missing} is missing on {} (on_missing_locale = \"skip\")", distro.name),
+            reason: format!(
+                "locale {missing} is missing on {} (on_missing_locale = \"skip\")",
+                distro.name
+            ),
         })),
         policy => {
             let remedy = facts
@@ -95,9 +123,17 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
                 .cloned()
                 .unwrap_or_else(|| format!("add the locale definition to the image (e.g. install glibc-locales / the `locales` data for {missing}), or set on_missing_locale = \"generate\" or \"skip\""));
             let (pointer, what) = match (policy, index) {
-                (LocalePolicy::Generate, _) => ("/on_missing_locale".to_string(), "generation failed"),
-                (_, Some(i)) => (format!("/locales/{i}"), "declared here, missing in the image"),
-                (_, None) => ("/locales".to_string(), "declared here, missing in the image"),
+                (LocalePolicy::Generate, _) => {
+                    ("/on_missing_locale".to_string(), "generation failed")
+                }
+                (_, Some(i)) => (
+                    format!("/locales/{i}"),
+                    "declared here, missing in the image",
+                ),
+                (_, None) => (
+                    "/locales".to_string(),
+                    "declared here, missing in the image",
+                ),
             };
             let d = SpecDiagnostic::error(
                 "infra::locale-missing",
@@ -114,21 +150,46 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
 
 /// One attempt; `last` says whether a failure is final (only a final failure's container is kept).
 #[allow(clippy::too_many_arguments)]
-async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, last: bool, log: &mut NodeLog, cancel: &CancellationToken) -> Attempt {
+async fn once(
+    ctx: &RunCtx,
+    distro: &Distro,
+    suite: &Suite,
+    attempt: u32,
+    last: bool,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> Attempt {
     let node = format!("suite:{}:{}", distro.name, suite.name);
-    let io_name = if attempt > 1 { format!("{node}:attempt{attempt}") } else { node.clone() };
+    let io_name = if attempt > 1 {
+        format!("{node}:attempt{attempt}")
+    } else {
+        node.clone()
+    };
     let io = match ctx.io_dir(&io_name) {
         Ok(d) => d,
         Err(e) => return Attempt::Other(infra(format!("cannot create the I/O folder: {e}"))),
     };
     let spec = specs::suite(&ctx.matrix, distro, suite);
-    if let Err(e) = std::fs::write(io.join("suite.json"), serde_json::to_vec_pretty(&spec).unwrap_or_default()) {
+    if let Err(e) = std::fs::write(
+        io.join("suite.json"),
+        serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+    ) {
         return Attempt::Other(infra(format!("cannot write the suite spec: {e}")));
     }
     let mut names = ctx.matrix.pass_env.clone();
     names.extend(suite.pass_env.iter().cloned());
     let limits = distro.container.with(suite.container.as_ref());
-    let container = match ctx.runner_container(&distro.name, &node, ctx.provisioned_ref(&distro.name), "suite", &io, Phase::Suite, &names, &limits, log) {
+    let container = match ctx.runner_container(
+        &distro.name,
+        &node,
+        ctx.provisioned_ref(&distro.name),
+        "suite",
+        &io,
+        Phase::Suite,
+        &names,
+        &limits,
+        log,
+    ) {
         Ok(c) => c,
         Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
     };
@@ -137,7 +198,11 @@ async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, last: 
         cancel: cancel.clone(),
         keep: ctx.keep_failed && last,
     };
-    let outcome = match ctx.docker.run_to_completion(&container, options, |l| log.line(&l.line)).await {
+    let outcome = match ctx
+        .docker
+        .run_to_completion(&container, options, |l| log.line(&l.line))
+        .await
+    {
         Ok(o) => o,
         Err(e) => return Attempt::Other(infra(format!("suite container: {e}"))),
     };
@@ -148,8 +213,13 @@ async fn once(ctx: &RunCtx, distro: &Distro, suite: &Suite, attempt: u32, last: 
     });
     let verdict = match outcome.ending {
         Ending::Cancelled => Attempt::Other(crate::exec::NodeResult::new(Outcome::Cancelled)),
-        Ending::OomKilled => Attempt::Other(infra("killed for memory (out of memory in the container)".into()).with_tail(log.tail(10))),
-        Ending::KilledExternally => Attempt::Other(infra("the suite container was killed from outside".into()).with_tail(log.tail(5))),
+        Ending::OomKilled => Attempt::Other(
+            infra("killed for memory (out of memory in the container)".into())
+                .with_tail(log.tail(10)),
+        ),
+        Ending::KilledExternally => Attempt::Other(
+            infra("the suite container was killed from outside".into()).with_tail(log.tail(5)),
+        ),
         Ending::TimedOut => Attempt::TimedOut,
         Ending::Exited => match finished {
             Some(FinishStatus::Ok) => Attempt::Passed,
@@ -192,7 +262,11 @@ fn failed_phase(events: &[Event]) -> String {
         .iter()
         .rev()
         .find_map(|e| match e {
-            Event::StepFinished { step, exit_code: Some(c), .. } if *c != 0 => Some(format!("{step} exited with {c}")),
+            Event::StepFinished {
+                step,
+                exit_code: Some(c),
+                ..
+            } if *c != 0 => Some(format!("{step} exited with {c}")),
             _ => None,
         })
         .unwrap_or_else(|| "the suite failed".into())

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::CacheKeys;
 use super::node::{Node, NodeKind, Skipped};
+use super::CacheKeys;
 use crate::spec::checks::same_locale;
 use crate::spec::Matrix;
 
@@ -189,7 +189,10 @@ impl Plan {
         let mut stack = vec![ix];
         while let Some(n) = stack.pop() {
             if into.insert(n) {
-                stack.extend(self.graph.neighbors_directed(n, petgraph::Direction::Incoming));
+                stack.extend(
+                    self.graph
+                        .neighbors_directed(n, petgraph::Direction::Incoming),
+                );
             }
         }
     }

@@ -54,7 +54,11 @@ pub fn to_dot(plan: &Plan) -> String {
             if current.is_some() {
                 let _ = writeln!(out, "  }}");
             }
-            let _ = writeln!(out, "  subgraph {} {{", quote(&format!("cluster_{}", n.distro)));
+            let _ = writeln!(
+                out,
+                "  subgraph {} {{",
+                quote(&format!("cluster_{}", n.distro))
+            );
             let _ = writeln!(out, "    label={};", quote(&n.distro));
             current = Some(n.distro.as_str());
         }
@@ -103,7 +107,11 @@ pub fn to_json(plan: &Plan) -> String {
         .into_iter()
         .map(|ix| JsonNode {
             node: &plan.graph[ix],
-            deps: plan.deps(ix).into_iter().map(|d| plan.graph[d].id.as_str()).collect(),
+            deps: plan
+                .deps(ix)
+                .into_iter()
+                .map(|d| plan.graph[d].id.as_str())
+                .collect(),
         })
         .collect();
     let mut s = serde_json::to_string_pretty(&JsonPlan {
@@ -127,7 +135,13 @@ pub fn to_list(plan: &Plan, why: bool) -> String {
                     Some(false) => "  to build",
                     None => "",
                 };
-                let _ = writeln!(out, "{:<10} {:<40} {}{status}", n.kind.as_str(), n.id, &k[..k.len().min(12)]);
+                let _ = writeln!(
+                    out,
+                    "{:<10} {:<40} {}{status}",
+                    n.kind.as_str(),
+                    n.id,
+                    &k[..k.len().min(12)]
+                );
             }
             None => {
                 let _ = writeln!(out, "{:<10} {}", n.kind.as_str(), n.id);
@@ -138,7 +152,11 @@ pub fn to_list(plan: &Plan, why: bool) -> String {
         let mut skipped: Vec<&Skipped> = plan.skipped.iter().collect();
         skipped.sort_by(|a, b| (&a.distro, &a.suite).cmp(&(&b.distro, &b.suite)));
         for s in skipped {
-            let _ = writeln!(out, "{:<10} suite:{}:{}  ({})", "skipped", s.distro, s.suite, s.reason);
+            let _ = writeln!(
+                out,
+                "{:<10} suite:{}:{}  ({})",
+                "skipped", s.distro, s.suite, s.reason
+            );
         }
     }
     out

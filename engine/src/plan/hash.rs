@@ -65,7 +65,8 @@ pub fn cache_keys(matrix: &Matrix) -> CacheKeys {
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|_| d.image.dockerfile.clone());
                 // An unreadable context gets a key that never matches; the build reports why.
-                context_hash(&d.image.context, &rel, &[]).unwrap_or_else(|e| format!("unreadable:{e}"))
+                context_hash(&d.image.context, &rel, &[])
+                    .unwrap_or_else(|e| format!("unreadable:{e}"))
             })
             .clone();
         let mut h = hasher("image");
@@ -112,7 +113,10 @@ fn provision_inputs_hash(matrix: &Matrix) -> String {
     let mut any = false;
     for step in &matrix.provision.steps {
         for g in &step.inputs {
-            if let Ok(glob) = globset::GlobBuilder::new(g).literal_separator(false).build() {
+            if let Ok(glob) = globset::GlobBuilder::new(g)
+                .literal_separator(false)
+                .build()
+            {
                 builder.add(glob);
                 any = true;
             }

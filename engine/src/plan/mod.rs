@@ -2,8 +2,8 @@
 //! renderings (DOT, JSON, list).
 
 pub mod build;
-pub mod hash;
 pub mod dot;
+pub mod hash;
 pub mod node;
 pub mod select;
 pub mod shard;
@@ -19,7 +19,9 @@ pub struct CacheKeys {
 
 impl CacheKeys {
     pub fn get(&self, kind: NodeKind, distro: &str) -> Option<&str> {
-        self.keys.get(&(kind, distro.to_string())).map(String::as_str)
+        self.keys
+            .get(&(kind, distro.to_string()))
+            .map(String::as_str)
     }
 
     pub fn insert(&mut self, kind: NodeKind, distro: &str, key: String) {

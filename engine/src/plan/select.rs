@@ -28,7 +28,10 @@ pub enum SelectError {
     #[diagnostic(code(engine::select::no_match), help("{hint}"))]
     NoMatch { pattern: String, hint: String },
     #[error("`{pattern}` is not a valid pattern: {reason}")]
-    #[diagnostic(code(engine::select::bad_pattern), help("patterns are DISTRO, DISTRO:SUITE or :SUITE, with * and ? globs"))]
+    #[diagnostic(
+        code(engine::select::bad_pattern),
+        help("patterns are DISTRO, DISTRO:SUITE or :SUITE, with * and ? globs")
+    )]
     BadPattern { pattern: String, reason: String },
 }
 
@@ -55,7 +58,11 @@ fn parse(text: &str) -> Result<Pattern, SelectError> {
     };
     Ok(Pattern {
         text: text.to_string(),
-        distro: if d.is_empty() || d == "*" { None } else { Some(glob(text, d)?) },
+        distro: if d.is_empty() || d == "*" {
+            None
+        } else {
+            Some(glob(text, d)?)
+        },
         suite: match s {
             Some(s) if !s.is_empty() => Some(glob(text, s)?),
             Some(_) => Some(glob(text, "*")?),
@@ -76,14 +83,26 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
     let distro_names: Vec<&str> = matrix.distros.keys().map(String::as_str).collect();
     let suite_names: Vec<&str> = matrix.suites.keys().map(String::as_str).collect();
 
-    let mut patterns: Vec<Pattern> = sel.patterns.iter().map(|p| parse(p)).collect::<Result<_, _>>()?;
-    let distro_filter: Vec<Pattern> = sel.distros.iter().map(|d| parse(d)).collect::<Result<_, _>>()?;
+    let mut patterns: Vec<Pattern> = sel
+        .patterns
+        .iter()
+        .map(|p| parse(p))
+        .collect::<Result<_, _>>()?;
+    let distro_filter: Vec<Pattern> = sel
+        .distros
+        .iter()
+        .map(|d| parse(d))
+        .collect::<Result<_, _>>()?;
     let suite_filter: Vec<Pattern> = sel
         .suites
         .iter()
         .map(|s| parse(&format!(":{s}")))
         .collect::<Result<_, _>>()?;
-    let excludes: Vec<Pattern> = sel.exclude.iter().map(|e| parse(e)).collect::<Result<_, _>>()?;
+    let excludes: Vec<Pattern> = sel
+        .exclude
+        .iter()
+        .map(|e| parse(e))
+        .collect::<Result<_, _>>()?;
 
     // Every pattern and filter must match something that exists.
     for (p, text) in patterns
@@ -91,7 +110,12 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
         .chain(&distro_filter)
         .chain(&excludes)
         .map(|p| (p, p.text.clone()))
-        .chain(suite_filter.iter().zip(&sel.suites).map(|(p, s)| (p, s.clone())))
+        .chain(
+            suite_filter
+                .iter()
+                .zip(&sel.suites)
+                .map(|(p, s)| (p, s.clone())),
+        )
     {
         let distro_ok = distro_names.iter().any(|d| p.matches_distro(d));
         let suite_ok = p
@@ -104,7 +128,9 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
             } else {
                 (text.split(':').nth(1).unwrap_or(&text), &suite_names)
             };
-            let near: Vec<&str> = did_you_mean(bad, pool.iter().copied()).into_iter().collect();
+            let near: Vec<&str> = did_you_mean(bad, pool.iter().copied())
+                .into_iter()
+                .collect();
             let kind = if !distro_ok { "distros" } else { "suites" };
             let hint = if pool.is_empty() {
                 "the matrix has no distros or suites".to_string()
@@ -115,9 +141,16 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
             } else {
                 let mut known: Vec<&str> = pool.to_vec();
                 known.truncate(12);
-                format!("known {kind}: {}{}", known.join(", "), if pool.len() > 12 { ", ..." } else { "" })
+                format!(
+                    "known {kind}: {}{}",
+                    known.join(", "),
+                    if pool.len() > 12 { ", ..." } else { "" }
+                )
             };
-            return Err(SelectError::NoMatch { pattern: text, hint });
+            return Err(SelectError::NoMatch {
+                pattern: text,
+                hint,
+            });
         }
     }
 
@@ -130,7 +163,8 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
     for ix in plan.graph.node_indices() {
         let n = &plan.graph[ix];
         let distro_chosen = patterns.iter().any(|p| p.matches_distro(&n.distro))
-            && (distro_filter.is_empty() || distro_filter.iter().any(|p| p.matches_distro(&n.distro)));
+            && (distro_filter.is_empty()
+                || distro_filter.iter().any(|p| p.matches_distro(&n.distro)));
         if !distro_chosen {
             continue;
         }
@@ -140,7 +174,9 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
                     p.matches_distro(&n.distro) && p.suite.as_ref().is_none_or(|g| g.is_match(s))
                 });
                 let by_filter = suite_filter.is_empty()
-                    || suite_filter.iter().any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(s)));
+                    || suite_filter
+                        .iter()
+                        .any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(s)));
                 let excluded = excludes.iter().any(|p| {
                     p.matches_distro(&n.distro) && p.suite.as_ref().is_none_or(|g| g.is_match(s))
                 });
@@ -150,8 +186,12 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
             }
             _ => {
                 // A pattern naming only distros keeps their image chain even without suites.
-                let distro_only = patterns.iter().any(|p| p.suite.is_none() && p.matches_distro(&n.distro));
-                let excluded = excludes.iter().any(|p| p.suite.is_none() && p.matches_distro(&n.distro));
+                let distro_only = patterns
+                    .iter()
+                    .any(|p| p.suite.is_none() && p.matches_distro(&n.distro));
+                let excluded = excludes
+                    .iter()
+                    .any(|p| p.suite.is_none() && p.matches_distro(&n.distro));
                 if distro_only && suite_filter.is_empty() && !excluded {
                     chosen_distros.insert(n.distro.clone());
                     plan.with_ancestors(ix, &mut keep);
@@ -162,11 +202,13 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
     let mut out = plan.retain(&keep);
     // Skipped pairs follow the same suite choice.
     out.skipped.retain(|s| {
-        let by_pattern = patterns
-            .iter()
-            .any(|p| p.matches_distro(&s.distro) && p.suite.as_ref().is_none_or(|g| g.is_match(&s.suite)));
+        let by_pattern = patterns.iter().any(|p| {
+            p.matches_distro(&s.distro) && p.suite.as_ref().is_none_or(|g| g.is_match(&s.suite))
+        });
         let by_filter = suite_filter.is_empty()
-            || suite_filter.iter().any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(&s.suite)));
+            || suite_filter
+                .iter()
+                .any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(&s.suite)));
         by_pattern && by_filter
     });
     let _ = chosen_distros;
@@ -175,7 +217,10 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
 
 /// The suite nodes of a plan, for tests and reports.
 pub fn suite_ids(plan: &Plan) -> Vec<String> {
-    let mut ids: Vec<String> = plan.suite_nodes().map(|ix: NodeIndex| plan.graph[ix].id.clone()).collect();
+    let mut ids: Vec<String> = plan
+        .suite_nodes()
+        .map(|ix: NodeIndex| plan.graph[ix].id.clone())
+        .collect();
     ids.sort();
     ids
 }

@@ -121,7 +121,11 @@ fn graph_has_a_chain_per_distro_and_suites_where_they_apply() {
         ]
     );
     let p = plan.index_of("suite:arch:smoke").unwrap();
-    let deps: Vec<&str> = plan.deps(p).into_iter().map(|d| plan.graph[d].id.as_str()).collect();
+    let deps: Vec<&str> = plan
+        .deps(p)
+        .into_iter()
+        .map(|d| plan.graph[d].id.as_str())
+        .collect();
     assert_eq!(deps, ["provision:arch"]);
     assert!(petgraph::algo::toposort(&plan.graph, None).is_ok());
     let mut skipped: Vec<(String, String)> = plan
@@ -153,7 +157,15 @@ fn selecting_one_pair_brings_its_chain_only() {
     let p = select(&plan, &m, &sel).unwrap();
     let mut ids: Vec<&str> = p.graph.node_weights().map(|n| n.id.as_str()).collect();
     ids.sort();
-    assert_eq!(ids, ["base:arch", "image:arch", "provision:arch", "suite:arch:german"]);
+    assert_eq!(
+        ids,
+        [
+            "base:arch",
+            "image:arch",
+            "provision:arch",
+            "suite:arch:german"
+        ]
+    );
 }
 
 #[test]
@@ -169,17 +181,30 @@ fn suite_globs_filters_and_excludes() {
         };
         suite_ids(&select(&plan, &m, &sel).unwrap())
     };
-    assert_eq!(run(&[":g*"], &[], &[]), ["suite:arch:german", "suite:manjaro:german"]);
+    assert_eq!(
+        run(&[":g*"], &[], &[]),
+        ["suite:arch:german", "suite:manjaro:german"]
+    );
     assert_eq!(run(&["cachyos"], &[], &[]), ["suite:cachyos:smoke"]);
-    assert_eq!(run(&[], &["smoke"], &["arch"]), ["suite:cachyos:smoke", "suite:manjaro:smoke"]);
-    assert_eq!(run(&["*:*"], &[], &[":smoke", "arch:german"]), ["suite:arch:arch-only", "suite:manjaro:german"]);
+    assert_eq!(
+        run(&[], &["smoke"], &["arch"]),
+        ["suite:cachyos:smoke", "suite:manjaro:smoke"]
+    );
+    assert_eq!(
+        run(&["*:*"], &[], &[":smoke", "arch:german"]),
+        ["suite:arch:arch-only", "suite:manjaro:german"]
+    );
 }
 
 #[test]
 fn a_pattern_matching_nothing_suggests_the_closest_name() {
     let m = sample();
     let plan = Plan::build(&m, None);
-    for (pattern, hint) in [("manjaor", "did you mean `manjaro`?"), ("arch:germna", "did you mean `arch:german`?"), ("smoke", "`:smoke`")] {
+    for (pattern, hint) in [
+        ("manjaor", "did you mean `manjaro`?"),
+        ("arch:germna", "did you mean `arch:german`?"),
+        ("smoke", "`:smoke`"),
+    ] {
         let sel = Selection {
             patterns: vec![pattern.into()],
             ..Default::default()
@@ -195,7 +220,10 @@ fn a_pattern_matching_nothing_suggests_the_closest_name() {
 
 #[test]
 fn shard_parse() {
-    assert_eq!("2/4".parse::<Shard>().unwrap(), Shard { index: 2, count: 4 });
+    assert_eq!(
+        "2/4".parse::<Shard>().unwrap(),
+        Shard { index: 2, count: 4 }
+    );
     for bad in ["0/4", "5/4", "x/2", "2", "1/0"] {
         assert!(bad.parse::<Shard>().is_err(), "{bad}");
     }
@@ -213,7 +241,10 @@ fn weighted_shards_balance_by_duration() {
     w.insert("suite:a:s0".to_string(), 100.0);
     let a = shard::assign(&plan, 2, &w);
     let with_s0 = a["suite:a:s0"];
-    assert!(a.iter().filter(|(k, _)| *k != "suite:a:s0").all(|(_, s)| *s != with_s0));
+    assert!(a
+        .iter()
+        .filter(|(k, _)| *k != "suite:a:s0")
+        .all(|(_, s)| *s != with_s0));
 }
 
 proptest! {

@@ -23,7 +23,9 @@ pub fn enabled() -> bool {
 
 /// The step summary file, when GitHub gives one.
 pub fn step_summary_path() -> Option<PathBuf> {
-    std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(PathBuf::from)
+    std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
 /// `text` folded under `title` in the log.
@@ -38,7 +40,9 @@ pub fn group(title: &str, text: &str) -> String {
 
 /// Workflow-command message data: `%`, CR and LF are encoded.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Workflow-command property values: also `:` and `,`.
@@ -60,7 +64,11 @@ pub fn annotations(run: &RunResult, files: &SourceFiles) -> String {
             (NodeKind::Suite, Some(s)) => files.suites.get(s),
             _ => files.distros.get(&n.distro),
         };
-        let mut message = format!("{}: {}", r.outcome.word(), r.outcome.reason().unwrap_or_default());
+        let mut message = format!(
+            "{}: {}",
+            r.outcome.word(),
+            r.outcome.reason().unwrap_or_default()
+        );
         let skip = r.tail.len().saturating_sub(ANNOTATION_TAIL);
         for l in r.tail.iter().skip(skip) {
             message.push('\n');
@@ -68,11 +76,22 @@ pub fn annotations(run: &RunResult, files: &SourceFiles) -> String {
         }
         let mut props = Vec::new();
         if let Some(f) = file {
-            props.push(format!("file={}", escape_property(&f.display().to_string())));
+            props.push(format!(
+                "file={}",
+                escape_property(&f.display().to_string())
+            ));
             props.push("line=1".to_string());
         }
-        props.push(format!("title={}", escape_property(&format!("{} {}", n.id, r.outcome.word()))));
-        let _ = writeln!(out, "::{level} {}::{}", props.join(","), escape_data(&message));
+        props.push(format!(
+            "title={}",
+            escape_property(&format!("{} {}", n.id, r.outcome.word()))
+        ));
+        let _ = writeln!(
+            out,
+            "::{level} {}::{}",
+            props.join(","),
+            escape_data(&message)
+        );
     }
     out
 }
@@ -102,10 +121,20 @@ pub fn markdown(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> P
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "\n{LEGEND}\n\n{}\n", summary::counts_line(run, skipped));
+    let _ = writeln!(
+        out,
+        "\n{LEGEND}\n\n{}\n",
+        summary::counts_line(run, skipped)
+    );
     for (n, r) in summary::problems(run) {
         let reason = r.outcome.reason().unwrap_or_default();
-        let _ = write!(out, "- **{}** `{}`: {}", r.outcome.word(), n.id, md_escape(&reason));
+        let _ = write!(
+            out,
+            "- **{}** `{}`: {}",
+            r.outcome.word(),
+            n.id,
+            md_escape(&reason)
+        );
         if !matches!(r.outcome, Outcome::Skipped { .. }) {
             let _ = write!(out, " (log: `{}`)", summary::relative(&log_of(&n.id)));
         }
@@ -129,7 +158,10 @@ fn md_escape(s: &str) -> String {
 
 /// Append the Markdown summary to the step summary file.
 pub fn append_step_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     f.write_all(markdown.as_bytes())
 }
 
@@ -140,8 +172,10 @@ mod tests {
 
     fn files() -> SourceFiles {
         let mut f = SourceFiles::default();
-        f.suites.insert("bad".into(), PathBuf::from("suites/bad/task.toml"));
-        f.distros.insert("manjaro".into(), PathBuf::from("distros/manjaro.toml"));
+        f.suites
+            .insert("bad".into(), PathBuf::from("suites/bad/task.toml"));
+        f.distros
+            .insert("manjaro".into(), PathBuf::from("distros/manjaro.toml"));
         f
     }
 
@@ -152,23 +186,50 @@ mod tests {
         assert!(lines.contains(
             &"::error file=suites/bad/task.toml,line=1,title=suite%3Aarch%3Abad failed::failed: execute exited with 1%0A+ test -L /usr/bin/ls%0A<boom> & \"quotes\" red"
         ), "{text}");
-        assert!(lines.iter().any(|l| l.starts_with("::error file=distros/manjaro.toml,line=1,title=provision%3Amanjaro infra error::")), "{text}");
-        assert!(lines.iter().any(|l| l.starts_with("::warning title=suite%3Aarch%3Aretry flaky::")), "{text}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(
+                "::error file=distros/manjaro.toml,line=1,title=provision%3Amanjaro infra error::"
+            )),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("::warning title=suite%3Aarch%3Aretry flaky::")),
+            "{text}"
+        );
         // Timed out and infra suites without a known file still get an annotation; skips do not.
-        assert!(lines.iter().any(|l| l.starts_with("::error title=suite%3Aarch%3Aslow timed out::")), "{text}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("::error title=suite%3Aarch%3Aslow timed out::")),
+            "{text}"
+        );
         assert!(!text.contains("german"), "{text}");
-        assert_eq!(lines.len(), 5, "bad, slow, retry, killed, provision:manjaro: {text}");
+        assert_eq!(
+            lines.len(),
+            5,
+            "bad, slow, retry, killed, provision:manjaro: {text}"
+        );
     }
 
     #[test]
     fn group_escapes_its_title() {
-        assert_eq!(group("a%b\nc", "x"), "::group::a%25b%0Ac\nx\n::endgroup::\n");
+        assert_eq!(
+            group("a%b\nc", "x"),
+            "::group::a%25b%0Ac\nx\n::endgroup::\n"
+        );
     }
 
     #[test]
     fn markdown_table_has_a_row_per_suite_and_marks_problems() {
-        let md = markdown(&every_outcome(), &not_applicable(), |id| PathBuf::from(format!("/l/{id}.log")));
-        assert!(md.contains("| suite | arch | manjaro |\n|---|:---:|:---:|\n"), "{md}");
+        let md = markdown(&every_outcome(), &not_applicable(), |id| {
+            PathBuf::from(format!("/l/{id}.log"))
+        });
+        assert!(
+            md.contains("| suite | arch | manjaro |\n|---|:---:|:---:|\n"),
+            "{md}"
+        );
         assert!(md.contains("| *(provision)* | ok | **INFRA** |"), "{md}");
         assert!(md.contains("| bad | **FAIL** |  |"), "{md}");
         assert!(md.contains("| german | skip | - |"), "{md}");

@@ -243,28 +243,46 @@ mod tests {
     #[test]
     fn every_outcome_validates_against_the_schema_and_round_trips() {
         let run = every_outcome();
-        let text = render(&run, &not_applicable(), |id| PathBuf::from(format!("/logs/{id}.log")));
+        let text = render(&run, &not_applicable(), |id| {
+            PathBuf::from(format!("/logs/{id}.log"))
+        });
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         let schema = generate(FileKind::Report);
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft7)
             .build(&schema)
             .unwrap();
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{errors:?}\n{text}");
         let back: Report = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, build(&run, &not_applicable(), |id| PathBuf::from(format!("/logs/{id}.log"))));
+        assert_eq!(
+            back,
+            build(&run, &not_applicable(), |id| PathBuf::from(format!(
+                "/logs/{id}.log"
+            )))
+        );
         // No key appears twice in a node (a flattened enum once produced two `attempts`).
-        assert_eq!(text.matches("\"attempts\"").count(), run.results.len(), "{text}");
+        assert_eq!(
+            text.matches("\"attempts\"").count(),
+            run.results.len(),
+            "{text}"
+        );
     }
 
     #[test]
     fn the_schema_rejects_an_unknown_status() {
         let run = every_outcome();
-        let mut value: serde_json::Value = serde_json::from_str(&render(&run, &[], |_| PathBuf::new())).unwrap();
+        let mut value: serde_json::Value =
+            serde_json::from_str(&render(&run, &[], |_| PathBuf::new())).unwrap();
         value["nodes"][0]["status"] = "exploded".into();
         let schema = generate(FileKind::Report);
-        let validator = jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(&schema).unwrap();
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .build(&schema)
+            .unwrap();
         assert!(!validator.is_valid(&value));
     }
 
@@ -275,9 +293,15 @@ mod tests {
         let node = |id: &str| r.nodes.iter().find(|n| n.id == id).unwrap();
         assert_eq!(node("suite:arch:slow").after_secs, Some(3));
         assert_eq!(node("suite:arch:slow").status, Status::TimedOut);
-        assert_eq!(node("suite:manjaro:ok").dependency.as_deref(), Some("provision:manjaro"));
+        assert_eq!(
+            node("suite:manjaro:ok").dependency.as_deref(),
+            Some("provision:manjaro")
+        );
         assert_eq!(node("suite:arch:retry").attempts, 2);
-        assert_eq!(node("suite:arch:bad").reason.as_deref(), Some("execute exited with 1"));
+        assert_eq!(
+            node("suite:arch:bad").reason.as_deref(),
+            Some("execute exited with 1")
+        );
         assert_eq!(r.exit_code, 3);
     }
 }

@@ -85,14 +85,21 @@ impl<'a> From<&'a Node> for NodeRef<'a> {
 impl<'a> Event<'a> {
     pub fn from_progress(p: &'a Progress<'a>) -> Event<'a> {
         match p {
-            Progress::Started { run_id, run_dir, endpoint, nodes } => Event::RunStarted {
+            Progress::Started {
+                run_id,
+                run_dir,
+                endpoint,
+                nodes,
+            } => Event::RunStarted {
                 v: VERSION,
                 run_id,
                 run_dir: run_dir.display().to_string(),
                 endpoint,
                 nodes: *nodes,
             },
-            Progress::NodeStarted { node } => Event::NodeStarted { node: (*node).into() },
+            Progress::NodeStarted { node } => Event::NodeStarted {
+                node: (*node).into(),
+            },
             Progress::NodeFinished { node, result, log } => Event::NodeFinished {
                 node: (*node).into(),
                 status: (&result.outcome).into(),
@@ -102,7 +109,9 @@ impl<'a> Event<'a> {
                 log: log.display().to_string(),
             },
             Progress::Interrupted => Event::Interrupted {},
-            Progress::Cleaned { containers } => Event::Cleaned { containers: *containers },
+            Progress::Cleaned { containers } => Event::Cleaned {
+                containers: *containers,
+            },
         }
     }
 }
@@ -118,12 +127,16 @@ impl JsonLines {
     }
 
     pub fn to(out: Box<dyn Write + Send>) -> JsonLines {
-        JsonLines { out: Mutex::new(out) }
+        JsonLines {
+            out: Mutex::new(out),
+        }
     }
 
     pub fn emit(&self, e: &Event<'_>) {
         // Serializing the line before taking the lock keeps lines whole and the lock short.
-        let Ok(mut line) = serde_json::to_vec(e) else { return };
+        let Ok(mut line) = serde_json::to_vec(e) else {
+            return;
+        };
         line.push(b'\n');
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         // A closed stdout (the reading tool went away) must not stop the run.
@@ -156,15 +169,34 @@ mod tests {
         let buf = Shared::default();
         let j = JsonLines::to(Box::new(buf.clone()));
         let run = every_outcome();
-        let (node, result) = run.results.iter().find(|(n, _)| n.id == "suite:arch:slow").unwrap();
+        let (node, result) = run
+            .results
+            .iter()
+            .find(|(n, _)| n.id == "suite:arch:slow")
+            .unwrap();
         let dir = PathBuf::from("/runs/x");
-        j.emit(&Event::from_progress(&Progress::Started { run_id: "x", run_dir: &dir, endpoint: "unix:///s", nodes: 3 }));
+        j.emit(&Event::from_progress(&Progress::Started {
+            run_id: "x",
+            run_dir: &dir,
+            endpoint: "unix:///s",
+            nodes: 3,
+        }));
         j.emit(&Event::from_progress(&Progress::NodeStarted { node }));
-        j.emit(&Event::Output { node: &node.id, line: "bell\u{7} \"quoted\"\nnot a new line" });
-        j.emit(&Event::from_progress(&Progress::NodeFinished { node, result, log: PathBuf::from("/l") }));
+        j.emit(&Event::Output {
+            node: &node.id,
+            line: "bell\u{7} \"quoted\"\nnot a new line",
+        });
+        j.emit(&Event::from_progress(&Progress::NodeFinished {
+            node,
+            result,
+            log: PathBuf::from("/l"),
+        }));
         j.emit(&Event::from_progress(&Progress::Interrupted));
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(events.len(), 5, "{text}");
         assert_eq!(events[0]["event"], "run_started");
         assert_eq!(events[0]["v"], 1);

@@ -16,7 +16,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
 use super::SourceFiles;
 use crate::exec::run::RunResult;
@@ -29,7 +31,11 @@ use crate::plan::{NodeKind, Skipped};
 pub struct JunitError(#[from] quick_junit::SerializeError);
 
 /// The JUnit XML of a run, as text.
-pub fn render(run: &RunResult, skipped: &[Skipped], files: &SourceFiles) -> Result<String, JunitError> {
+pub fn render(
+    run: &RunResult,
+    skipped: &[Skipped],
+    files: &SourceFiles,
+) -> Result<String, JunitError> {
     Ok(build(run, skipped, files).to_string()?)
 }
 
@@ -42,16 +48,26 @@ pub fn build(run: &RunResult, skipped: &[Skipped], files: &SourceFiles) -> Repor
             order.push(&n.distro);
         }
     }
-    let mut suites: BTreeMap<&str, TestSuite> = order.iter().map(|d| (*d, TestSuite::new(*d))).collect();
-    let reasons: BTreeMap<&str, &NodeResult> = run.results.iter().map(|(n, r)| (n.id.as_str(), r)).collect();
+    let mut suites: BTreeMap<&str, TestSuite> =
+        order.iter().map(|d| (*d, TestSuite::new(*d))).collect();
+    let reasons: BTreeMap<&str, &NodeResult> = run
+        .results
+        .iter()
+        .map(|(n, r)| (n.id.as_str(), r))
+        .collect();
     let mut first_start: BTreeMap<&str, SystemTime> = BTreeMap::new();
     let mut total: BTreeMap<&str, Duration> = BTreeMap::new();
 
     for (n, r) in &run.results {
         if let Some(s) = r.started {
-            first_start.entry(&n.distro).and_modify(|t| *t = (*t).min(s)).or_insert(s);
+            first_start
+                .entry(&n.distro)
+                .and_modify(|t| *t = (*t).min(s))
+                .or_insert(s);
         }
-        let (NodeKind::Suite, Some(name)) = (n.kind, &n.suite) else { continue };
+        let (NodeKind::Suite, Some(name)) = (n.kind, &n.suite) else {
+            continue;
+        };
         let mut case = TestCase::new(name.as_str(), status(r, &reasons));
         case.set_classname(n.distro.as_str());
         case.set_time(r.duration);
@@ -59,7 +75,8 @@ pub fn build(run: &RunResult, skipped: &[Skipped], files: &SourceFiles) -> Repor
             case.set_timestamp(stamp(t));
         }
         if let Some(file) = files.suites.get(name) {
-            case.extra.insert("file".into(), file.display().to_string().into());
+            case.extra
+                .insert("file".into(), file.display().to_string().into());
         }
         *total.entry(&n.distro).or_default() += r.duration;
         if let Some(s) = suites.get_mut(n.distro.as_str()) {
@@ -67,7 +84,9 @@ pub fn build(run: &RunResult, skipped: &[Skipped], files: &SourceFiles) -> Repor
         }
     }
     for s in skipped {
-        let Some(suite) = suites.get_mut(s.distro.as_str()) else { continue };
+        let Some(suite) = suites.get_mut(s.distro.as_str()) else {
+            continue;
+        };
         let mut st = TestCaseStatus::skipped();
         st.set_type("not-applicable").set_message(s.reason.as_str());
         let mut case = TestCase::new(s.suite.as_str(), st);
@@ -77,7 +96,9 @@ pub fn build(run: &RunResult, skipped: &[Skipped], files: &SourceFiles) -> Repor
 
     let mut report = Report::new("engine");
     for d in order {
-        let Some(mut s) = suites.remove(d) else { continue };
+        let Some(mut s) = suites.remove(d) else {
+            continue;
+        };
         s.add_property(Property::new("run_id", run.run_id.as_str()));
         if run.interrupted {
             // The run stopped half-way: say so where a reader of the XML looks.
@@ -115,26 +136,44 @@ fn status(r: &NodeResult, others: &BTreeMap<&str, &NodeResult>) -> TestCaseStatu
             // Every attempt before the passing one failed.
             for k in 1..*attempts {
                 let mut rerun = TestRerun::new(NonSuccessKind::Failure);
-                rerun.set_type("failure").set_message(format!("attempt {k} of {attempts} failed"));
+                rerun
+                    .set_type("failure")
+                    .set_message(format!("attempt {k} of {attempts} failed"));
                 st.add_rerun(rerun);
             }
             st
         }
-        Outcome::Failed { reason } => non_success(NonSuccessKind::Failure, "failure", reason, &tail),
-        Outcome::TimedOut { .. } => {
-            non_success(NonSuccessKind::Failure, "timeout", &r.outcome.reason().unwrap_or_default(), &tail)
+        Outcome::Failed { reason } => {
+            non_success(NonSuccessKind::Failure, "failure", reason, &tail)
         }
+        Outcome::TimedOut { .. } => non_success(
+            NonSuccessKind::Failure,
+            "timeout",
+            &r.outcome.reason().unwrap_or_default(),
+            &tail,
+        ),
         Outcome::Infra { reason } => {
             let text = [r.diagnostic.clone().unwrap_or_default(), tail].join("\n");
             non_success(NonSuccessKind::Error, "infra", reason, text.trim())
         }
         Outcome::DependencyFailed { node } => {
-            let why = others.get(node.as_str()).map(|d| chain_failure(d)).unwrap_or_default();
-            non_success(NonSuccessKind::Error, "dependency", &format!("not run: {node} did not succeed"), &why)
+            let why = others
+                .get(node.as_str())
+                .map(|d| chain_failure(d))
+                .unwrap_or_default();
+            non_success(
+                NonSuccessKind::Error,
+                "dependency",
+                &format!("not run: {node} did not succeed"),
+                &why,
+            )
         }
         Outcome::Skipped { reason } => skipped("skipped", reason),
         Outcome::Xfail => skipped("xfail", "known failure (expect = \"xfail\")"),
-        Outcome::Cancelled => skipped("cancelled", "cancelled: the run was interrupted or failed fast"),
+        Outcome::Cancelled => skipped(
+            "cancelled",
+            "cancelled: the run was interrupted or failed fast",
+        ),
     }
 }
 
@@ -155,7 +194,11 @@ fn skipped(ty: &str, message: &str) -> TestCaseStatus {
 
 /// What went wrong with an image or provision node, for the suites that could not run.
 fn chain_failure(r: &NodeResult) -> String {
-    let mut out = format!("{}: {}", r.outcome.word(), r.outcome.reason().unwrap_or_default());
+    let mut out = format!(
+        "{}: {}",
+        r.outcome.word(),
+        r.outcome.reason().unwrap_or_default()
+    );
     if let Some(d) = &r.diagnostic {
         out.push('\n');
         out.push_str(d);
@@ -174,8 +217,8 @@ fn stamp(t: SystemTime) -> chrono::DateTime<chrono::FixedOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
     use crate::report::testing::{every_outcome, not_applicable};
+    use std::path::PathBuf;
 
     fn case<'a>(r: &'a Report, distro: &str, name: &str) -> &'a TestCase {
         r.test_suites
@@ -201,8 +244,12 @@ mod tests {
     fn verdicts_map_to_the_documented_elements() {
         let r = build(&every_outcome(), &not_applicable(), &SourceFiles::default());
         let ty = |c: &TestCase| match &c.status {
-            TestCaseStatus::NonSuccess { kind, ty, .. } => format!("{kind:?}/{}", ty.as_ref().unwrap().as_str()),
-            TestCaseStatus::Skipped { ty, .. } => format!("Skipped/{}", ty.as_ref().unwrap().as_str()),
+            TestCaseStatus::NonSuccess { kind, ty, .. } => {
+                format!("{kind:?}/{}", ty.as_ref().unwrap().as_str())
+            }
+            TestCaseStatus::Skipped { ty, .. } => {
+                format!("Skipped/{}", ty.as_ref().unwrap().as_str())
+            }
             TestCaseStatus::Success { flaky_runs } => format!("Success/{}", flaky_runs.len()),
         };
         assert_eq!(ty(case(&r, "arch", "ok")), "Success/0");
@@ -215,23 +262,53 @@ mod tests {
         assert_eq!(ty(case(&r, "manjaro", "german")), "Skipped/not-applicable");
         assert_eq!(ty(case(&r, "arch", "stop")), "Skipped/cancelled");
         // The failure text is the output tail; the dependency error explains the provisioning.
-        let TestCaseStatus::NonSuccess { description, message, .. } = &case(&r, "arch", "bad").status else { panic!() };
-        assert!(description.as_ref().unwrap().as_str().contains("+ test -L /usr/bin/ls"));
+        let TestCaseStatus::NonSuccess {
+            description,
+            message,
+            ..
+        } = &case(&r, "arch", "bad").status
+        else {
+            panic!()
+        };
+        assert!(description
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .contains("+ test -L /usr/bin/ls"));
         assert_eq!(message.as_ref().unwrap().as_str(), "execute exited with 1");
-        let TestCaseStatus::NonSuccess { description, .. } = &case(&r, "manjaro", "ok").status else { panic!() };
-        assert!(description.as_ref().unwrap().as_str().contains("AUR helper yay is missing"));
+        let TestCaseStatus::NonSuccess { description, .. } = &case(&r, "manjaro", "ok").status
+        else {
+            panic!()
+        };
+        assert!(description
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .contains("AUR helper yay is missing"));
     }
 
     #[test]
     fn the_xml_escapes_output_and_reads_back() {
         let mut files = SourceFiles::default();
-        files.suites.insert("bad".into(), PathBuf::from("suites/bad/task.toml"));
+        files
+            .suites
+            .insert("bad".into(), PathBuf::from("suites/bad/task.toml"));
         let xml = render(&every_outcome(), &not_applicable(), &files).unwrap();
-        assert!(xml.contains("&lt;boom&gt; &amp; &quot;quotes&quot;") || xml.contains("&lt;boom&gt; &amp; \"quotes\""), "{xml}");
-        assert!(!xml.contains('\u{1b}'), "control characters must not reach the XML");
+        assert!(
+            xml.contains("&lt;boom&gt; &amp; &quot;quotes&quot;")
+                || xml.contains("&lt;boom&gt; &amp; \"quotes\""),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains('\u{1b}'),
+            "control characters must not reach the XML"
+        );
         assert!(xml.contains("file=\"suites/bad/task.toml\""));
         let back = Report::deserialize_from_str(&xml).unwrap();
-        assert_eq!((back.tests, back.failures, back.errors, back.skipped), (10, 2, 2, 4));
+        assert_eq!(
+            (back.tests, back.failures, back.errors, back.skipped),
+            (10, 2, 2, 4)
+        );
     }
 
     #[test]
@@ -239,6 +316,9 @@ mod tests {
         let mut run = every_outcome();
         run.interrupted = true;
         let r = build(&run, &[], &SourceFiles::default());
-        assert!(r.test_suites.iter().all(|s| s.properties.iter().any(|p| p.name.as_str() == "interrupted")));
+        assert!(r.test_suites.iter().all(|s| s
+            .properties
+            .iter()
+            .any(|p| p.name.as_str() == "interrupted")));
     }
 }

@@ -11,7 +11,9 @@ use crate::plan::Node;
 
 fn now() -> String {
     let fmt = time::macros::format_description!("[hour]:[minute]:[second]");
-    time::OffsetDateTime::now_utc().format(fmt).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(fmt)
+        .unwrap_or_default()
 }
 
 /// How much to print.
@@ -24,7 +26,11 @@ pub enum Verbosity {
 
 /// Print one progress event as plain lines on stderr.
 pub fn print(p: &Progress<'_>, verbosity: Verbosity) {
-    Plain { verbosity, github: false }.print(p);
+    Plain {
+        verbosity,
+        github: false,
+    }
+    .print(p);
 }
 
 /// The plain line printer.
@@ -48,8 +54,16 @@ impl Plain {
     pub fn render(&self, p: &Progress<'_>, stamp: &str) -> String {
         let quiet = self.verbosity == Verbosity::Quiet;
         match p {
-            Progress::Started { run_id, run_dir, endpoint, nodes } if !quiet => {
-                format!("{stamp} run {run_id}: {nodes} nodes on {endpoint}; logs in {}\n", run_dir.display())
+            Progress::Started {
+                run_id,
+                run_dir,
+                endpoint,
+                nodes,
+            } if !quiet => {
+                format!(
+                    "{stamp} run {run_id}: {nodes} nodes on {endpoint}; logs in {}\n",
+                    run_dir.display()
+                )
             }
             Progress::NodeStarted { node } if !quiet => format!("{stamp} start     {}\n", node.id),
             Progress::NodeFinished { node, result, log } => {
@@ -60,7 +74,10 @@ impl Plain {
                 let details = details(result, log);
                 if !details.is_empty() {
                     if self.github {
-                        out.push_str(&github::group(&format!("{} {}", result.outcome.word(), node.id), &details));
+                        out.push_str(&github::group(
+                            &format!("{} {}", result.outcome.word(), node.id),
+                            &details,
+                        ));
                     } else {
                         out.push_str(&details);
                     }
@@ -84,8 +101,16 @@ pub fn is_bad(o: &Outcome) -> bool {
 /// `failed    suite:arch:must-fail (1.2s): execute exited with 1`
 pub fn finished_line(node: &Node, result: &NodeResult) -> String {
     let secs = result.duration.as_secs_f64();
-    let reason = result.outcome.reason().map(|r| format!(": {r}")).unwrap_or_default();
-    let timing = if result.started.is_some() { format!(" ({secs:.1}s)") } else { String::new() };
+    let reason = result
+        .outcome
+        .reason()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    let timing = if result.started.is_some() {
+        format!(" ({secs:.1}s)")
+    } else {
+        String::new()
+    };
     format!("{:<9} {}{timing}{reason}", result.outcome.word(), node.id)
 }
 
@@ -128,21 +153,41 @@ mod tests {
     use crate::report::testing::every_outcome;
     use std::path::PathBuf;
 
-    fn finished<'a>(run: &'a crate::exec::run::RunResult, id: &str, log: &std::path::Path) -> Progress<'a> {
+    fn finished<'a>(
+        run: &'a crate::exec::run::RunResult,
+        id: &str,
+        log: &std::path::Path,
+    ) -> Progress<'a> {
         let (node, result) = run.results.iter().find(|(n, _)| n.id == id).unwrap();
-        Progress::NodeFinished { node, result, log: log.to_path_buf() }
+        Progress::NodeFinished {
+            node,
+            result,
+            log: log.to_path_buf(),
+        }
     }
 
     #[test]
     fn quiet_prints_only_failures_without_control_characters() {
         let run = every_outcome();
         let log = PathBuf::from("/l.log");
-        let quiet = Plain { verbosity: Verbosity::Quiet, github: false };
-        assert_eq!(quiet.render(&finished(&run, "suite:arch:ok", &log), "T"), "");
+        let quiet = Plain {
+            verbosity: Verbosity::Quiet,
+            github: false,
+        };
+        assert_eq!(
+            quiet.render(&finished(&run, "suite:arch:ok", &log), "T"),
+            ""
+        );
         let text = quiet.render(&finished(&run, "suite:arch:bad", &log), "T");
-        assert!(text.starts_with("T failed    suite:arch:bad (1.2s): execute exited with 1\n"), "{text}");
+        assert!(
+            text.starts_with("T failed    suite:arch:bad (1.2s): execute exited with 1\n"),
+            "{text}"
+        );
         assert!(text.contains("    | <boom> & \"quotes\" red\n"), "{text}");
-        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
         assert!(text.ends_with("    log: /l.log\n"));
     }
 
@@ -150,13 +195,21 @@ mod tests {
     fn github_folds_the_details_into_a_group() {
         let run = every_outcome();
         let log = PathBuf::from("/l.log");
-        let gh = Plain { verbosity: Verbosity::Normal, github: true };
+        let gh = Plain {
+            verbosity: Verbosity::Normal,
+            github: true,
+        };
         let text = gh.render(&finished(&run, "suite:arch:slow", &log), "T");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "::group::timed out suite:arch:slow");
         assert_eq!(lines.last(), Some(&"::endgroup::"));
         // A node that did not run points at its dependency instead of repeating its details.
-        assert_eq!(gh.render(&finished(&run, "suite:manjaro:ok", &log), "T").lines().count(), 1);
+        assert_eq!(
+            gh.render(&finished(&run, "suite:manjaro:ok", &log), "T")
+                .lines()
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -50,10 +50,24 @@ pub struct SourceFiles {
 
 impl SourceFiles {
     pub fn of(loaded: &Loaded) -> SourceFiles {
-        let path = |id| PathBuf::from(crate::spec::source::display_name(&loaded.sources.get(id).path));
+        let path = |id| {
+            PathBuf::from(crate::spec::source::display_name(
+                &loaded.sources.get(id).path,
+            ))
+        };
         SourceFiles {
-            suites: loaded.origins.suites.iter().map(|(name, o)| (name.clone(), path(o.file))).collect(),
-            distros: loaded.origins.distros.iter().map(|(name, o)| (name.clone(), path(o.file))).collect(),
+            suites: loaded
+                .origins
+                .suites
+                .iter()
+                .map(|(name, o)| (name.clone(), path(o.file)))
+                .collect(),
+            distros: loaded
+                .origins
+                .distros
+                .iter()
+                .map(|(name, o)| (name.clone(), path(o.file)))
+                .collect(),
         }
     }
 }

@@ -38,9 +38,11 @@ fn node_style() -> ProgressStyle {
 }
 
 fn overall_style() -> ProgressStyle {
-    ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} nodes  {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
+    ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} nodes  {wide_msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
 }
 
 impl Bars {
@@ -67,14 +69,24 @@ impl Bars {
 
     pub fn progress(&self, p: &Progress<'_>) {
         match p {
-            Progress::Started { run_id, run_dir, endpoint, nodes } => {
+            Progress::Started {
+                run_id,
+                run_dir,
+                endpoint,
+                nodes,
+            } => {
                 self.overall.set_length(*nodes as u64);
                 self.multi.add(self.overall.clone());
                 self.overall.enable_steady_tick(TICK);
-                self.println(&format!("run {run_id}: {nodes} nodes on {endpoint}; logs in {}", run_dir.display()));
+                self.println(&format!(
+                    "run {run_id}: {nodes} nodes on {endpoint}; logs in {}",
+                    run_dir.display()
+                ));
             }
             Progress::NodeStarted { node } => {
-                let bar = ProgressBar::new_spinner().with_style(node_style()).with_prefix(node.id.clone());
+                let bar = ProgressBar::new_spinner()
+                    .with_style(node_style())
+                    .with_prefix(node.id.clone());
                 // Running nodes go above the overall bar, in the order they started.
                 let bar = self.multi.insert_before(&self.overall, bar);
                 bar.enable_steady_tick(TICK);
@@ -104,7 +116,9 @@ impl Bars {
             }
             Progress::Interrupted => self.println("interrupted: stopping containers"),
             Progress::Cleaned { containers } if *containers > 0 => {
-                self.println(&format!("removed {containers} leftover container(s) of this run"));
+                self.println(&format!(
+                    "removed {containers} leftover container(s) of this run"
+                ));
             }
             Progress::Cleaned { .. } => {}
         }
@@ -206,21 +220,40 @@ mod tests {
     #[test]
     fn running_nodes_show_their_last_line_and_finished_ones_scroll_with_counts() {
         let term = Recorder::default();
-        let bars = Bars::with_target(ProgressDrawTarget::term_like(Box::new(term.clone())), Verbosity::Normal);
+        let bars = Bars::with_target(
+            ProgressDrawTarget::term_like(Box::new(term.clone())),
+            Verbosity::Normal,
+        );
         let run = every_outcome();
         let get = |id: &str| run.results.iter().find(|(n, _)| n.id == id).unwrap();
         let dir = PathBuf::from("/runs/r");
-        bars.progress(&Progress::Started { run_id: "r", run_dir: &dir, endpoint: "unix:///d", nodes: 3 });
+        bars.progress(&Progress::Started {
+            run_id: "r",
+            run_dir: &dir,
+            endpoint: "unix:///d",
+            nodes: 3,
+        });
         let (ok, ok_r) = get("suite:arch:ok");
         let (bad, bad_r) = get("suite:arch:bad");
         bars.progress(&Progress::NodeStarted { node: ok });
         bars.progress(&Progress::NodeStarted { node: bad });
         bars.output("suite:arch:ok", "first");
         bars.output("suite:arch:ok", "\u{1b}[32msecond\u{1b}[0m");
-        assert_eq!(bars.running_message("suite:arch:ok").as_deref(), Some("second"));
+        assert_eq!(
+            bars.running_message("suite:arch:ok").as_deref(),
+            Some("second")
+        );
         assert_eq!(bars.overall.message(), "2 running");
-        bars.progress(&Progress::NodeFinished { node: ok, result: ok_r, log: PathBuf::from("/l1") });
-        bars.progress(&Progress::NodeFinished { node: bad, result: bad_r, log: PathBuf::from("/l2") });
+        bars.progress(&Progress::NodeFinished {
+            node: ok,
+            result: ok_r,
+            log: PathBuf::from("/l1"),
+        });
+        bars.progress(&Progress::NodeFinished {
+            node: bad,
+            result: bad_r,
+            log: PathBuf::from("/l2"),
+        });
         assert_eq!(bars.running_message("suite:arch:ok"), None);
         assert_eq!(bars.overall.position(), 2);
         assert_eq!(bars.overall.length(), Some(3));
@@ -239,7 +272,10 @@ mod tests {
     #[test]
     fn verbose_scrolls_output_lines_with_their_prefix() {
         let term = Recorder::default();
-        let bars = Bars::with_target(ProgressDrawTarget::term_like(Box::new(term.clone())), Verbosity::Verbose);
+        let bars = Bars::with_target(
+            ProgressDrawTarget::term_like(Box::new(term.clone())),
+            Verbosity::Verbose,
+        );
         bars.output("suite:arch:ok", "hello");
         bars.finish();
         assert!(term.0.lock().unwrap().contains("[arch:ok] hello"));

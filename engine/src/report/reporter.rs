@@ -50,8 +50,15 @@ impl Options {
             report: None,
             junit: None,
             github,
-            step_summary: if github { github::step_summary_path() } else { None },
-            bars: std::io::stderr().is_terminal() && term_ok && verbosity != Verbosity::Quiet && !github,
+            step_summary: if github {
+                github::step_summary_path()
+            } else {
+                None
+            },
+            bars: std::io::stderr().is_terminal()
+                && term_ok
+                && verbosity != Verbosity::Quiet
+                && !github,
             color,
         }
     }
@@ -61,7 +68,10 @@ impl Options {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ReportError {
     #[error("cannot write the {what} to {path}: {source}")]
-    #[diagnostic(code(report::write), help("check that the folder exists and is writable"))]
+    #[diagnostic(
+        code(report::write),
+        help("check that the folder exists and is writable")
+    )]
     Write {
         what: &'static str,
         path: PathBuf,
@@ -89,10 +99,18 @@ impl Reporter {
         let human = if opts.bars {
             Human::Bars(Bars::stderr(opts.verbosity))
         } else {
-            Human::Plain(Plain { verbosity: opts.verbosity, github: opts.github })
+            Human::Plain(Plain {
+                verbosity: opts.verbosity,
+                github: opts.github,
+            })
         };
         let json = opts.json_events.then(JsonLines::stdout);
-        Arc::new(Reporter { opts, human, json, files })
+        Arc::new(Reporter {
+            opts,
+            human,
+            json,
+            files,
+        })
     }
 
     /// Where node output lines go while the run goes.
@@ -107,7 +125,9 @@ impl Reporter {
         }
         match &self.human {
             Human::Bars(b) => b.output(node, line),
-            Human::Plain(p) if p.verbosity == Verbosity::Verbose => super::live::output_line(node, line),
+            Human::Plain(p) if p.verbosity == Verbosity::Verbose => {
+                super::live::output_line(node, line)
+            }
             Human::Plain(_) => {}
         }
     }
@@ -137,14 +157,22 @@ impl Reporter {
         targets.extend(self.opts.report.clone());
         for path in targets {
             if let Err(source) = write_atomic(&path, report.as_bytes()) {
-                errors.push(ReportError::Write { what: "JSON report", path, source });
+                errors.push(ReportError::Write {
+                    what: "JSON report",
+                    path,
+                    source,
+                });
             }
         }
         if let Some(path) = &self.opts.junit {
             match junit::render(run, skipped, &self.files) {
                 Ok(xml) => {
                     if let Err(source) = write_atomic(path, xml.as_bytes()) {
-                        errors.push(ReportError::Write { what: "JUnit XML", path: path.clone(), source });
+                        errors.push(ReportError::Write {
+                            what: "JUnit XML",
+                            path: path.clone(),
+                            source,
+                        });
                     }
                 }
                 Err(e) => errors.push(e.into()),
@@ -169,12 +197,22 @@ impl Reporter {
             let _ = out.write_all(human.as_bytes()).and_then(|_| out.flush());
         }
         if let Some(path) = &self.opts.step_summary {
-            if let Err(source) = github::append_step_summary(path, &github::markdown(run, skipped, log_of)) {
-                errors.push(ReportError::Write { what: "GitHub step summary", path: path.clone(), source });
+            if let Err(source) =
+                github::append_step_summary(path, &github::markdown(run, skipped, log_of))
+            {
+                errors.push(ReportError::Write {
+                    what: "GitHub step summary",
+                    path: path.clone(),
+                    source,
+                });
             }
         }
         // A file the user asked for is missing: a green run must not look complete.
-        let code = if !errors.is_empty() && code == crate::cli::exit::OK { crate::cli::exit::INFRA } else { code };
+        let code = if !errors.is_empty() && code == crate::cli::exit::OK {
+            crate::cli::exit::INFRA
+        } else {
+            code
+        };
         for e in errors {
             crate::cli::selection::report(e, self.opts.color);
         }
@@ -194,7 +232,9 @@ impl Reporter {
 
 /// The log file of a node in a run's folder (as the executor names it).
 pub fn log_path(run_dir: &Path, node: &str) -> PathBuf {
-    run_dir.join("logs").join(format!("{}.log", node.replace(':', "_")))
+    run_dir
+        .join("logs")
+        .join(format!("{}.log", node.replace(':', "_")))
 }
 
 fn verdict(code: i32) -> &'static str {

@@ -65,7 +65,9 @@ impl<'a> Grid<'a> {
         }
         for s in applicable_skips(run, skipped) {
             suites.insert(&s.suite);
-            cells.entry((s.suite.as_str(), s.distro.as_str())).or_insert(NOT_APPLICABLE);
+            cells
+                .entry((s.suite.as_str(), s.distro.as_str()))
+                .or_insert(NOT_APPLICABLE);
         }
         Grid {
             distros: distros.into_iter().collect(),
@@ -80,12 +82,18 @@ impl<'a> Grid<'a> {
     }
 
     pub fn provision_cell(&self, distro: &str) -> &'static str {
-        self.provision.get(distro).copied().unwrap_or(NOT_APPLICABLE)
+        self.provision
+            .get(distro)
+            .copied()
+            .unwrap_or(NOT_APPLICABLE)
     }
 }
 
 /// The not-applicable pairs of the distros this run touched (what the grid and JUnit show).
-pub fn applicable_skips<'a>(run: &RunResult, skipped: &'a [Skipped]) -> impl Iterator<Item = &'a Skipped> {
+pub fn applicable_skips<'a>(
+    run: &RunResult,
+    skipped: &'a [Skipped],
+) -> impl Iterator<Item = &'a Skipped> {
     let distros: BTreeSet<String> = run.results.iter().map(|(n, _)| n.distro.clone()).collect();
     skipped.iter().filter(move |s| distros.contains(&s.distro))
 }
@@ -110,7 +118,11 @@ impl Counts {
             not_applicable: applicable_skips(run, skipped).count(),
             ..Counts::default()
         };
-        for (_, r) in run.results.iter().filter(|(n, _)| n.kind == NodeKind::Suite) {
+        for (_, r) in run
+            .results
+            .iter()
+            .filter(|(n, _)| n.kind == NodeKind::Suite)
+        {
             c.add(&r.outcome);
         }
         c
@@ -132,7 +144,11 @@ impl Counts {
 
 /// Whether a node gets a problem line in the summary.
 pub fn is_problem(o: &Outcome) -> bool {
-    o.is_failure() || matches!(o, Outcome::Infra { .. } | Outcome::Flaky { .. } | Outcome::Skipped { .. })
+    o.is_failure()
+        || matches!(
+            o,
+            Outcome::Infra { .. } | Outcome::Flaky { .. } | Outcome::Skipped { .. }
+        )
 }
 
 /// The nodes with a problem line, in plan order.
@@ -144,7 +160,13 @@ pub fn problems(run: &RunResult) -> impl Iterator<Item = &(Node, NodeResult)> {
 pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> PathBuf) -> String {
     let grid = Grid::new(run, skipped);
     let mut out = String::new();
-    let width = grid.suites.iter().map(|s| s.len()).max().unwrap_or(5).max(11);
+    let width = grid
+        .suites
+        .iter()
+        .map(|s| s.len())
+        .max()
+        .unwrap_or(5)
+        .max(11);
     let colw: Vec<usize> = grid.distros.iter().map(|d| d.len().max(5)).collect();
     let _ = write!(out, "\n{:width$}", "");
     for (d, w) in grid.distros.iter().zip(&colw) {
@@ -183,9 +205,21 @@ pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> Pat
 /// `suites: 13 passed, 1 failed, ...; images: 0 built, 12 reused`
 pub fn counts_line(run: &RunResult, skipped: &[Skipped]) -> String {
     let c = Counts::of(run, skipped);
-    let built = run.results.iter().filter(|(n, r)| n.kind != NodeKind::Suite && r.outcome == Outcome::Passed).count();
-    let cached = run.results.iter().filter(|(_, r)| r.outcome == Outcome::Cached).count();
-    let xfail = if c.xfail > 0 { format!(", {} xfail", c.xfail) } else { String::new() };
+    let built = run
+        .results
+        .iter()
+        .filter(|(n, r)| n.kind != NodeKind::Suite && r.outcome == Outcome::Passed)
+        .count();
+    let cached = run
+        .results
+        .iter()
+        .filter(|(_, r)| r.outcome == Outcome::Cached)
+        .count();
+    let xfail = if c.xfail > 0 {
+        format!(", {} xfail", c.xfail)
+    } else {
+        String::new()
+    };
     format!(
         "suites: {} passed, {} failed, {} flaky, {} timed out{xfail}, {} skipped, {} infra, {} cancelled, {} not applicable; images: {built} built, {cached} reused",
         c.passed, c.failed, c.flaky, c.timed_out, c.skipped, c.infra, c.cancelled, c.not_applicable,
@@ -221,17 +255,31 @@ mod tests {
         assert_eq!(g.provision_cell("manjaro"), "INFRA");
         let c = Counts::of(&run, &na);
         assert_eq!(
-            (c.passed, c.failed, c.flaky, c.timed_out, c.xfail, c.skipped, c.infra, c.cancelled, c.not_applicable),
+            (
+                c.passed,
+                c.failed,
+                c.flaky,
+                c.timed_out,
+                c.xfail,
+                c.skipped,
+                c.infra,
+                c.cancelled,
+                c.not_applicable
+            ),
             (1, 1, 1, 1, 1, 1, 2, 1, 1)
         );
         // Xfail is counted on its own, not as passed.
-        assert!(counts_line(&run, &na).contains("1 passed, 1 failed, 1 flaky, 1 timed out, 1 xfail,"));
+        assert!(
+            counts_line(&run, &na).contains("1 passed, 1 failed, 1 flaky, 1 timed out, 1 xfail,")
+        );
     }
 
     #[test]
     fn problem_lines_name_their_logs() {
         let run = every_outcome();
-        let text = render(&run, &not_applicable(), |id| PathBuf::from(format!("/logs/{id}.log")));
+        let text = render(&run, &not_applicable(), |id| {
+            PathBuf::from(format!("/logs/{id}.log"))
+        });
         assert!(text.contains("failed      suite:arch:bad "), "{text}");
         assert!(text.contains("log: /logs/suite:arch:bad.log"), "{text}");
         assert!(text.contains("infra error provision:manjaro"), "{text}");

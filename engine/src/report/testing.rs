@@ -43,29 +43,61 @@ pub fn every_outcome() -> RunResult {
         (suite("arch", "ok"), timed(Outcome::Passed, 2)),
         (
             suite("arch", "bad"),
-            timed(Outcome::Failed { reason: "execute exited with 1".into() }, 1)
-                .with_tail(vec!["+ test -L /usr/bin/ls".into(), "<boom> & \"quotes\" \u{1b}[31mred\u{1b}[0m".into()]),
+            timed(
+                Outcome::Failed {
+                    reason: "execute exited with 1".into(),
+                },
+                1,
+            )
+            .with_tail(vec![
+                "+ test -L /usr/bin/ls".into(),
+                "<boom> & \"quotes\" \u{1b}[31mred\u{1b}[0m".into(),
+            ]),
         ),
-        (suite("arch", "slow"), timed(Outcome::TimedOut { after_secs: 3 }, 3).with_tail(vec!["sleeping".into()])),
+        (
+            suite("arch", "slow"),
+            timed(Outcome::TimedOut { after_secs: 3 }, 3).with_tail(vec!["sleeping".into()]),
+        ),
         (suite("arch", "retry"), flaky),
         (suite("arch", "known"), timed(Outcome::Xfail, 1)),
         (
             suite("arch", "german"),
-            NodeResult::new(Outcome::Skipped { reason: "locale de_DE.UTF-8 is missing on arch (on_missing_locale = \"skip\")".into() }),
+            NodeResult::new(Outcome::Skipped {
+                reason: "locale de_DE.UTF-8 is missing on arch (on_missing_locale = \"skip\")"
+                    .into(),
+            }),
         ),
         (
             suite("arch", "killed"),
-            timed(Outcome::Infra { reason: "the suite container was killed from outside".into() }, 1).with_tail(vec!["last words".into()]),
+            timed(
+                Outcome::Infra {
+                    reason: "the suite container was killed from outside".into(),
+                },
+                1,
+            )
+            .with_tail(vec!["last words".into()]),
         ),
         (suite("arch", "stop"), NodeResult::new(Outcome::Cancelled)),
         (node(Base, "manjaro", None), timed(Outcome::Cached, 0)),
         (node(Image, "manjaro", None), timed(Outcome::Cached, 0)),
         (
             node(Provision, "manjaro", None),
-            timed(Outcome::Infra { reason: "AUR helper yay is missing (policy require)".into() }, 2)
-                .with_diagnostic(Some("  × no AUR helper\n   ╭─[distros/manjaro.toml:3:1]\n".into())),
+            timed(
+                Outcome::Infra {
+                    reason: "AUR helper yay is missing (policy require)".into(),
+                },
+                2,
+            )
+            .with_diagnostic(Some(
+                "  × no AUR helper\n   ╭─[distros/manjaro.toml:3:1]\n".into(),
+            )),
         ),
-        (suite("manjaro", "ok"), NodeResult::new(Outcome::DependencyFailed { node: "provision:manjaro".into() })),
+        (
+            suite("manjaro", "ok"),
+            NodeResult::new(Outcome::DependencyFailed {
+                node: "provision:manjaro".into(),
+            }),
+        ),
     ];
     RunResult {
         run_id: "20240101-000000-abcd".into(),

@@ -36,7 +36,15 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn error(&mut self, file: FileId, pointer: &str, code: &str, message: String, label: &str, help: Option<String>) {
+    fn error(
+        &mut self,
+        file: FileId,
+        pointer: &str,
+        code: &str,
+        message: String,
+        label: &str,
+        help: Option<String>,
+    ) {
         let f = self.sources.get(file);
         let mut d = locate(SpecDiagnostic::error(code, message), f, pointer, label);
         if let Some(h) = help {
@@ -48,7 +56,14 @@ impl Ctx<'_> {
     fn duration(&mut self, file: FileId, pointer: &str, text: &str) -> Option<Duration> {
         match parse_duration(text) {
             Ok(d) if d.is_zero() => {
-                self.error(file, pointer, "check::bad-duration", format!("duration `{text}` is zero"), "must be positive", Some("use a positive duration such as \"10m\"".into()));
+                self.error(
+                    file,
+                    pointer,
+                    "check::bad-duration",
+                    format!("duration `{text}` is zero"),
+                    "must be positive",
+                    Some("use a positive duration such as \"10m\"".into()),
+                );
                 None
             }
             Ok(d) => Some(d),
@@ -103,8 +118,12 @@ fn file_dir(sources: &Sources, id: FileId) -> PathBuf {
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.'
+        })
 }
 
 /// Check everything and build the matrix (None when a part could not be resolved).
@@ -119,12 +138,24 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
 
     // [engine]
     let timeout = match &m.engine.timeout {
-        Some(t) => cx.duration(mf, "/engine/timeout", t).unwrap_or(DEFAULT_TIMEOUT),
+        Some(t) => cx
+            .duration(mf, "/engine/timeout", t)
+            .unwrap_or(DEFAULT_TIMEOUT),
         None => DEFAULT_TIMEOUT,
     };
-    for (key, v) in [("concurrency", m.engine.concurrency), ("build_concurrency", m.engine.build_concurrency)] {
+    for (key, v) in [
+        ("concurrency", m.engine.concurrency),
+        ("build_concurrency", m.engine.build_concurrency),
+    ] {
         if v == Some(0) {
-            cx.error(mf, &format!("/engine/{key}"), "check::zero", format!("`engine.{key}` is 0"), "nothing could run", Some("use at least 1, or remove it for the default".into()));
+            cx.error(
+                mf,
+                &format!("/engine/{key}"),
+                "check::zero",
+                format!("`engine.{key}` is 0"),
+                "nothing could run",
+                Some("use at least 1, or remove it for the default".into()),
+            );
         }
     }
     let engine = EngineSettings {
@@ -137,11 +168,29 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     // [workspace]
     let ws_source = relative_to(root, m.workspace.source.as_deref().unwrap_or("."));
     if !ws_source.is_dir() {
-        cx.error(mf, "/workspace/source", "check::missing-folder", format!("workspace folder `{}` does not exist", ws_source.display()), "no such folder", None);
+        cx.error(
+            mf,
+            "/workspace/source",
+            "check::missing-folder",
+            format!("workspace folder `{}` does not exist", ws_source.display()),
+            "no such folder",
+            None,
+        );
     }
-    let ws_target = m.workspace.target.clone().unwrap_or_else(|| "/workspace".into());
+    let ws_target = m
+        .workspace
+        .target
+        .clone()
+        .unwrap_or_else(|| "/workspace".into());
     if !ws_target.starts_with('/') {
-        cx.error(mf, "/workspace/target", "check::relative-target", format!("`{ws_target}` is not an absolute container path"), "must start with /", None);
+        cx.error(
+            mf,
+            "/workspace/target",
+            "check::relative-target",
+            format!("`{ws_target}` is not an absolute container path"),
+            "must start with /",
+            None,
+        );
     }
 
     // [image]
@@ -151,7 +200,10 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     let cache_root = relative_to(root, m.caches.root.as_deref().unwrap_or(".cache/engine"));
     let mut mounts = Vec::new();
     let mut targets: HashMap<String, String> = HashMap::new();
-    targets.insert(ws_target.trim_end_matches('/').to_string(), "/workspace/target".into());
+    targets.insert(
+        ws_target.trim_end_matches('/').to_string(),
+        "/workspace/target".into(),
+    );
     for (name, mount) in &m.caches.mounts {
         let base = format!("/caches/mounts/{}", super::source::escape_segment(name));
         check_placeholders(&mut cx, mf, &format!("{base}/source"), &mount.source);
@@ -168,13 +220,23 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
             );
         }
         if !mount.target.starts_with('/') {
-            cx.error(mf, &format!("{base}/target"), "check::relative-target", format!("`{}` is not an absolute container path", mount.target), "must start with /", None);
+            cx.error(
+                mf,
+                &format!("{base}/target"),
+                "check::relative-target",
+                format!("`{}` is not an absolute container path", mount.target),
+                "must start with /",
+                None,
+            );
         }
         let t = mount.target.trim_end_matches('/').to_string();
         if let Some(first) = targets.get(&t).cloned() {
             let f = sources.get(mf);
             let mut d = locate(
-                SpecDiagnostic::error("check::duplicate-target", format!("two mounts on container path `{}`", mount.target)),
+                SpecDiagnostic::error(
+                    "check::duplicate-target",
+                    format!("two mounts on container path `{}`", mount.target),
+                ),
                 f,
                 &format!("{base}/target"),
                 "mounted again here",
@@ -200,9 +262,20 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     }
 
     // Host paths: inside the project, or allowed by name; never the Docker socket by accident.
-    let allowed: Vec<PathBuf> = m.allow_host_paths.iter().map(|a| relative_to(root, a)).collect();
+    let allowed: Vec<PathBuf> = m
+        .allow_host_paths
+        .iter()
+        .map(|a| relative_to(root, a))
+        .collect();
     let project = project_folder(root);
-    check_host_path(&mut cx, mf, "/workspace/source", &ws_source, &project, &allowed);
+    check_host_path(
+        &mut cx,
+        mf,
+        "/workspace/source",
+        &ws_source,
+        &project,
+        &allowed,
+    );
     check_host_path(&mut cx, mf, "/caches/root", &cache_root, &project, &allowed);
     let mut pass_env = Vec::new();
     for (i, name) in m.pass_env.iter().enumerate() {
@@ -218,10 +291,24 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     for (i, u) in m.provision.users.iter().enumerate() {
         let ptr = format!("/provision/users/{i}");
         if !valid_user(u) {
-            cx.error(mf, &ptr, "check::bad-user", format!("`{u}` is not a valid user name"), "invalid user name", Some("use lowercase letters, digits, `-` and `_`, starting with a letter".into()));
+            cx.error(
+                mf,
+                &ptr,
+                "check::bad-user",
+                format!("`{u}` is not a valid user name"),
+                "invalid user name",
+                Some("use lowercase letters, digits, `-` and `_`, starting with a letter".into()),
+            );
         }
         if users_seen.insert(u.clone(), i).is_some() {
-            cx.error(mf, &ptr, "check::duplicate-name", format!("user `{u}` is listed twice"), "duplicate", None);
+            cx.error(
+                mf,
+                &ptr,
+                "check::duplicate-name",
+                format!("user `{u}` is listed twice"),
+                "duplicate",
+                None,
+            );
         }
     }
     let mut steps_seen: HashMap<&str, usize> = HashMap::new();
@@ -229,7 +316,10 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         if let Some(first) = steps_seen.insert(s.name.as_str(), i) {
             let f = sources.get(mf);
             let mut d = locate(
-                SpecDiagnostic::error("check::duplicate-name", format!("two provision steps are named `{}`", s.name)),
+                SpecDiagnostic::error(
+                    "check::duplicate-name",
+                    format!("two provision steps are named `{}`", s.name),
+                ),
                 f,
                 &format!("/provision/steps/{i}/name"),
                 "second step with this name",
@@ -237,7 +327,8 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
             if let Some(sp) = f.spans.get(&format!("/provision/steps/{first}/name")) {
                 d = d.also(sp.value.clone(), "first one");
             }
-            cx.diags.push(d.help("step names identify steps in logs and reports: make them unique"));
+            cx.diags
+                .push(d.help("step names identify steps in logs and reports: make them unique"));
         }
     }
     let provision = Provision {
@@ -267,7 +358,8 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     let mut suites = BTreeMap::new();
     let distro_names: Vec<&str> = input.distros.keys().map(String::as_str).collect();
     for (name, (s, origin)) in input.suites {
-        if let Some(suite) = resolve_suite(&mut cx, name, s, origin, input, &distro_names, timeout) {
+        if let Some(suite) = resolve_suite(&mut cx, name, s, origin, input, &distro_names, timeout)
+        {
             suites.insert(name.clone(), suite);
         }
     }
@@ -294,7 +386,9 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
 
 fn valid_env_name(n: &str) -> bool {
     let mut c = n.chars();
-    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    c.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The folder a matrix may mount from without saying so: the repository holding the matrix
@@ -308,8 +402,14 @@ pub fn project_folder(root: &Path) -> PathBuf {
 
 /// Where the Docker daemon's socket usually is; mounting it hands out root on the host.
 fn docker_sockets() -> Vec<PathBuf> {
-    let mut v = vec![PathBuf::from("/var/run/docker.sock"), PathBuf::from("/run/docker.sock")];
-    if let Some(h) = std::env::var("DOCKER_HOST").ok().and_then(|h| h.strip_prefix("unix://").map(PathBuf::from)) {
+    let mut v = vec![
+        PathBuf::from("/var/run/docker.sock"),
+        PathBuf::from("/run/docker.sock"),
+    ];
+    if let Some(h) = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(PathBuf::from))
+    {
         v.push(h);
     }
     v
@@ -317,16 +417,23 @@ fn docker_sockets() -> Vec<PathBuf> {
 
 /// A host path a container will see must lie in the project or an allowed path; a path that is
 /// or holds the Docker socket needs the socket itself in `allow_host_paths`.
-fn check_host_path(cx: &mut Ctx<'_>, file: FileId, pointer: &str, path: &Path, project: &Path, allowed: &[PathBuf]) {
+fn check_host_path(
+    cx: &mut Ctx<'_>,
+    file: FileId,
+    pointer: &str,
+    path: &Path,
+    project: &Path,
+    allowed: &[PathBuf],
+) {
     let resolved = path.canonicalize().unwrap_or_else(|_| normalize(path));
-    let socket = docker_sockets()
-        .into_iter()
-        .find(|s| {
-            let s = s.canonicalize().unwrap_or_else(|_| s.clone());
-            s.starts_with(&resolved)
-        });
+    let socket = docker_sockets().into_iter().find(|s| {
+        let s = s.canonicalize().unwrap_or_else(|_| s.clone());
+        s.starts_with(&resolved)
+    });
     if let Some(sock) = socket {
-        let named = allowed.iter().any(|a| a == &sock || a.canonicalize().ok().as_deref() == sock.canonicalize().ok().as_deref());
+        let named = allowed.iter().any(|a| {
+            a == &sock || a.canonicalize().ok().as_deref() == sock.canonicalize().ok().as_deref()
+        });
         if !named {
             cx.error(
                 file,
@@ -357,22 +464,50 @@ fn check_container(cx: &mut Ctx<'_>, file: FileId, base: &str, c: &ContainerSect
     let mut ok = true;
     if let Some(m) = &c.memory {
         if let Err(e) = parse_bytes(m) {
-            cx.error(file, &format!("{base}/container/memory"), "check::bad-size", e, "not a size", None);
+            cx.error(
+                file,
+                &format!("{base}/container/memory"),
+                "check::bad-size",
+                e,
+                "not a size",
+                None,
+            );
             ok = false;
         }
     }
     if c.cpus.is_some_and(|x| !(x > 0.0 && x <= 1024.0)) {
-        cx.error(file, &format!("{base}/container/cpus"), "check::out-of-range", "cpus must be a positive number".into(), "out of range", None);
+        cx.error(
+            file,
+            &format!("{base}/container/cpus"),
+            "check::out-of-range",
+            "cpus must be a positive number".into(),
+            "out of range",
+            None,
+        );
         ok = false;
     }
     if c.pids == Some(0) {
-        cx.error(file, &format!("{base}/container/pids"), "check::out-of-range", "pids must be at least 1".into(), "nothing could run", None);
+        cx.error(
+            file,
+            &format!("{base}/container/pids"),
+            "check::out-of-range",
+            "pids must be at least 1".into(),
+            "nothing could run",
+            None,
+        );
         ok = false;
     }
     for (i, cap) in c.capabilities.iter().flatten().enumerate() {
         let name = cap.trim_start_matches("CAP_");
         if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') {
-            cx.error(file, &format!("{base}/container/capabilities/{i}"), "check::bad-capability", format!("`{cap}` is not a capability name"), "e.g. \"SYS_ADMIN\"", None);
+            cx.error(
+                file,
+                &format!("{base}/container/capabilities/{i}"),
+                "check::bad-capability",
+                format!("`{cap}` is not a capability name"),
+                "e.g. \"SYS_ADMIN\"",
+                None,
+            );
             ok = false;
         }
     }
@@ -400,10 +535,15 @@ fn check_placeholders(cx: &mut Ctx<'_>, file: FileId, pointer: &str, text: &str)
             // Underline the placeholder itself when it can be found in the written value.
             let span = f.spans.get(pointer).and_then(|s| {
                 let written = f.text.get(s.value.clone())?;
-                written.find(&raw).map(|i| s.value.start + i..s.value.start + i + raw.len())
+                written
+                    .find(&raw)
+                    .map(|i| s.value.start + i..s.value.start + i + raw.len())
             });
-            let mut d = SpecDiagnostic::error("check::unknown-placeholder", format!("unknown placeholder `{raw}`"))
-                .in_file(f);
+            let mut d = SpecDiagnostic::error(
+                "check::unknown-placeholder",
+                format!("unknown placeholder `{raw}`"),
+            )
+            .in_file(f);
             d = match span {
                 Some(sp) => d.at(sp, "not a placeholder the engine knows"),
                 None => locate(d, f, pointer, "not a placeholder the engine knows"),
@@ -433,7 +573,14 @@ fn resolve_image(
         (Some(d), _) => {
             let p = relative_to(dir, d);
             if !p.is_file() {
-                cx.error(file, &format!("{base}/image/dockerfile"), "check::missing-file", format!("Dockerfile `{d}` does not exist"), "no such file", Some(format!("looked for {}", super::source::display_name(&p))));
+                cx.error(
+                    file,
+                    &format!("{base}/image/dockerfile"),
+                    "check::missing-file",
+                    format!("Dockerfile `{d}` does not exist"),
+                    "no such file",
+                    Some(format!("looked for {}", super::source::display_name(&p))),
+                );
                 return None;
             }
             p
@@ -456,7 +603,14 @@ fn resolve_image(
         (Some(c), _) => {
             let p = relative_to(dir, c);
             if !p.is_dir() {
-                cx.error(file, &format!("{base}/image/context"), "check::missing-folder", format!("build context `{c}` does not exist"), "no such folder", None);
+                cx.error(
+                    file,
+                    &format!("{base}/image/context"),
+                    "check::missing-folder",
+                    format!("build context `{c}` does not exist"),
+                    "no such folder",
+                    None,
+                );
                 return None;
             }
             p
@@ -467,7 +621,14 @@ fn resolve_image(
     let mut build_args = parent.map(|p| p.build_args.clone()).unwrap_or_default();
     for (k, v) in &section.build_args {
         if k == "BASE_IMAGE" {
-            cx.error(file, &format!("{base}/image/build_args/BASE_IMAGE"), "check::reserved", "`BASE_IMAGE` is set by the engine".into(), "reserved build argument", Some("declare the base with `base_image` or `base_rootfs` in the distro".into()));
+            cx.error(
+                file,
+                &format!("{base}/image/build_args/BASE_IMAGE"),
+                "check::reserved",
+                "`BASE_IMAGE` is set by the engine".into(),
+                "reserved build argument",
+                Some("declare the base with `base_image` or `base_rootfs` in the distro".into()),
+            );
         }
         build_args.insert(k.clone(), v.clone());
     }
@@ -478,18 +639,31 @@ fn resolve_image(
     })
 }
 
-fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matrix_image: &Option<Image>) -> Option<Distro> {
+fn resolve_distro(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    d: &DistroFile,
+    o: &Origin,
+    matrix_image: &Option<Image>,
+) -> Option<Distro> {
     let f = o.file;
     let dir = file_dir(cx.sources, f);
     let mut ok = true;
     if !valid_name(name) {
         let file = cx.sources.get(f);
-        let span = if o.base.is_empty() { 0..0 } else { key_span(file, &o.base) };
+        let span = if o.base.is_empty() {
+            0..0
+        } else {
+            key_span(file, &o.base)
+        };
         cx.diags.push(
-            SpecDiagnostic::error("check::bad-name", format!("`{name}` is not a valid distro name"))
-                .in_file(file)
-                .at(span, "used in image tags and node names")
-                .help("use lowercase letters, digits, `-`, `_` and `.`"),
+            SpecDiagnostic::error(
+                "check::bad-name",
+                format!("`{name}` is not a valid distro name"),
+            )
+            .in_file(file)
+            .at(span, "used in image tags and node names")
+            .help("use lowercase letters, digits, `-`, `_` and `.`"),
         );
         ok = false;
     }
@@ -501,7 +675,17 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
         (None, Some(rf)) => {
             let script = relative_to(&dir, &rf.script);
             if !script.is_file() {
-                cx.error(f, &o.pointer("/base_rootfs/script"), "check::missing-file", format!("rootfs script `{}` does not exist", rf.script), "no such file", Some(format!("looked for {}", super::source::display_name(&script))));
+                cx.error(
+                    f,
+                    &o.pointer("/base_rootfs/script"),
+                    "check::missing-file",
+                    format!("rootfs script `{}` does not exist", rf.script),
+                    "no such file",
+                    Some(format!(
+                        "looked for {}",
+                        super::source::display_name(&script)
+                    )),
+                );
                 ok = false;
             }
             Base::Rootfs {
@@ -510,21 +694,36 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
             }
         }
         (Some(_), Some(_)) => {
-            cx.error(f, &o.pointer("/base_rootfs"), "check::base", format!("distro `{name}` declares both `base_image` and `base_rootfs`"), "second base", Some("keep exactly one of the two".into()));
+            cx.error(
+                f,
+                &o.pointer("/base_rootfs"),
+                "check::base",
+                format!("distro `{name}` declares both `base_image` and `base_rootfs`"),
+                "second base",
+                Some("keep exactly one of the two".into()),
+            );
             ok = false;
-            Base::Rootfs { script: PathBuf::new(), args: Vec::new() }
+            Base::Rootfs {
+                script: PathBuf::new(),
+                args: Vec::new(),
+            }
         }
         (None, None) => {
             let file = cx.sources.get(f);
             let d = SpecDiagnostic::error("check::base", format!("distro `{name}` has no base"));
             // Point at the start of the distro's table: where the missing key belongs.
             let d = match file.spans.first_key(&o.base) {
-                Some(span) => d.in_file(file).at(span, "needs `base_image` or `base_rootfs`"),
+                Some(span) => d
+                    .in_file(file)
+                    .at(span, "needs `base_image` or `base_rootfs`"),
                 None => locate(d, file, &o.base, "needs `base_image` or `base_rootfs`"),
             };
             cx.diags.push(d.help("add `base_image = \"archlinux:base-devel\"` (or a `base_rootfs` script for offline use)"));
             ok = false;
-            Base::Rootfs { script: PathBuf::new(), args: Vec::new() }
+            Base::Rootfs {
+                script: PathBuf::new(),
+                args: Vec::new(),
+            }
         }
     };
     let image = match (&d.image, matrix_image) {
@@ -548,10 +747,24 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
     let mut seen = HashMap::new();
     for (i, l) in d.locales.iter().enumerate() {
         if seen.insert(l.as_str(), i).is_some() {
-            cx.error(f, &o.pointer(&format!("/locales/{i}")), "check::duplicate-name", format!("locale `{l}` is listed twice"), "duplicate", None);
+            cx.error(
+                f,
+                &o.pointer(&format!("/locales/{i}")),
+                "check::duplicate-name",
+                format!("locale `{l}` is listed twice"),
+                "duplicate",
+                None,
+            );
         }
         if !l.contains('.') && l != "C" && l != "POSIX" {
-            cx.error(f, &o.pointer(&format!("/locales/{i}")), "check::bad-locale", format!("`{l}` names no charset"), "e.g. \"de_DE.UTF-8\"", Some(format!("did you mean \"{l}.UTF-8\"?")));
+            cx.error(
+                f,
+                &o.pointer(&format!("/locales/{i}")),
+                "check::bad-locale",
+                format!("`{l}` names no charset"),
+                "e.g. \"de_DE.UTF-8\"",
+                Some(format!("did you mean \"{l}.UTF-8\"?")),
+            );
         }
     }
     if !ok {
@@ -568,22 +781,38 @@ fn resolve_distro(cx: &mut Ctx<'_>, name: &str, d: &DistroFile, o: &Origin, matr
     })
 }
 
-fn resolve_aur(cx: &mut Ctx<'_>, name: &str, a: Option<&AurHelperSection>, o: &Origin) -> Option<AurHelper> {
+fn resolve_aur(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    a: Option<&AurHelperSection>,
+    o: &Origin,
+) -> Option<AurHelper> {
     let default = AurHelperSection::default();
     let a = a.unwrap_or(&default);
-    let policy = a.policy.unwrap_or(if a.package.is_some() { AurPolicy::DetectOrInstall } else { AurPolicy::None });
+    let policy = a.policy.unwrap_or(if a.package.is_some() {
+        AurPolicy::DetectOrInstall
+    } else {
+        AurPolicy::None
+    });
     let helpers = if a.helpers.is_empty() {
         vec!["paru".to_string(), "yay".to_string()]
     } else {
         a.helpers.clone()
     };
     if matches!(policy, AurPolicy::Install | AurPolicy::DetectOrInstall) {
-        let missing: Vec<&str> = [("package", a.package.is_none()), ("source", a.source.is_none())]
-            .into_iter()
-            .filter_map(|(k, m)| m.then_some(k))
-            .collect();
+        let missing: Vec<&str> = [
+            ("package", a.package.is_none()),
+            ("source", a.source.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(k, m)| m.then_some(k))
+        .collect();
         if !missing.is_empty() {
-            let word = if policy == AurPolicy::Install { "install" } else { "detect-or-install" };
+            let word = if policy == AurPolicy::Install {
+                "install"
+            } else {
+                "detect-or-install"
+            };
             cx.error(
                 o.file,
                 &o.pointer("/aur_helper/policy"),
@@ -617,16 +846,29 @@ fn resolve_suite(
     if s.execute.trim().is_empty() {
         let file = cx.sources.get(f);
         let ptr = o.pointer("/execute");
-        let d = locate(SpecDiagnostic::error("check::empty-execute", format!("suite `{name}` has nothing to execute")), file, &ptr, "empty script");
-        cx.diags.push(d.help("add `execute = '''...'''` with the commands whose exit status is the verdict"));
+        let d = locate(
+            SpecDiagnostic::error(
+                "check::empty-execute",
+                format!("suite `{name}` has nothing to execute"),
+            ),
+            file,
+            &ptr,
+            "empty script",
+        );
+        cx.diags.push(
+            d.help("add `execute = '''...'''` with the commands whose exit status is the verdict"),
+        );
         ok = false;
     }
     if !valid_name(name) {
         let file = cx.sources.get(f);
         cx.diags.push(
-            SpecDiagnostic::error("check::bad-name", format!("suite folder `{name}` is not a valid suite name"))
-                .in_file(file)
-                .help("rename the folder with lowercase letters, digits, `-`, `_` and `.`"),
+            SpecDiagnostic::error(
+                "check::bad-name",
+                format!("suite folder `{name}` is not a valid suite name"),
+            )
+            .in_file(file)
+            .help("rename the folder with lowercase letters, digits, `-`, `_` and `.`"),
         );
         ok = false;
     }
@@ -651,7 +893,14 @@ fn resolve_suite(
                     Some(s) => format!("did you mean \"{s}\"?"),
                     None => format!("known distros: {}", distro_names.join(", ")),
                 };
-                cx.error(f, &o.pointer(&format!("/distros/{i}")), "check::unknown-distro", format!("suite `{name}` names unknown distro `{d}`"), "no such distro in the matrix", Some(help));
+                cx.error(
+                    f,
+                    &o.pointer(&format!("/distros/{i}")),
+                    "check::unknown-distro",
+                    format!("suite `{name}` names unknown distro `{d}`"),
+                    "no such distro in the matrix",
+                    Some(help),
+                );
                 ok = false;
             }
         }
@@ -659,20 +908,38 @@ fn resolve_suite(
     if let Some(u) = &s.user {
         let declared = u == "root" || input.matrix.provision.users.iter().any(|x| x == u);
         if !declared {
-            cx.error(f, &o.pointer("/user"), "check::unknown-user", format!("suite `{name}` runs as `{u}`, which provisioning does not create"), "not in [provision] users", Some(format!("add \"{u}\" to [provision] users in the matrix")));
+            cx.error(
+                f,
+                &o.pointer("/user"),
+                "check::unknown-user",
+                format!("suite `{name}` runs as `{u}`, which provisioning does not create"),
+                "not in [provision] users",
+                Some(format!("add \"{u}\" to [provision] users in the matrix")),
+            );
             ok = false;
         }
     }
     for (i, n) in s.pass_env.iter().enumerate() {
         if !valid_env_name(n) {
-            cx.error(f, &o.pointer(&format!("/pass_env/{i}")), "check::bad-env-name", format!("`{n}` is not an environment variable name"), "names only, never values", None);
+            cx.error(
+                f,
+                &o.pointer(&format!("/pass_env/{i}")),
+                "check::bad-env-name",
+                format!("`{n}` is not an environment variable name"),
+                "names only, never values",
+                None,
+            );
             ok = false;
         }
     }
     if let Some(c) = &s.container {
         ok &= check_container(cx, f, &o.base, c);
     }
-    let locales = s.requires.as_ref().map(|r| r.locales.clone()).unwrap_or_default();
+    let locales = s
+        .requires
+        .as_ref()
+        .map(|r| r.locales.clone())
+        .unwrap_or_default();
     if input.distros_complete {
         for (i, l) in locales.iter().enumerate() {
             let declared = runs_on.iter().any(|d| {
@@ -686,9 +953,14 @@ fn resolve_suite(
                     f,
                     &o.pointer(&format!("/requires/locales/{i}")),
                     "check::undeclared-locale",
-                    format!("suite `{name}` requires locale `{l}`, which no distro it runs on declares"),
+                    format!(
+                        "suite `{name}` requires locale `{l}`, which no distro it runs on declares"
+                    ),
                     "declared by none of its distros",
-                    Some(format!("add \"{l}\" to `locales` of the distros that must provide it ({})", runs_on.join(", "))),
+                    Some(format!(
+                        "add \"{l}\" to `locales` of the distros that must provide it ({})",
+                        runs_on.join(", ")
+                    )),
                 );
                 ok = false;
             }
@@ -701,9 +973,16 @@ fn resolve_suite(
     Some(Suite {
         name: name.to_string(),
         dir,
-        format: if o.legacy { SuiteFormat::Legacy } else { SuiteFormat::Native },
+        format: if o.legacy {
+            SuiteFormat::Legacy
+        } else {
+            SuiteFormat::Native
+        },
         summary: s.summary.clone(),
-        distros: s.distros.as_ref().map(|_| runs_on.iter().map(|d| d.to_string()).collect()),
+        distros: s
+            .distros
+            .as_ref()
+            .map(|_| runs_on.iter().map(|d| d.to_string()).collect()),
         requires_locales: locales,
         timeout,
         retries: s.retries.unwrap_or(0),

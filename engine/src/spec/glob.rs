@@ -28,8 +28,16 @@ pub fn expand(root: &Path, pattern: &str, dirs: bool) -> Vec<PathBuf> {
     let start = root.join(&base);
     if literal == segments.len() {
         // No glob characters: the path itself.
-        let ok = if dirs { start.is_dir() } else { start.is_file() };
-        return if ok { vec![canonical(&start)] } else { Vec::new() };
+        let ok = if dirs {
+            start.is_dir()
+        } else {
+            start.is_file()
+        };
+        return if ok {
+            vec![canonical(&start)]
+        } else {
+            Vec::new()
+        };
     }
     let mut out = Vec::new();
     walk(root, &start, 1, max_depth, dirs, &matcher, &mut out);
@@ -82,7 +90,10 @@ mod tests {
         std::fs::create_dir_all(t.path().join("suites/one")).unwrap();
         std::fs::create_dir_all(t.path().join("suites/two/nested")).unwrap();
         let files = expand(t.path(), "distros/*.toml", false);
-        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect();
         assert_eq!(names, ["a.toml", "b.toml"]);
         let dirs = expand(t.path(), "suites/*", true);
         assert_eq!(dirs.len(), 2);

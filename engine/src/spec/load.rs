@@ -67,7 +67,13 @@ impl Loaded {
     }
 
     /// A diagnostic pointing at `pointer` (native field names) in a distro's declaration.
-    pub fn distro_diagnostic(&self, distro: &str, pointer: &str, d: SpecDiagnostic, label: &str) -> SpecDiagnostic {
+    pub fn distro_diagnostic(
+        &self,
+        distro: &str,
+        pointer: &str,
+        d: SpecDiagnostic,
+        label: &str,
+    ) -> SpecDiagnostic {
         match self.origins.distros.get(distro) {
             Some(o) => locate(d, self.sources.get(o.file), &o.pointer(pointer), label),
             None => d,
@@ -75,7 +81,13 @@ impl Loaded {
     }
 
     /// A diagnostic pointing at `pointer` in a suite's task file.
-    pub fn suite_diagnostic(&self, suite: &str, pointer: &str, d: SpecDiagnostic, label: &str) -> SpecDiagnostic {
+    pub fn suite_diagnostic(
+        &self,
+        suite: &str,
+        pointer: &str,
+        d: SpecDiagnostic,
+        label: &str,
+    ) -> SpecDiagnostic {
         match self.origins.suites.get(suite) {
             Some(o) => locate(d, self.sources.get(o.file), &o.pointer(pointer), label),
             None => d,
@@ -119,8 +131,13 @@ pub fn load(path: &Path) -> Loaded {
             obj.remove("distros");
         }
     }
-    let matrix_file: Option<MatrixFile> =
-        check_and_parse(FileKind::Matrix, value, out.sources.get(file_id), "", &mut out.diagnostics);
+    let matrix_file: Option<MatrixFile> = check_and_parse(
+        FileKind::Matrix,
+        value,
+        out.sources.get(file_id),
+        "",
+        &mut out.diagnostics,
+    );
     // Everything resolves against the matrix file's real folder, so that paths handed to
     // scripts and to Docker are absolute whatever the current directory.
     let root = out
@@ -137,11 +154,24 @@ pub fn load(path: &Path) -> Loaded {
     if let Some(inline) = inline {
         for (name, v) in inline {
             let base = super::source::child("/distros", &name);
-            match check_and_parse::<DistroFile>(FileKind::Distro, v, out.sources.get(file_id), &base, &mut out.diagnostics) {
+            match check_and_parse::<DistroFile>(
+                FileKind::Distro,
+                v,
+                out.sources.get(file_id),
+                &base,
+                &mut out.diagnostics,
+            ) {
                 Some(d) => {
                     distros.insert(
                         name,
-                        (d, Origin { file: file_id, base, legacy: false }),
+                        (
+                            d,
+                            Origin {
+                                file: file_id,
+                                base,
+                                legacy: false,
+                            },
+                        ),
                     );
                 }
                 None => distros_complete = false,
@@ -177,7 +207,14 @@ pub fn load(path: &Path) -> Loaded {
                 Some((d, id)) => {
                     distros.insert(
                         name,
-                        (d, Origin { file: id, base: String::new(), legacy: false }),
+                        (
+                            d,
+                            Origin {
+                                file: id,
+                                base: String::new(),
+                                legacy: false,
+                            },
+                        ),
                     );
                 }
                 None => distros_complete = false,
@@ -195,14 +232,21 @@ pub fn load(path: &Path) -> Loaded {
     let mut suites_complete = true;
     for (i, pattern) in patterns.iter().enumerate() {
         let dirs = expand(&root, pattern, true);
-        let pointer = if patterns.len() > 1 && matches!(matrix_file.as_ref().and_then(|m| m.suites.as_ref()), Some(super::model::SuitesField::Globs(_))) {
+        let pointer = if patterns.len() > 1
+            && matches!(
+                matrix_file.as_ref().and_then(|m| m.suites.as_ref()),
+                Some(super::model::SuitesField::Globs(_))
+            ) {
             format!("/suites/{i}")
         } else {
             "/suites".to_string()
         };
         if dirs.is_empty() {
             let f = out.sources.get(file_id);
-            let d = SpecDiagnostic::error("check::no-suites", format!("no suite folder matches `{pattern}`"));
+            let d = SpecDiagnostic::error(
+                "check::no-suites",
+                format!("no suite folder matches `{pattern}`"),
+            );
             out.diagnostics.push(
                 locate(d, f, &pointer, "matches no folder")
                     .help("each suite is a folder holding task.toml (or the seed's task.yaml)"),
@@ -223,7 +267,10 @@ pub fn load(path: &Path) -> Loaded {
                     "check::ambiguous-suite",
                     format!("suite `{name}` has both task.toml and task.yaml"),
                 );
-                out.diagnostics.push(locate(d, f, &pointer, "this glob matches it").help("keep one of the two files"));
+                out.diagnostics.push(
+                    locate(d, f, &pointer, "this glob matches it")
+                        .help("keep one of the two files"),
+                );
                 suites_complete = false;
                 continue;
             }
@@ -231,11 +278,15 @@ pub fn load(path: &Path) -> Loaded {
                 let f = out.sources.get(file_id);
                 let d = SpecDiagnostic::error(
                     "check::suite-without-task",
-                    format!("suite folder `{}` holds no task.toml or task.yaml", super::source::display_name(&dir)),
+                    format!(
+                        "suite folder `{}` holds no task.toml or task.yaml",
+                        super::source::display_name(&dir)
+                    ),
                 );
                 out.diagnostics.push(
-                    locate(d, f, &pointer, "this glob matches it")
-                        .help("add a task.toml with at least `execute = \"...\"`, or narrow the glob"),
+                    locate(d, f, &pointer, "this glob matches it").help(
+                        "add a task.toml with at least `execute = \"...\"`, or narrow the glob",
+                    ),
                 );
                 suites_complete = false;
                 continue;
@@ -246,18 +297,32 @@ pub fn load(path: &Path) -> Loaded {
                     "check::duplicate-suite",
                     format!("two suite folders are named `{name}`"),
                 );
-                out.diagnostics.push(locate(d, f, &pointer, "matched twice").help("suite names must be unique: rename one folder"));
+                out.diagnostics.push(
+                    locate(d, f, &pointer, "matched twice")
+                        .help("suite names must be unique: rename one folder"),
+                );
                 continue;
             }
             let parsed = if has_toml {
-                load_file::<SuiteFile>(&toml, FileKind::Suite, &mut out).map(|(s, id)| (s, id, false))
+                load_file::<SuiteFile>(&toml, FileKind::Suite, &mut out)
+                    .map(|(s, id)| (s, id, false))
             } else {
                 load_file::<LegacyTask>(&yaml, FileKind::LegacySuite, &mut out)
                     .map(|(t, id)| (legacy_to_native(t), id, true))
             };
             match parsed {
                 Some((s, id, legacy)) => {
-                    suites.insert(name, (s, Origin { file: id, base: String::new(), legacy }));
+                    suites.insert(
+                        name,
+                        (
+                            s,
+                            Origin {
+                                file: id,
+                                base: String::new(),
+                                legacy,
+                            },
+                        ),
+                    );
                 }
                 None => suites_complete = false,
             }
@@ -299,7 +364,11 @@ fn sort_diagnostics(out: &mut Loaded) {
         .map(|i| (out.sources.get(FileId(i)).name.clone(), i))
         .collect();
     out.diagnostics.sort_by_key(|d| {
-        let file = d.file.as_ref().and_then(|f| order.get(&f.name).copied()).unwrap_or(usize::MAX);
+        let file = d
+            .file
+            .as_ref()
+            .and_then(|f| order.get(&f.name).copied())
+            .unwrap_or(usize::MAX);
         let at = d.primary.as_ref().map_or(0, |(r, _)| r.start);
         (file, at)
     });
@@ -310,8 +379,11 @@ fn read_matrix(path: &Path, out: &mut Loaded) -> Option<(FileId, Value)> {
         Ok(p) => p,
         Err(e) => {
             out.diagnostics.push(
-                SpecDiagnostic::error("load::not-found", format!("cannot read matrix `{}`: {e}", path.display()))
-                    .help("run in the folder holding matrix.toml, or pass -m PATH"),
+                SpecDiagnostic::error(
+                    "load::not-found",
+                    format!("cannot read matrix `{}`: {e}", path.display()),
+                )
+                .help("run in the folder holding matrix.toml, or pass -m PATH"),
             );
             return None;
         }
@@ -350,10 +422,21 @@ fn read_matrix(path: &Path, out: &mut Loaded) -> Option<(FileId, Value)> {
     }
 }
 
-fn push_syntax_errors(out: &mut Loaded, id: FileId, errors: Vec<toml_value::SyntaxError>, code: &str) {
+fn push_syntax_errors(
+    out: &mut Loaded,
+    id: FileId,
+    errors: Vec<toml_value::SyntaxError>,
+    code: &str,
+) {
     let f = out.sources.get(id);
     for e in errors {
-        let msg = e.message.lines().next().unwrap_or("syntax error").trim().to_string();
+        let msg = e
+            .message
+            .lines()
+            .next()
+            .unwrap_or("syntax error")
+            .trim()
+            .to_string();
         out.diagnostics.push(
             SpecDiagnostic::error(code, format!("syntax error: {msg}"))
                 .in_file(f)
@@ -363,14 +446,21 @@ fn push_syntax_errors(out: &mut Loaded, id: FileId, errors: Vec<toml_value::Synt
 }
 
 /// Read, parse, schema-check and deserialize one distro or suite file.
-fn load_file<T: DeserializeOwned>(path: &Path, kind: FileKind, out: &mut Loaded) -> Option<(T, FileId)> {
+fn load_file<T: DeserializeOwned>(
+    path: &Path,
+    kind: FileKind,
+    out: &mut Loaded,
+) -> Option<(T, FileId)> {
     let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let text: Arc<str> = match std::fs::read_to_string(&abs) {
         Ok(t) => t.into(),
         Err(e) => {
             out.diagnostics.push(
-                SpecDiagnostic::error("load::unreadable", format!("cannot read `{}`: {e}", abs.display()))
-                    .in_file_ref(FileRef::named(&super::source::display_name(&abs))),
+                SpecDiagnostic::error(
+                    "load::unreadable",
+                    format!("cannot read `{}`: {e}", abs.display()),
+                )
+                .in_file_ref(FileRef::named(&super::source::display_name(&abs))),
             );
             return None;
         }
@@ -382,7 +472,11 @@ fn load_file<T: DeserializeOwned>(path: &Path, kind: FileKind, out: &mut Loaded)
     };
     let id = out.sources.add(&abs, text, spans);
     if !errors.is_empty() {
-        let code = if kind == FileKind::LegacySuite { "yaml::syntax" } else { "toml::syntax" };
+        let code = if kind == FileKind::LegacySuite {
+            "yaml::syntax"
+        } else {
+            "toml::syntax"
+        };
         push_syntax_errors(out, id, errors, code);
         return None;
     }
@@ -409,10 +503,19 @@ fn check_and_parse<T: DeserializeOwned>(
     match serde_json::from_value::<T>(value) {
         Ok(t) => Some(t),
         Err(e) => {
-            if !diags.iter().any(|d| d.file.as_ref().is_some_and(|f| f.name == file.name)) {
+            if !diags
+                .iter()
+                .any(|d| d.file.as_ref().is_some_and(|f| f.name == file.name))
+            {
                 diags.push(
-                    SpecDiagnostic::error("schema::invalid", format!("invalid {}: {e}", kind.schema_file().trim_end_matches(".schema.json")))
-                        .in_file(file),
+                    SpecDiagnostic::error(
+                        "schema::invalid",
+                        format!(
+                            "invalid {}: {e}",
+                            kind.schema_file().trim_end_matches(".schema.json")
+                        ),
+                    )
+                    .in_file(file),
                 );
             }
             None

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use super::model::{AurPolicy, ContainerSection, Expect, LocalePolicy, NetworkMode, Phase, PullPolicy};
+pub use super::model::{
+    AurPolicy, ContainerSection, Expect, LocalePolicy, NetworkMode, Phase, PullPolicy,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Matrix {
@@ -120,9 +122,16 @@ impl Container {
         let Some(o) = over else { return self.clone() };
         Container {
             privileged: o.privileged.unwrap_or(self.privileged),
-            capabilities: o.capabilities.clone().unwrap_or_else(|| self.capabilities.clone()),
+            capabilities: o
+                .capabilities
+                .clone()
+                .unwrap_or_else(|| self.capabilities.clone()),
             network: o.network.unwrap_or(self.network),
-            memory_bytes: o.memory.as_deref().and_then(|m| parse_bytes(m).ok()).unwrap_or(self.memory_bytes),
+            memory_bytes: o
+                .memory
+                .as_deref()
+                .and_then(|m| parse_bytes(m).ok())
+                .unwrap_or(self.memory_bytes),
             cpus: o.cpus.or(self.cpus),
             pids: o.pids.map(i64::from).unwrap_or(self.pids),
         }
@@ -138,11 +147,14 @@ impl Container {
             g.push(format!("capabilities {}", self.capabilities.join(",")));
         }
         if self.network != NetworkMode::Bridge {
-            g.push(format!("network {}", match self.network {
-                NetworkMode::None => "none",
-                NetworkMode::Bridge => "bridge",
-                NetworkMode::Host => "host",
-            }));
+            g.push(format!(
+                "network {}",
+                match self.network {
+                    NetworkMode::None => "none",
+                    NetworkMode::Bridge => "bridge",
+                    NetworkMode::Host => "host",
+                }
+            ));
         }
         g
     }
@@ -159,7 +171,10 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num.trim().parse().map_err(|_| format!("`{text}` is not a size (write e.g. \"512m\" or \"2g\")"))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (write e.g. \"512m\" or \"2g\")"))?;
     if n <= 0.0 {
         return Err(format!("`{text}` must be positive"));
     }

@@ -20,8 +20,11 @@ pub fn evaluate(path: &Path, name: &str, text: &str) -> Result<Value, SpecDiagno
             .and_then(|expr| ctx.expr_to_json(&expr));
         match evaluated {
             Ok(json) => serde_json::from_str(&json).map_err(|e| {
-                SpecDiagnostic::error("nickel::export", format!("Nickel produced invalid JSON: {e}"))
-                    .in_file_ref(FileRef::named(name))
+                SpecDiagnostic::error(
+                    "nickel::export",
+                    format!("Nickel produced invalid JSON: {e}"),
+                )
+                .in_file_ref(FileRef::named(name))
             }),
             Err(err) => {
                 let mut buf = Vec::new();
@@ -89,12 +92,19 @@ pub fn from_rendered(path: &Path, name: &str, text: &str, rendered: &str) -> Spe
                 .map(str::len)
                 .sum::<usize>()
                 + col.saturating_sub(1);
-            let label = if label.is_empty() { message.clone() } else { label };
+            let label = if label.is_empty() {
+                message.clone()
+            } else {
+                label
+            };
             d = d.at(offset..offset + len.max(1), label);
         }
         None => {
-            d = SpecDiagnostic::error("nickel::eval", format!("Nickel evaluation failed\n\n{rendered}"))
-                .in_file_ref(FileRef::named(name));
+            d = SpecDiagnostic::error(
+                "nickel::eval",
+                format!("Nickel evaluation failed\n\n{rendered}"),
+            )
+            .in_file_ref(FileRef::named(name));
         }
     }
     if notes.is_empty() {
@@ -130,8 +140,11 @@ fn evaluate_with_cli(path: &Path, name: &str) -> Result<Value, SpecDiagnostic> {
         .in_file_ref(FileRef::named(name)));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| {
-        SpecDiagnostic::error("nickel::export", format!("Nickel produced invalid JSON: {e}"))
-            .in_file_ref(FileRef::named(name))
+        SpecDiagnostic::error(
+            "nickel::export",
+            format!("Nickel produced invalid JSON: {e}"),
+        )
+        .in_file_ref(FileRef::named(name))
     })
 }
 

@@ -57,7 +57,10 @@ pub fn generate(kind: FileKind) -> Value {
     if let Some(obj) = schema.as_object_mut() {
         obj.insert(
             "$id".into(),
-            Value::String(format!("https://engine.invalid/schema/{}", kind.schema_file())),
+            Value::String(format!(
+                "https://engine.invalid/schema/{}",
+                kind.schema_file()
+            )),
         );
     }
     schema
@@ -201,7 +204,14 @@ fn to_diagnostics(
                 let known = known_properties(schema, rel);
                 let mut d = SpecDiagnostic::error(
                     "schema::unknown-key",
-                    format!("unknown key `{key}` {}", if pointer.is_empty() { "at the top level".to_string() } else { format!("in {place}") }),
+                    format!(
+                        "unknown key `{key}` {}",
+                        if pointer.is_empty() {
+                            "at the top level".to_string()
+                        } else {
+                            format!("in {place}")
+                        }
+                    ),
                 )
                 .in_file(file)
                 .at(key_span(&child(pointer, key)), "not a known key here");
@@ -219,7 +229,14 @@ fn to_diagnostics(
             let name = property.as_str().unwrap_or_default();
             vec![SpecDiagnostic::error(
                 "schema::missing-key",
-                format!("missing required key `{name}` {}", if pointer.is_empty() { "at the top level".to_string() } else { format!("in {place}") }),
+                format!(
+                    "missing required key `{name}` {}",
+                    if pointer.is_empty() {
+                        "at the top level".to_string()
+                    } else {
+                        format!("in {place}")
+                    }
+                ),
             )
             .in_file(file)
             .at(key_span(pointer), format!("`{name}` is required here"))
@@ -241,15 +258,18 @@ fn to_diagnostics(
             .in_file(file)
             .at(value_span(pointer), format!("expected {expected}"))]
         }
-        K::Minimum { .. } | K::Maximum { .. } => vec![SpecDiagnostic::error(
-            "schema::out-of-range",
-            format!("{place}: {err}"),
-        )
-        .in_file(file)
-        .at(value_span(pointer), "out of range")],
-        _ => vec![SpecDiagnostic::error("schema::invalid", format!("{place}: {err}"))
-            .in_file(file)
-            .at(value_span(pointer), "invalid here")],
+        K::Minimum { .. } | K::Maximum { .. } => {
+            vec![
+                SpecDiagnostic::error("schema::out-of-range", format!("{place}: {err}"))
+                    .in_file(file)
+                    .at(value_span(pointer), "out of range"),
+            ]
+        }
+        _ => vec![
+            SpecDiagnostic::error("schema::invalid", format!("{place}: {err}"))
+                .in_file(file)
+                .at(value_span(pointer), "invalid here"),
+        ],
     }
 }
 
@@ -269,9 +289,12 @@ fn bad_value(
         .map(|(_, s)| s.value.clone())
         .unwrap_or(0..0);
     let got = err.instance().to_string();
-    let d = SpecDiagnostic::error("schema::bad-value", format!("{got} is not a valid value for {place}"))
-        .in_file(file)
-        .at(span, format!("expected one of: {}", opts.join(", ")));
+    let d = SpecDiagnostic::error(
+        "schema::bad-value",
+        format!("{got} is not a valid value for {place}"),
+    )
+    .in_file(file)
+    .at(span, format!("expected one of: {}", opts.join(", ")));
     match err
         .instance()
         .as_str()
@@ -280,7 +303,10 @@ fn bad_value(
         Some(s) => d.help(format!("did you mean \"{s}\"?")),
         None => d.help(format!(
             "use one of: {}",
-            opts.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ")
+            opts.iter()
+                .map(|o| format!("\"{o}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

@@ -55,7 +55,10 @@ fn index_keys(text: &str, spans: &mut SpanMap) {
             if let Some(colon) = trimmed.find(':') {
                 let key = &trimmed[..colon];
                 let ptr = child("", key);
-                let vstart = offset + colon + 1 + (content[colon + 1..].len() - content[colon + 1..].trim_start().len());
+                let vstart = offset
+                    + colon
+                    + 1
+                    + (content[colon + 1..].len() - content[colon + 1..].trim_start().len());
                 spans.insert(
                     ptr.clone(),
                     Spans {
