@@ -35,6 +35,13 @@ pub fn run(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) -> Fini
     status
 }
 
+/// A command by its full path on the system's PATH (so that a test's fake system is used
+/// throughout), else by name.
+fn tool(sys: &System, name: &str) -> String {
+    sys.which(name)
+        .map_or_else(|| name.to_string(), |p| p.display().to_string())
+}
+
 fn infra(
     events: &mut EventWriter,
     code: &str,
@@ -112,7 +119,7 @@ fn ensure_user(sys: &System, name: &str, events: &mut EventWriter) -> Result<(),
             &Step {
                 name: &format!("useradd:{name}"),
                 argv: vec![
-                    "useradd".into(),
+                    tool(sys, "useradd"),
                     "-m".into(),
                     "-s".into(),
                     "/bin/bash".into(),
@@ -234,7 +241,7 @@ fn locale_policy(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) {
             step::run(
                 &Step {
                     name: "locale-gen",
-                    argv: vec!["locale-gen".into()],
+                    argv: vec![tool(sys, "locale-gen")],
                     ..Default::default()
                 },
                 events,
@@ -387,7 +394,12 @@ fn install(
         let _ = std::fs::remove_dir_all(&dir);
         as_user(
             "aur:clone",
-            vec!["git".into(), "clone".into(), source.clone(), dir_s.clone()],
+            vec![
+                tool(sys, "git"),
+                "clone".into(),
+                source.clone(),
+                dir_s.clone(),
+            ],
             None,
             events,
         )
@@ -398,7 +410,7 @@ fn install(
         let pulled = as_user(
             "aur:pull",
             vec![
-                "git".into(),
+                tool(sys, "git"),
                 "-C".into(),
                 dir_s.clone(),
                 "pull".into(),
@@ -429,7 +441,7 @@ fn install(
     let built = as_user(
         "aur:makepkg",
         vec![
-            "makepkg".into(),
+            tool(sys, "makepkg"),
             "-s".into(),
             "-f".into(),
             "--noconfirm".into(),
@@ -472,7 +484,7 @@ fn install(
         &Step {
             name: "aur:install",
             argv: vec![
-                "pacman".into(),
+                tool(sys, "pacman"),
                 "-U".into(),
                 "--noconfirm".into(),
                 pkg.display().to_string(),
