@@ -18,24 +18,15 @@ pub struct CleanArgs {
 }
 
 pub fn run(cli: &Cli, args: &CleanArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::selection::runtime(false) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INFRA;
-        }
+        Err(code) => return code,
     };
     let color = cli.color.stderr();
     runtime.block_on(async {
-        let docker = match crate::exec::run::connect().await {
+        let docker = match super::selection::connect(color).await {
             Ok(d) => d,
-            Err(e) => {
-                report(e, color);
-                return exit::INFRA;
-            }
+            Err(code) => return code,
         };
         let mut filter = HashMap::new();
         filter.insert(labels::MANAGED.to_string(), "true".to_string());

@@ -67,20 +67,11 @@ fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, i32> {
 /// Ask the daemon, for every base, image and provision node, whether its result exists with the
 /// planned key (the same test `engine run` makes before building).
 fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix, color: bool) -> Result<(), i32> {
-    use crate::exec::context::{base_ref, image_ref, provisioned_ref, LABEL_CACHE_KEY};
+    use crate::exec::context::{base_ref, holds, image_ref, provisioned_ref};
     use crate::plan::NodeKind;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|_| exit::INFRA)?;
+    let rt = super::selection::runtime(false)?;
     rt.block_on(async {
-        let docker = match crate::exec::run::connect().await {
-            Ok(d) => d,
-            Err(e) => {
-                super::selection::report(e, color);
-                return Err(exit::INFRA);
-            }
-        };
+        let docker = super::selection::connect(color).await?;
         for ix in plan.graph.node_indices().collect::<Vec<_>>() {
             let n = &plan.graph[ix];
             let (Some(key), Some(distro)) = (n.cache_key.clone(), matrix.distros.get(&n.distro))
@@ -93,11 +84,10 @@ fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix, color: bool) -> Re
                 NodeKind::Provision => provisioned_ref(&n.distro, &key),
                 NodeKind::Suite => continue,
             };
-            let labels = docker.image_labels(&reference).await.ok().flatten();
-            let cached = match (n.kind, labels) {
-                (NodeKind::Base, Some(_)) => true,
-                (_, Some(l)) => l.get(LABEL_CACHE_KEY) == Some(&key),
-                (_, None) => false,
+            // A base is reused by its name alone (a pulled image has no key of ours).
+            let cached = match n.kind {
+                NodeKind::Base => docker.image_exists(&reference).await.unwrap_or(false),
+                _ => holds(&docker, &reference, &key).await.unwrap_or(false),
             };
             plan.graph[ix].cached = Some(cached);
         }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::selection::{load_matrix, narrow, report, SelectArgs};
+use super::selection::{load_matrix, narrow, SelectArgs};
 use super::{exit, Cli};
 use crate::exec::run::{execute, find_runner, RunRequest};
 use crate::plan::Plan;
@@ -125,15 +125,9 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
     } else {
         Verbosity::Normal
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::selection::runtime(true) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INFRA;
-        }
+        Err(code) => return code,
     };
     let color = cli.color.stderr();
     let skipped = plan.skipped.clone();
@@ -142,12 +136,9 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
     let loaded = Arc::new(loaded);
     let matrix = Arc::new(matrix);
     runtime.block_on(async move {
-        let docker = match crate::exec::run::connect().await {
+        let docker = match super::selection::connect(color).await {
             Ok(d) => d,
-            Err(e) => {
-                report(e, color);
-                return exit::INFRA;
-            }
+            Err(code) => return code,
         };
         let mut options =
             Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);

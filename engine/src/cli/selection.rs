@@ -86,3 +86,25 @@ pub fn report<E: miette::Diagnostic + Send + Sync + 'static>(e: E, color: bool) 
         .render_report(&mut out, &e);
     eprint!("{out}");
 }
+
+/// The async runtime of a command, or exit 3 after saying why.
+pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, i32> {
+    let mut b = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        exit::INFRA
+    })
+}
+
+/// A client to the Docker daemon, or exit 3 after showing the diagnostic (which names the
+/// endpoint it tried).
+pub async fn connect(color: bool) -> Result<crate::docker::DockerClient, i32> {
+    crate::docker::DockerClient::connect().await.map_err(|e| {
+        report(e, color);
+        exit::INFRA
+    })
+}

@@ -158,26 +158,17 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
         state_dir: matrix.root.join(".engine"),
         runner_bin: runner_bin.clone(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::selection::runtime(true) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INFRA;
-        }
+        Err(code) => return code,
     };
     loaded.matrix = None;
     let loaded = Arc::new(loaded);
     let matrix = Arc::new(matrix);
     let code = runtime.block_on(async move {
-        let docker = match crate::exec::run::connect().await {
+        let docker = match super::selection::connect(color).await {
             Ok(d) => d,
-            Err(e) => {
-                report(e, color);
-                return exit::INFRA;
-            }
+            Err(code) => return code,
         };
         eprintln!(
             "preparing {} (base, image, provision; reused when cached)",

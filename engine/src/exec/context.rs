@@ -259,6 +259,19 @@ pub fn mask(line: &str, secrets: &[String]) -> String {
     out
 }
 
+/// Whether the daemon holds `tag` made from `key` (its cache-key label matches): the one test
+/// of "reuse, do not rebuild", for `engine run` and `engine graph --status` alike.
+pub async fn holds(
+    docker: &DockerClient,
+    tag: &str,
+    key: &str,
+) -> Result<bool, crate::docker::DockerError> {
+    Ok(docker
+        .image_labels(tag)
+        .await?
+        .is_some_and(|l| l.get(LABEL_CACHE_KEY).map(String::as_str) == Some(key)))
+}
+
 /// The base image of a distro: its declared reference, or the tag a rootfs import gets.
 pub fn base_ref(distro: &Distro, key: &str) -> String {
     match &distro.base {

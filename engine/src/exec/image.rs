@@ -5,7 +5,7 @@ use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
-use super::context::{RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO};
+use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO};
 use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
 use super::outcome::{NodeResult, Outcome};
@@ -22,12 +22,12 @@ pub async fn run(
 ) -> NodeResult {
     let key = ctx.key(NodeKind::Image, &distro.name);
     let tag = ctx.image_ref(&distro.name);
-    match ctx.docker.image_labels(&tag).await {
-        Ok(Some(labels)) if labels.get(LABEL_CACHE_KEY) == Some(&key) => {
+    match holds(&ctx.docker, &tag, &key).await {
+        Ok(true) => {
             log.note(&format!("{tag} is up to date: not rebuilt"));
             return NodeResult::new(Outcome::Cached);
         }
-        Ok(_) => {}
+        Ok(false) => {}
         Err(e) => return infra(format!("cannot inspect {tag}: {e}")),
     }
     let image = &distro.image;

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use runner::protocol::Event;
 
-use super::context::{RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS};
+use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS};
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
@@ -53,12 +53,12 @@ pub async fn run(
     let node = format!("provision:{}", distro.name);
     let key = ctx.key(NodeKind::Provision, &distro.name);
     let tag = ctx.provisioned_ref(&distro.name);
-    match ctx.docker.image_labels(&tag).await {
-        Ok(Some(labels)) if labels.get(LABEL_CACHE_KEY) == Some(&key) => {
+    match holds(&ctx.docker, &tag, &key).await {
+        Ok(true) => {
             log.note(&format!("{tag} is up to date: not provisioned again"));
             return NodeResult::new(Outcome::Cached);
         }
-        Ok(_) => {}
+        Ok(false) => {}
         Err(e) => return infra(format!("cannot inspect {tag}: {e}")),
     }
     let io = match ctx.io_dir(&node) {

@@ -14,7 +14,7 @@ use super::log::{LiveSink, NodeLog};
 use super::outcome::{NodeResult, Outcome};
 use super::scheduler::{self, Limits, NodeFacts, SchedEvent};
 use super::{base, image, provision, suite};
-use crate::docker::{labels, DockerClient, DockerError};
+use crate::docker::{labels, DockerClient};
 use crate::plan::{CacheKeys, Node, NodeKind, Plan};
 use crate::spec::{Loaded, Matrix};
 
@@ -311,9 +311,4 @@ fn spawn_signal_listener(
         interrupted.store(true, Ordering::SeqCst);
         cancel.cancel();
     })
-}
-
-/// Connect to Docker, or the diagnostic to show.
-pub async fn connect() -> Result<DockerClient, DockerError> {
-    DockerClient::connect().await
 }
