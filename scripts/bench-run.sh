@@ -9,9 +9,11 @@ n=${1:-40}
 j=${2:-4}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cargo build -q --workspace
+cargo build -q -p engine
 engine=$root/target/debug/engine
-runner=$root/target/debug/runner
+# The runner the engine mounts (built into it; `engine doctor` says where it is written out).
+runner=$("$engine" doctor 2>/dev/null | awk '$2 == "runner" {print $3}')
+[ -x "$runner" ] || { echo "cannot find the engine's runner (engine doctor)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -27,7 +29,7 @@ for i in $(seq -w 1 "$n"); do
 done
 
 echo "preparing the provisioned arch image (engine build arch)..."
-ENGINE_RUNNER=$runner "$engine" -m "$work/matrix.toml" build arch >/dev/null 2>&1
+"$engine" -m "$work/matrix.toml" build arch >/dev/null 2>&1
 image=$("$engine" -m "$work/matrix.toml" graph --json --distros arch | python3 -c '
 import json,sys
 for n in json.load(sys.stdin)["nodes"]:
@@ -44,7 +46,7 @@ rounds=${ROUNDS:-3}
 times=()
 for _ in $(seq "$rounds"); do   # alternate the two sides so that drift hits both
   t0=$(now)
-  ENGINE_RUNNER=$runner "$engine" -m "$work/matrix.toml" run -j "$j" -q > /dev/null 2>&1 || { echo "engine run failed" >&2; exit 1; }
+  "$engine" -m "$work/matrix.toml" run -j "$j" -q > /dev/null 2>&1 || { echo "engine run failed" >&2; exit 1; }
   t1=$(now)
   seq -w 1 "$n" | xargs -P "$j" -I{} docker run --rm --init \
     -v "$runner:/engine/bin/runner:ro" -v "$work/io/{}:/engine/io" -v "$work:/workspace:ro" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine, only when missing: graphviz (the DOT
 # test), debootstrap (the offline base image), busybox-static (the Docker backend's tiny test
-# image), libxml2-utils (xmllint), python3 junitparser (JUnit read-back).
+# image and the no-libc test), libxml2-utils (xmllint), file (the static runner check), python3
+# junitparser (JUnit read-back). The runner's static target is added by the engine's build.
 set -euo pipefail
 need=()
 command -v dot >/dev/null || need+=(graphviz)
@@ -9,6 +10,7 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 [ -x /usr/bin/time ] || need+=(time)
+command -v file >/dev/null || need+=(file)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; install them (as root): apt-get install -y ${need[*]}" >&2

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# The project's test command: installs the test dependencies when missing, then runs every test
-# of the workspace, including the end-to-end tests on the real Docker daemon, and closes with one
-# line counting them all.
+# The project's test command: installs the test dependencies when missing, runs every test of
+# the workspace (the end-to-end tests on the real Docker daemon included), then a newcomer's
+# path on a fresh clone (scripts/fresh-clone.sh), and closes with one line counting them all.
+#
+#   scripts/test.sh [CARGO TEST ARGS...]     SKIP_FRESH_CLONE=1 leaves out the fresh clone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
-# The runner binary is mounted into containers by the end-to-end tests: build it first.
-cargo build --workspace --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+# No prior build: the tests must find everything they need the way a user's command does.
 cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
+if [ "${SKIP_FRESH_CLONE:-}" != 1 ]; then
+  scripts/fresh-clone.sh 2>&1 | tee -a "$log" || status=1
+fi
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+passed=$((passed + $(grep -c '^ok: ' "$log" || true)))
+failed=$((failed + $(grep -c '^FAILED: ' "$log" || true)))
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -564,7 +564,8 @@ fn a_suite_cannot_reach_the_host() {
         std::env::temp_dir().join(format!("engine-e2e-host-secret-{}", std::process::id()));
     std::fs::write(&secret_file, "host-only").unwrap();
     let probe = format!(
-        "distros = [\"arch\"]\nexecute = '''\n! mount -t tmpfs none /mnt 2>/dev/null\n! echo /bin/true > /proc/sys/kernel/modprobe 2>/dev/null\n! test -e {secret}\n'''\n",
+        // `! cmd` fails a script under `set -e` only on its last line: each check says so itself.
+        "distros = [\"arch\"]\nexecute = '''\nif mount -t tmpfs none /mnt 2>/dev/null; then echo mounted; exit 1; fi\nif echo /bin/true > /proc/sys/kernel/modprobe 2>/dev/null; then echo sysctl; exit 1; fi\nif test -e {secret}; then echo host file seen; exit 1; fi\n'''\n",
         secret = secret_file.display()
     );
     let p = Project::new(None, &[("escape", &probe)], None);
@@ -742,8 +743,144 @@ fn retries_report_flaky_and_failed_containers_can_be_kept() {
         .collect();
     assert!(nodes.iter().all(|n| n != "suite:arch:flaky"), "{nodes:?}");
     assert!(nodes.iter().any(|n| n == "suite:arch:broken"), "{nodes:?}");
+    // `docker ps` tells what is what: the kept container is named after the run and the node.
+    let names: Vec<_> = kept.iter().flat_map(|c| c.names.clone()).collect();
+    let want = format!("engine-{run}-suite-arch-broken");
+    assert!(names.contains(&want), "{want} not in {names:?}");
     let cleaned = engine(p.path(), &["clean", "--run", &run]);
     assert_eq!(cleaned.status.code(), Some(0));
     assert_eq!(containers_of_run(&rt, &d, &run), 0);
     assert_no_containers_left(&rt, &d);
+}
+
+/// The runner is one static file: it provisions and runs a suite in an image that has no C
+/// library at all (a busybox-only root file system imported from the busybox-static package).
+#[test]
+fn a_suite_runs_in_an_image_without_any_c_library() {
+    let _s = serial();
+    let rt = runtime();
+    let Some(d) = docker(&rt, "a_suite_runs_in_an_image_without_any_c_library") else {
+        return;
+    };
+    assert!(
+        std::path::Path::new("/bin/busybox").is_file(),
+        "busybox-static is installed by scripts/install-test-deps.sh"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("matrix.toml"),
+        r#"suites = "suites/*"
+[image]
+dockerfile = "Dockerfile"
+[workspace]
+source = "."
+target = "/workspace"
+[caches]
+root = ".cache"
+[provision]
+users = []
+[distros.tiny]
+base_rootfs = { script = "rootfs.sh" }
+aur_helper = { policy = "none" }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("Dockerfile"),
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nLABEL e2e=busybox\n",
+    )
+    .unwrap();
+    // busybox-static and its applets as symlinks: no C library, no dynamic loader.
+    let script = root.join("rootfs.sh");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+set -eu
+t=$(mktemp -d)
+mkdir -p "$t/bin" "$t/tmp" "$t/etc" "$t/proc" "$t/sys" "$t/dev" "$t/root"
+cp /bin/busybox "$t/bin/busybox"
+for a in $(/bin/busybox --list); do [ -e "$t/bin/$a" ] || ln -s busybox "$t/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$t/etc/passwd"
+echo 'root:x:0:' > "$t/etc/group"
+tar -C "$t" -cf "$ENGINE_ROOTFS_OUT" .
+rm -rf "$t"
+echo "$ENGINE_ROOTFS_OUT"
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let suite = root.join("suites/no-libc");
+    std::fs::create_dir_all(&suite).unwrap();
+    std::fs::write(
+        suite.join("task.toml"),
+        r#"execute = '''
+echo "hello from $(busybox | head -n 1 | cut -d' ' -f1)"
+if ls /lib*/ld-* /lib/*/libc.so* /usr/lib/*/libc.so* >/dev/null 2>&1; then echo "a C library is here"; exit 1; fi
+test -x /engine/bin/runner
+'''
+"#,
+    )
+    .unwrap();
+    let runner = runner_bin();
+    let bytes = std::fs::read(&runner).unwrap();
+    assert_eq!(
+        engine::runner_binary::elf_is_static(&bytes),
+        Some(true),
+        "{}",
+        runner.display()
+    );
+    let out = engine(root, &["run", "-v"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}\n{err}", text(&out.stdout));
+    let report = last_report(root);
+    assert_eq!(status(&report, "suite:tiny:no-libc"), "passed");
+    assert!(err.contains("hello from BusyBox"), "{err}");
+    let mut f = HashMap::new();
+    f.insert(
+        "engine.run".to_string(),
+        report["run_id"].as_str().unwrap().to_string(),
+    );
+    let _ = rt.block_on(d.remove_images_by_labels(&f));
+    assert_no_containers_left(&rt, &d);
+}
+
+/// `engine doctor` on this machine: a run can go (exit 0), and each check has its line; with the
+/// daemon's socket gone, exit 3 and the socket is named.
+#[test]
+fn doctor_says_a_run_can_go_or_names_what_is_missing() {
+    let rt = runtime();
+    if docker(&rt, "doctor_says_a_run_can_go_or_names_what_is_missing").is_none() {
+        return;
+    }
+    let out = engine(&repo(), &["doctor", "-m", "examples/local/matrix.toml"]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}\n{}", text(&out.stderr));
+    for line in [
+        "ok    matrix",
+        "ok    docker       unix://",
+        "ok    socket",
+        "ok    runner",
+        "ok    daemon space",
+        "ok    cache space",
+        "ok    debootstrap",
+    ] {
+        assert!(said.contains(line), "no `{line}` in:\n{said}");
+    }
+    assert!(said.contains("static, blake3 "), "{said}");
+    assert!(said.trim_end().ends_with("a run can go"), "{said}");
+
+    let gone = engine_cmd(&repo(), &["doctor", "-m", "examples/local/matrix.toml"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let said = text(&gone.stdout);
+    assert_eq!(gone.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("FAIL  docker       cannot reach the Docker daemon: /nonexistent/docker.sock does not exist"),
+        "{said}"
+    );
+    assert!(said.contains("fix: start the daemon"), "{said}");
+    assert!(said.contains("1 problem to fix before a run"), "{said}");
 }

@@ -553,7 +553,7 @@ impl Pty {
             .current_dir(dir)
             .env("NO_COLOR", "1")
             .env("TERM", "xterm")
-            .env("ENGINE_RUNNER", runner_bin())
+            .env_remove("ENGINE_RUNNER")
             .env_remove("ENGINE_MATRIX")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -8,8 +8,8 @@
 # The last line on stdout is the path of the tar; everything else goes to stderr.
 #
 # The mirror and the suite come from this machine's apt sources, so nothing here
-# names a host. The default suite is the host's own, because the engine's runner
-# binary is built on the host and linked against the host's glibc.
+# names a host. The default suite is the host's own: its archive is the one this
+# machine's apt sources are known to reach.
 set -euo pipefail
 
 readonly PROG="${0##*/}"

@@ -3,11 +3,12 @@
 //!
 //! Where things live: [`spec`] parses and checks the matrix; [`plan`] builds the graph of work;
 //! `exec` schedules it; [`docker`] is the only place that talks to Docker; `report` writes results;
-//! [`cli`] is the command line.
+//! [`runner_binary`] is the in-container runner built into the engine; [`cli`] is the command line.
 
 pub mod cli;
 pub mod docker;
 pub mod exec;
 pub mod plan;
 pub mod report;
+pub mod runner_binary;
 pub mod spec;

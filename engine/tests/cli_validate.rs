@@ -87,6 +87,34 @@ fn missing_matrix_is_a_clear_error() {
 }
 
 #[test]
+fn a_matrix_that_is_not_utf8_is_reported_at_its_first_bad_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
+    let mut text = std::fs::read(root.join("matrix.toml")).unwrap();
+    // A Latin-1 comment on line 2: `# caf\xe9`, the bad byte at column 6.
+    let first = text.iter().position(|b| *b == b'\n').unwrap() + 1;
+    text.splice(first..first, b"# caf\xe9 au lait\n".iter().copied());
+    std::fs::write(root.join("matrix.toml"), &text).unwrap();
+    let out = engine(&root, &["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("byte 0xe9 at line 2, column 6"),
+        "no position in: {err}"
+    );
+    assert!(err.contains("matrix.toml:2:6"), "no underline in: {err}");
+    let json = engine(&root, &["validate", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "load::not-utf8");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(2), Some(6))
+    );
+}
+
+#[test]
 fn json_diagnostics_carry_file_line_column_and_help() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();

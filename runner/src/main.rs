@@ -24,6 +24,40 @@ Events are JSON Lines (protocol v1) appended to FILE; the steps' own output goes
 stderr. Exit status: 0 ok, 1 failed, 2 bad usage or spec, 3 infrastructure error, 4 timed out.
 ";
 
+/// The usage of one command, for `runner COMMAND --help`.
+fn command_usage(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "probe" => {
+            "\
+runner probe [--events FILE]
+
+Reports what this container is: distro ID (normalized), locales available and definable, AUR
+helpers found, package manager; as one `probe` event, appended to FILE (stdout without --events).
+"
+        }
+        "provision" => {
+            "\
+runner provision --spec FILE --events FILE
+
+Provisions this container from the JSON spec in FILE: users with passwordless sudo, the locale
+policy, the AUR-helper policy, then the provision steps. Events are appended to the events FILE.
+Exit status: 0 ok, 1 a step failed, 2 bad usage or spec, 3 infrastructure error.
+"
+        }
+        "suite" => {
+            "\
+runner suite --spec FILE --events FILE
+
+Runs one suite from the JSON spec in FILE: prepare, execute and restore, with the suite's
+environment, user and timeout (the whole process group is killed when it expires). Events are
+appended to the events FILE.
+Exit status: 0 passed, 1 failed, 2 bad usage or spec, 3 infrastructure error, 4 timed out.
+"
+        }
+        _ => return None,
+    })
+}
+
 fn exit_of(status: FinishStatus) -> ExitCode {
     ExitCode::from(match status {
         FinishStatus::Ok => 0,
@@ -56,6 +90,15 @@ fn main() -> ExitCode {
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--help" | "-h" => {
+                return match command_usage(&command) {
+                    Some(u) => {
+                        print!("{u}");
+                        ExitCode::SUCCESS
+                    }
+                    None => usage_error(&format!("unknown command `{command}`")),
+                }
+            }
             "--spec" => spec = it.next().map(PathBuf::from),
             "--events" => events_path = it.next().map(PathBuf::from),
             other => return usage_error(&format!("unknown argument `{other}`")),

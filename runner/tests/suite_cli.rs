@@ -225,3 +225,28 @@ fn masked_values_never_reach_the_events_or_the_output() {
     // The mask list itself is not handed to the suite.
     assert!(stdout.lines().any(|l| l == "0"), "{stdout}");
 }
+
+#[test]
+fn every_command_prints_its_own_usage_on_help() {
+    for (command, needle) in [
+        ("probe", "runner probe [--events FILE]"),
+        ("provision", "runner provision --spec FILE"),
+        ("suite", "runner suite --spec FILE"),
+    ] {
+        for flag in ["--help", "-h"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+                .args([command, flag])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{command} {flag}: {text}");
+            assert!(text.starts_with(needle), "{command} {flag}: {text}");
+        }
+    }
+    // An unknown command is still a usage error, with or without --help.
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["frobnicate", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -52,24 +52,16 @@ pub fn docker(rt: &tokio::runtime::Runtime, test: &str) -> Option<DockerClient> 
     }
 }
 
-/// Where the engine binary is; the runner binary sits next to it (cargo builds both).
+/// The engine binary cargo built for these tests.
 pub fn engine_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_engine"))
 }
 
-/// The runner binary for the engine: built by `cargo build --workspace` (scripts/test.sh).
+/// The runner the engine mounts: the one built into it, written out to the user's cache.
 pub fn runner_bin() -> PathBuf {
-    let dir = engine_bin().parent().expect("bin dir").to_path_buf();
-    let runner = dir.join("runner");
-    if !runner.is_file() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "runner"])
-            .current_dir(repo())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build -p runner failed");
-    }
-    runner
+    engine::runner_binary::locate()
+        .expect("the embedded runner can be written out")
+        .path
 }
 
 /// Run the engine in `dir` with plain output.
@@ -83,7 +75,7 @@ pub fn engine_cmd(dir: &Path, args: &[&str]) -> Command {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
-        .env("ENGINE_RUNNER", runner_bin())
+        .env_remove("ENGINE_RUNNER")
         .env_remove("ENGINE_MATRIX");
     c
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod clean;
+pub mod doctor;
 pub mod graph;
 pub mod run;
 pub mod schema_cmd;
@@ -94,6 +95,9 @@ pub enum Command {
     /// An interactive shell in a fresh container of a distro's provisioned image (with a
     /// suite's environment when one is named), removed on exit.
     Shell(shell::ShellArgs),
+    /// Check what a run needs (Docker endpoint and socket, disk space, the runner, tools) and say
+    /// what to fix; exit 3 when a run cannot go.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// The matrix path the user meant.
@@ -112,7 +116,21 @@ pub fn matrix_path(cli: &Cli) -> PathBuf {
 
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    // `--version` also says which runner this engine mounts into containers.
+    let long_version: &'static str = Box::leak(
+        format!(
+            "{}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            crate::runner_binary::version_note()
+        )
+        .into_boxed_str(),
+    );
+    let matches = Cli::command().long_version(long_version).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Schema(args) => schema_cmd::run(args),
@@ -123,5 +141,6 @@ pub fn main() -> i32 {
         Command::Build(args) => run::build(&cli, args),
         Command::Clean(args) => clean::run(&cli, args),
         Command::Shell(args) => shell::run(&cli, args),
+        Command::Doctor(args) => doctor::run(&cli, args),
     }
 }

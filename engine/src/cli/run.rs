@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::selection::{load_matrix, narrow, SelectArgs};
 use super::{exit, Cli};
-use crate::exec::run::{execute, find_runner, RunRequest};
+use crate::exec::run::{execute, RunRequest};
 use crate::plan::Plan;
 use crate::report::live::Verbosity;
 use crate::report::reporter::{Options, Reporter};
@@ -202,11 +202,22 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
     }
 }
 
-/// The runner binary, or exit 3 after saying how to get it.
+/// The runner binary, or exit 3 after saying why there is none.
 pub fn runner_or_explain() -> Result<std::path::PathBuf, i32> {
-    find_runner().map_err(|e| {
-        eprintln!("error: cannot find the runner binary: {e}");
-        eprintln!("help: build it with `cargo build -p runner`, or point ENGINE_RUNNER at it");
-        exit::INFRA
-    })
+    match crate::runner_binary::locate() {
+        Ok(r) => {
+            if !r.is_static {
+                eprintln!(
+                    "warning: the runner is not statically linked ({}): containers whose C \
+                     library is older than this host's, or that have none, cannot run it",
+                    r.describe()
+                );
+            }
+            Ok(r.path)
+        }
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            Err(exit::INFRA)
+        }
+    }
 }

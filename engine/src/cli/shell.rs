@@ -279,6 +279,7 @@ fn container_spec(
         workdir: Some(workdir),
         binds,
         labels: ctx.labels(node),
+        name: Some(ctx.container_name(node)),
         init: true,
         // A TTY only for a person at a terminal; piped input gets plain streams.
         tty: std::io::stdin().is_terminal(),

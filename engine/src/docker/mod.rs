@@ -8,6 +8,7 @@
 //! - [`run`]: run a container to completion with timeout, cancellation and guaranteed removal
 //! - [`labels`]: the label keys stamped on everything the engine makes
 //! - [`interactive`]: a container with a TTY and stdin, for `engine shell`
+//! - [`system`]: the daemon's version and data folder, for `engine doctor`
 
 pub mod container;
 pub mod context;
@@ -17,6 +18,7 @@ pub mod image;
 pub mod interactive;
 pub mod labels;
 pub mod run;
+pub mod system;
 
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ pub use dockerignore::DockerIgnore;
 pub use error::DockerError;
 pub use image::{BuildRequest, ImageInfo};
 pub use run::{Ending, RunOptions, RunOutcome};
+pub use system::DaemonFacts;
 
 /// Used when DOCKER_HOST is unset or empty.
 pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";

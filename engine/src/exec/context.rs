@@ -36,6 +36,8 @@ pub struct RunCtx {
     pub keep_failed: bool,
     /// Serialises work on one cache key (distros sharing a base import it once).
     key_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Containers named so far per node (a retried suite gets `-2`, `-3`, ...).
+    names: Mutex<HashMap<String, usize>>,
 }
 
 impl RunCtx {
@@ -60,6 +62,7 @@ impl RunCtx {
             keys,
             keep_failed,
             key_locks: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
         }
     }
 
@@ -91,6 +94,20 @@ impl RunCtx {
         let mut l = labels::for_node(&self.run_id, node);
         l.insert(LABEL_PID.into(), std::process::id().to_string());
         l
+    }
+
+    /// A readable container name, unique in this run: `engine-<run>-<node>`, so that `docker ps`
+    /// tells what is what; a node's second container gets `-2`.
+    pub fn container_name(&self, node: &str) -> String {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let n = names.entry(node.to_string()).or_insert(0);
+        *n += 1;
+        let base = container_name(&self.run_id, node);
+        if *n == 1 {
+            base
+        } else {
+            format!("{base}-{n}")
+        }
     }
 
     pub fn log_path(&self, node: &str) -> PathBuf {
@@ -176,6 +193,7 @@ impl RunCtx {
             workdir: Some(self.matrix.workspace.target.clone()),
             binds,
             labels: self.labels(node),
+            name: Some(self.container_name(node)),
             init: true,
             ..Default::default()
         };
@@ -193,6 +211,25 @@ impl RunCtx {
             .map(|m| m.resource(distro))
             .collect()
     }
+}
+
+/// `engine-<run>-<node>` with every character Docker does not allow in a name
+/// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`) replaced by `-`.
+pub fn container_name(run_id: &str, node: &str) -> String {
+    let raw = format!("engine-{run_id}-{node}");
+    let mut name = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+            c
+        } else {
+            '-'
+        };
+        // One `-` for a run of replaced characters.
+        if !(c == '-' && name.ends_with('-')) {
+            name.push(c);
+        }
+    }
+    name
 }
 
 /// Apply a distro's (or suite's) container settings to a container spec.
@@ -307,4 +344,22 @@ pub fn provisioned_ref(distro: &str, key: &str) -> String {
 /// The first 16 hex digits of a key: enough to tell results apart in a tag.
 pub fn short(key: &str) -> &str {
     &key[..key.len().min(16)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::container_name;
+
+    #[test]
+    fn container_names_are_readable_and_valid_for_docker() {
+        assert_eq!(
+            container_name("20261201-045000-ab12", "suite:arch:disable-in-german"),
+            "engine-20261201-045000-ab12-suite-arch-disable-in-german"
+        );
+        let odd = container_name("r1", "suite:my distro:über/ü");
+        assert_eq!(odd, "engine-r1-suite-my-distro-ber-");
+        assert!(odd
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
+    }
 }

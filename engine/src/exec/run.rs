@@ -87,27 +87,6 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// The runner binary the engine mounts into containers: `$ENGINE_RUNNER`, else `runner` next to
-/// the engine executable (where cargo puts both).
-pub fn find_runner() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("ENGINE_RUNNER") {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!("ENGINE_RUNNER={} does not exist", p.display()))
-        };
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = exe.parent().unwrap_or(Path::new("."));
-    for candidate in [dir.join("runner"), dir.join("../runner")] {
-        if candidate.is_file() {
-            return candidate.canonicalize().map_err(|e| e.to_string());
-        }
-    }
-    Err(format!("no `runner` binary next to {}", exe.display()))
-}
-
 /// Expected durations of suites from the previous run, for ordering.
 fn load_timings(state: &Path) -> HashMap<String, u64> {
     std::fs::read_to_string(state.join("timings.json"))

@@ -1,7 +1,10 @@
 //! Live progress as plain, timestamped lines (no control characters, so CI logs stay readable).
 //! Used without a terminal, under `-q`, and by commands that prepare images (`engine shell`).
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::github;
 use super::sanitize::clean;
@@ -9,7 +12,7 @@ use crate::exec::run::Progress;
 use crate::exec::{NodeResult, Outcome};
 use crate::plan::Node;
 
-fn now() -> String {
+pub fn now() -> String {
     let fmt = time::macros::format_description!("[hour]:[minute]:[second]");
     time::OffsetDateTime::now_utc()
         .format(fmt)
@@ -93,6 +96,53 @@ impl Plain {
     }
 }
 
+/// Signs of life in plain output: a node that runs long (a debootstrap base takes a minute or
+/// more, a provision step compiles) shows its elapsed time and latest output line, at most once
+/// per node every `every`.
+pub struct Heartbeat {
+    every: Duration,
+    /// Per running node: when it started, and when it last showed a line.
+    nodes: Mutex<HashMap<String, (Instant, Instant)>>,
+}
+
+impl Heartbeat {
+    pub fn new(every: Duration) -> Heartbeat {
+        Heartbeat {
+            every,
+            nodes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn started(&self, node: &str) {
+        let now = Instant::now();
+        self.lock().insert(node.to_string(), (now, now));
+    }
+
+    pub fn finished(&self, node: &str) {
+        self.lock().remove(node);
+    }
+
+    /// The line to show for this output line of `node`, if one is due.
+    pub fn line(&self, node: &str, line: &str, stamp: &str) -> Option<String> {
+        let now = Instant::now();
+        let mut nodes = self.lock();
+        let (started, last) = nodes.get_mut(node)?;
+        if now.duration_since(*last) < self.every {
+            return None;
+        }
+        *last = now;
+        let text: String = clean(line).chars().take(100).collect();
+        Some(format!(
+            "{stamp} running   {node} ({}s): {text}\n",
+            now.duration_since(*started).as_secs()
+        ))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Instant)>> {
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// A failure or an infrastructure error: shown even under `-q`.
 pub fn is_bad(o: &Outcome) -> bool {
     o.is_failure() || o.is_infra()
@@ -150,6 +200,28 @@ pub fn prefixed(node: &str, line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_node_shows_a_sign_of_life_at_most_once_per_period() {
+        let hb = Heartbeat::new(Duration::from_millis(200));
+        // Lines of a node not started (or finished) are never shown.
+        assert_eq!(hb.line("base:arch", "x", "T"), None);
+        hb.started("base:arch");
+        assert_eq!(hb.line("base:arch", "I: Retrieving libc6", "T"), None);
+        std::thread::sleep(Duration::from_millis(250));
+        let shown = hb
+            .line("base:arch", "I: Retrieving \x1b[1mzstd", "T")
+            .unwrap();
+        assert!(
+            shown.starts_with("T running   base:arch (0s): I: Retrieving"),
+            "{shown}"
+        );
+        assert!(!shown.contains('\x1b'), "{shown:?}");
+        assert_eq!(hb.line("base:arch", "next", "T"), None);
+        hb.finished("base:arch");
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(hb.line("base:arch", "late", "T"), None);
+    }
     use crate::report::testing::every_outcome;
     use std::path::PathBuf;
 

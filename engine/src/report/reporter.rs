@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::jsonl::{Event, JsonLines};
-use super::live::{Plain, Verbosity};
+use super::live::{Heartbeat, Plain, Verbosity};
 use super::progress::Bars;
 use super::summary::Counts;
 use super::{github, json, junit, summary, write_atomic, SourceFiles};
@@ -83,9 +83,12 @@ pub enum ReportError {
 }
 
 enum Human {
-    Plain(Plain),
+    Plain(Plain, Heartbeat),
     Bars(Bars),
 }
+
+/// How often a long-running node shows a line in plain output.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(20);
 
 pub struct Reporter {
     opts: Options,
@@ -99,10 +102,13 @@ impl Reporter {
         let human = if opts.bars {
             Human::Bars(Bars::stderr(opts.verbosity))
         } else {
-            Human::Plain(Plain {
-                verbosity: opts.verbosity,
-                github: opts.github,
-            })
+            Human::Plain(
+                Plain {
+                    verbosity: opts.verbosity,
+                    github: opts.github,
+                },
+                Heartbeat::new(HEARTBEAT),
+            )
         };
         let json = opts.json_events.then(JsonLines::stdout);
         Arc::new(Reporter {
@@ -125,10 +131,15 @@ impl Reporter {
         }
         match &self.human {
             Human::Bars(b) => b.output(node, line),
-            Human::Plain(p) if p.verbosity == Verbosity::Verbose => {
+            Human::Plain(p, _) if p.verbosity == Verbosity::Verbose => {
                 super::live::output_line(node, line)
             }
-            Human::Plain(_) => {}
+            Human::Plain(p, hb) if p.verbosity == Verbosity::Normal => {
+                if let Some(text) = hb.line(node, line, &super::live::now()) {
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                }
+            }
+            Human::Plain(..) => {}
         }
     }
 
@@ -138,7 +149,14 @@ impl Reporter {
         }
         match &self.human {
             Human::Bars(b) => b.progress(p),
-            Human::Plain(plain) => plain.print(p),
+            Human::Plain(plain, hb) => {
+                match p {
+                    Progress::NodeStarted { node } => hb.started(&node.id),
+                    Progress::NodeFinished { node, .. } => hb.finished(&node.id),
+                    _ => {}
+                }
+                plain.print(p)
+            }
         }
     }
 

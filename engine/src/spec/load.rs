@@ -388,16 +388,7 @@ fn read_matrix(path: &Path, out: &mut Loaded) -> Option<(FileId, Value)> {
             return None;
         }
     };
-    let text: Arc<str> = match std::fs::read_to_string(&abs) {
-        Ok(t) => t.into(),
-        Err(e) => {
-            out.diagnostics.push(SpecDiagnostic::error(
-                "load::unreadable",
-                format!("cannot read matrix `{}`: {e}", path.display()),
-            ));
-            return None;
-        }
-    };
+    let text = read_source(&abs, out)?;
     if abs.extension().is_some_and(|e| e == "ncl") {
         let name = super::source::display_name(&abs);
         match nickel::evaluate(&abs, &name, &text) {
@@ -420,6 +411,61 @@ fn read_matrix(path: &Path, out: &mut Loaded) -> Option<(FileId, Value)> {
         }
         Some((id, value))
     }
+}
+
+/// A file's text, or a diagnostic: unreadable, or not UTF-8 (underlined at the first bad byte,
+/// with its line and column, in a lossy copy of the text).
+fn read_source(abs: &Path, out: &mut Loaded) -> Option<Arc<str>> {
+    let name = super::source::display_name(abs);
+    let bytes = match std::fs::read(abs) {
+        Ok(b) => b,
+        Err(e) => {
+            out.diagnostics.push(
+                SpecDiagnostic::error("load::unreadable", format!("cannot read `{name}`: {e}"))
+                    .in_file_ref(FileRef::named(&name)),
+            );
+            return None;
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(t) => Some(t.into()),
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let (line, col) = line_col(bytes, at);
+            let lossy: Arc<str> = String::from_utf8_lossy(bytes).into_owned().into();
+            // The lossy text equals the input up to `at`, where U+FFFD (3 bytes) stands in.
+            let id = out.sources.add(abs, lossy, Default::default());
+            out.diagnostics.push(
+                SpecDiagnostic::error(
+                    "load::not-utf8",
+                    format!(
+                        "`{name}` is not valid UTF-8: byte 0x{:02x} at line {line}, column {col}",
+                        bytes[at]
+                    ),
+                )
+                .in_file(out.sources.get(id))
+                .at(at..at + '\u{FFFD}'.len_utf8(), "not UTF-8")
+                .help("save the file as UTF-8 (for example `iconv -f latin1 -t utf-8`)"),
+            );
+            None
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of byte `at`, which ends a valid UTF-8 prefix.
+fn line_col(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, col)
 }
 
 fn push_syntax_errors(
@@ -452,19 +498,7 @@ fn load_file<T: DeserializeOwned>(
     out: &mut Loaded,
 ) -> Option<(T, FileId)> {
     let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let text: Arc<str> = match std::fs::read_to_string(&abs) {
-        Ok(t) => t.into(),
-        Err(e) => {
-            out.diagnostics.push(
-                SpecDiagnostic::error(
-                    "load::unreadable",
-                    format!("cannot read `{}`: {e}", abs.display()),
-                )
-                .in_file_ref(FileRef::named(&super::source::display_name(&abs))),
-            );
-            return None;
-        }
-    };
+    let text = read_source(&abs, out)?;
     let (value, spans, errors) = if kind == FileKind::LegacySuite {
         yaml_value::parse(&text)
     } else {

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A newcomer's first steps, checked as they would take them:
+#   1. clone the repository (its last commit) into an empty folder;
+#   2. run the README's main command exactly as written there, with an empty target/;
+#      its verdict grid and exit code must be the ones the README shows;
+#   3. `cargo install --path engine --root <tmp>`, delete the clone's target/, and run the
+#      installed engine on the local example from a clean environment (no ENGINE_RUNNER, a new
+#      HOME): the same grid and exit code; the runner it mounts is statically linked.
+# Prints one `ok:` or `FAILED:` line per check and a closing count; exits 1 when one failed.
+#
+#   scripts/fresh-clone.sh [--release]   (default: `cargo install --debug`, which reuses the
+#                                         clone's dev build instead of a second cold build)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+profile=(--debug)
+[ "${1:-}" = "--release" ] && profile=()
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
+finish() {
+  echo "fresh clone: $passed passed, $failed failed"
+  exit $((failed > 0))
+}
+
+git clone -q "$repo" "$work/clone"
+cd "$work/clone"
+[ ! -e target ] || { bad "the clone has a target/ folder"; finish; }
+
+# The README's main command: in the first code block, the line marked `# the main job`.
+cmd=$(awk '/^```/ { inblock = !inblock; next } inblock && /# the main job/ { sub(/[ \t]+#.*$/, ""); print; exit }' README.md)
+# The grid the README shows: the code block after the one holding the main command.
+grid=$(awk '/^```/ { n++; next } n == 3 { print }' README.md | sed 's/[ \t]*$//')
+want_exit=$(grep -Eo 'it exits [0-9]+' README.md | head -n 1 | grep -Eo '[0-9]+$')
+if [ -z "$cmd" ] || [ -z "$grid" ] || [ -z "$want_exit" ]; then
+  bad "cannot read the main command, its grid or its exit code from README.md"
+  finish
+fi
+echo "README's main command: $cmd (expects exit $want_exit)"
+
+# Every line of the README's grid, in order, in what the command printed.
+has_grid() {
+  local out=$1
+  python3 - "$out" "$grid" <<'EOF'
+import sys
+out = [l.rstrip() for l in open(sys.argv[1], encoding="utf-8", errors="replace")]
+want = [l.rstrip() for l in sys.argv[2].splitlines() if l.strip()]
+at = 0
+for line in out:
+    if at < len(want) and line == want[at]:
+        at += 1
+sys.exit(0 if at == len(want) else 1)
+EOF
+}
+
+start=$(date +%s)
+set +e
+bash -c "$cmd" >"$work/main.out" 2>"$work/main.err"
+code=$?
+set -e
+echo "  took $(($(date +%s) - start)) s (cold build included)"
+if [ "$code" -eq "$want_exit" ]; then ok "the main command exits $code"; else
+  bad "the main command exited $code, not $want_exit"
+  tail -n 30 "$work/main.err"
+fi
+if has_grid "$work/main.out"; then ok "the main command prints the README's grid"; else
+  bad "the main command's grid differs from the README's"
+  cat "$work/main.out"
+fi
+
+# cargo install from the clone, then run the installed engine with no workspace around it.
+start=$(date +%s)
+if CARGO_TARGET_DIR="$work/clone/target" cargo install -q "${profile[@]}" --path engine --root "$work/inst" 2>"$work/install.err"; then
+  ok "cargo install --path engine ($(($(date +%s) - start)) s)"
+else
+  bad "cargo install --path engine"
+  tail -n 30 "$work/install.err"
+  finish
+fi
+rm -rf "$work/clone/target"
+mkdir -p "$work/home"
+clean_env=(env -i "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" "HOME=$work/home")
+[ -n "${DOCKER_HOST:-}" ] && clean_env+=("DOCKER_HOST=$DOCKER_HOST")
+set +e
+"${clean_env[@]}" "$work/inst/bin/engine" run -m examples/local/matrix.toml >"$work/inst.out" 2>"$work/inst.err"
+code=$?
+set -e
+if [ "$code" -eq "$want_exit" ]; then ok "the installed engine exits $code"; else
+  bad "the installed engine exited $code, not $want_exit"
+  tail -n 30 "$work/inst.err"
+fi
+if has_grid "$work/inst.out"; then ok "the installed engine prints the README's grid"; else
+  bad "the installed engine's grid differs from the README's"
+  cat "$work/inst.out"
+fi
+runner=$("${clean_env[@]}" "$work/inst/bin/engine" doctor -m examples/local/matrix.toml | awk '$2 == "runner" { print $3 }')
+case "$runner" in
+"$work/home/.cache/engine/runner/"*) ok "the installed engine wrote its runner to the user's cache" ;;
+*) bad "the installed engine's runner is at '$runner', not in the new HOME's cache" ;;
+esac
+if [ -n "$runner" ] && file "$runner" | grep -Eq 'statically linked|static-pie linked'; then
+  ok "the runner is statically linked: $(file -b "$runner" | cut -d, -f1-2)"
+else
+  bad "the runner is not statically linked: $(file -b "$runner" 2>&1)"
+fi
+"${clean_env[@]}" "$work/inst/bin/engine" --version | grep -q 'runner .*static' &&
+  ok "engine --version names its runner" || bad "engine --version does not name a static runner"
+finish
