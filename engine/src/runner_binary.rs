@@ -125,13 +125,11 @@ fn cache_root() -> PathBuf {
                 .filter(|v| !v.is_empty())
                 .map(|h| PathBuf::from(h).join(".cache"))
         })
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("engine-{}", unsafe_uid())));
+        .unwrap_or_else(|| {
+            let uid = rustix::process::getuid().as_raw();
+            std::env::temp_dir().join(format!("engine-{uid}"))
+        });
     base.join("engine").join("runner")
-}
-
-fn unsafe_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
 }
 
 /// The embedded runner at `dir/runner`, written (atomically: concurrent engines may race) unless

@@ -292,13 +292,13 @@ fn unix_socket(endpoint: &str) -> Option<PathBuf> {
     endpoint.strip_prefix("unix://").map(PathBuf::from)
 }
 
+/// Whether this user may use the socket: connecting is refused with "permission denied"
+/// otherwise (any other outcome, even "connection refused", means access is granted).
 fn may_read_write(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::W_OK) == 0 }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::PermissionDenied,
+    }
 }
 
 fn api_at_least(version: &str, min: (u32, u32)) -> bool {
@@ -335,14 +335,8 @@ fn free_space(what: &'static str, path: &Path, min: u64) -> Check {
 }
 
 fn free_bytes(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs fills the zeroed struct; `c` is a valid NUL-terminated path.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    Some(st.f_bavail as u64 * st.f_frsize as u64)
+    let st = rustix::fs::statvfs(path).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// `path`, or its closest existing ancestor (the cache root may not exist yet).
