@@ -20,7 +20,7 @@ fn main() {
         Ok(s) if !s.is_empty() => PathBuf::from(s),
         _ => fail("the runner crate did not say where its sources are (DEP_ENGINE_RUNNER_SRC)"),
     };
-    for watched in ["src", "Cargo.toml", "build.rs"] {
+    for watched in ["src", "protocol", "Cargo.toml", "build.rs"] {
         println!("cargo:rerun-if-changed={}", src.join(watched).display());
     }
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

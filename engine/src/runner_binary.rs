@@ -217,7 +217,7 @@ pub fn version_note() -> String {
     let hash = blake3::hash(EMBEDDED).to_hex();
     format!(
         "runner {} ({EMBEDDED_TARGET}, {linking}, blake3 {}, embedded; ENGINE_RUNNER overrides)",
-        runner::VERSION,
+        runner_protocol::VERSION,
         &hash.as_str()[..12]
     )
 }

@@ -1,11 +1,26 @@
 //! `runner`: the engine's in-container program. See `runner --help`.
 
+mod locales;
+mod osrelease;
+mod probe;
+mod provision;
+mod step;
+mod suite;
+mod system;
+mod users;
+
+#[cfg(test)]
+mod provision_fake_tests;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use runner::protocol::{Event, EventWriter, FinishStatus};
-use runner::spec::{ProvisionSpec, SuiteSpec};
-use runner::system::System;
+// The protocol crate's modules, so that the runner's modules say `crate::protocol::Event`.
+pub(crate) use runner_protocol::{protocol, spec};
+
+use protocol::{Event, EventWriter, FinishStatus};
+use spec::{ProvisionSpec, SuiteSpec};
+use system::System;
 
 const USAGE: &str = "\
 runner: the in-container side of the distro test-matrix engine
@@ -82,7 +97,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if command == "--version" {
-        println!("runner {}", runner::VERSION);
+        println!("runner {}", runner_protocol::VERSION);
         return ExitCode::SUCCESS;
     }
     let mut spec: Option<PathBuf> = None;
@@ -115,23 +130,23 @@ fn main() -> ExitCode {
         None => return usage_error("--events FILE is required"),
     };
     events.emit(Event::Hello {
-        runner_version: runner::VERSION.into(),
+        runner_version: runner_protocol::VERSION.into(),
         command: command.clone(),
     });
     let sys = System::host();
     match command.as_str() {
         "probe" => {
             events.emit(Event::Probe {
-                probe: runner::probe::probe(&sys, &[]),
+                probe: probe::probe(&sys, &[]),
             });
             ExitCode::SUCCESS
         }
         "provision" => match read_spec::<ProvisionSpec>(spec.as_ref()) {
-            Ok(s) => exit_of(runner::provision::run(&s, &sys, &mut events)),
+            Ok(s) => exit_of(provision::run(&s, &sys, &mut events)),
             Err(e) => usage_error(&e),
         },
         "suite" => match read_spec::<SuiteSpec>(spec.as_ref()) {
-            Ok(s) => exit_of(runner::suite::run(&s, &sys, &mut events)),
+            Ok(s) => exit_of(suite::run(&s, &sys, &mut events)),
             Err(e) => usage_error(&e),
         },
         other => usage_error(&format!("unknown command `{other}`")),
@@ -144,12 +159,12 @@ fn read_spec<T: serde::de::DeserializeOwned>(path: Option<&PathBuf>) -> Result<T
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if v["v"] != runner::protocol::PROTOCOL_VERSION {
+    if v["v"] != protocol::PROTOCOL_VERSION {
         return Err(format!(
             "{}: spec version {} (this runner speaks {})",
             path.display(),
             v["v"],
-            runner::protocol::PROTOCOL_VERSION
+            protocol::PROTOCOL_VERSION
         ));
     }
     serde_json::from_value(v).map_err(|e| format!("{}: {e}", path.display()))

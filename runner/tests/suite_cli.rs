@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use runner::protocol::{read_events, Event, FinishStatus, Stream};
-use runner::spec::SuiteSpec;
+use runner_protocol::protocol::{read_events, Event, FinishStatus, Stream};
+use runner_protocol::spec::SuiteSpec;
 
 fn spec(dir: &Path, execute: &str) -> SuiteSpec {
     SuiteSpec {

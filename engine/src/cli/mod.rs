@@ -15,14 +15,7 @@ pub mod shell;
 pub mod terminal;
 pub mod validate;
 
-/// Exit codes shared by every command (see DESIGN.md section 2).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const SUITE_FAILED: i32 = 1;
-    pub const INVALID: i32 = 2;
-    pub const INFRA: i32 = 3;
-    pub const INTERRUPTED: i32 = 130;
-}
+pub use crate::events::exit;
 
 /// Test one piece of software on many Linux distributions at once, each in clean containers.
 ///

@@ -145,11 +145,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
         options.report = args.report.clone();
         options.junit = args.junit.clone();
         let reporter = Reporter::new(options, files);
-        let live = reporter.live_sink();
-        let result = execute(docker, loaded, matrix, &plan, keys, &req, live, |p| {
-            reporter.progress(&p)
-        })
-        .await;
+        let result = execute(docker, loaded, matrix, &plan, keys, &req, reporter.sink()).await;
         reporter.finish(&result, &skipped)
     })
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::exit;
-use crate::spec::schema::{render, FileKind};
+use crate::spec::schema::{render, to_text, FileKind};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,9 +34,8 @@ pub enum Which {
 pub fn run(args: &Args) -> i32 {
     if args.write || args.check {
         let mut stale = Vec::new();
-        for kind in FileKind::ALL {
-            let path = args.dir.join(kind.schema_file());
-            let want = render(kind);
+        for (file, want) in every_schema() {
+            let path = args.dir.join(file);
             let have = std::fs::read_to_string(&path).unwrap_or_default();
             if have == want {
                 continue;
@@ -60,13 +59,27 @@ pub fn run(args: &Args) -> i32 {
         }
         return exit::OK;
     }
-    let kind = match args.kind {
-        Which::Matrix => FileKind::Matrix,
-        Which::Distro => FileKind::Distro,
-        Which::Suite => FileKind::Suite,
-        Which::SuiteYaml => FileKind::LegacySuite,
-        Which::Report => FileKind::Report,
+    let text = match args.kind {
+        Which::Matrix => render(FileKind::Matrix),
+        Which::Distro => render(FileKind::Distro),
+        Which::Suite => render(FileKind::Suite),
+        Which::SuiteYaml => render(FileKind::LegacySuite),
+        Which::Report => to_text(&crate::report::json::schema()),
     };
-    print!("{}", render(kind));
+    print!("{text}");
     exit::OK
+}
+
+/// Every committed schema: (file name under `schema/`, text). The files users write, then the
+/// run report.
+fn every_schema() -> Vec<(&'static str, String)> {
+    let mut all: Vec<_> = FileKind::ALL
+        .into_iter()
+        .map(|k| (k.schema_file(), render(k)))
+        .collect();
+    all.push((
+        crate::report::json::SCHEMA_FILE,
+        to_text(&crate::report::json::schema()),
+    ));
+    all
 }

@@ -73,19 +73,7 @@ pub fn narrow(plan: &Plan, matrix: &Matrix, args: &SelectArgs, color: bool) -> R
     Ok(plan)
 }
 
-/// Print an error that is a miette diagnostic.
-pub fn report<E: miette::Diagnostic + Send + Sync + 'static>(e: E, color: bool) {
-    let theme = if color {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let mut out = String::new();
-    let _ = miette::GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .render_report(&mut out, &e);
-    eprint!("{out}");
-}
+pub use crate::report::diagnostic::print as report;
 
 /// The async runtime of a command, or exit 3 after saying why.
 pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, i32> {

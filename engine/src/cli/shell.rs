@@ -19,8 +19,9 @@ use super::selection::{load_matrix, narrow, report, SelectArgs};
 use super::terminal::{self, RawMode};
 use super::{exit, Cli};
 use crate::docker::{ContainerSpec, DockerClient, DockerError, LogStream};
+use crate::events::RunEvent;
 use crate::exec::context::RunCtx;
-use crate::exec::run::{execute, Progress, RunRequest};
+use crate::exec::run::{execute, RunRequest};
 use crate::exec::specs;
 use crate::plan::Plan;
 use crate::report::live::{self, Verbosity};
@@ -181,8 +182,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
             &plan,
             keys.clone(),
             &req,
-            Arc::new(|_: &str, _: &str| {}),
-            |p: Progress<'_>| live::print(&p, Verbosity::Quiet),
+            Arc::new(|e: &RunEvent<'_>| live::print(e, Verbosity::Quiet)),
         )
         .await;
         let code = prepared.exit_code();

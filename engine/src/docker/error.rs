@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use miette::Diagnostic;
 use thiserror::Error;
 
-use super::context::ContextError;
+use crate::build_context::ContextError;
 
 /// Everything that can go wrong while the engine talks to the Docker daemon.
 #[derive(Debug, Error, Diagnostic)]

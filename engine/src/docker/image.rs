@@ -12,9 +12,9 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
-use super::context::{dockerfile_in_context, tar_context};
 use super::error::{is_connection_error, server_error};
 use super::{labels, DockerClient, DockerError};
+use crate::build_context::{dockerfile_in_context, tar_context};
 
 /// How many lines of build output a [`DockerError::BuildFailed`] keeps.
 pub const BUILD_TAIL_LINES: usize = 20;

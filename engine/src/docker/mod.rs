@@ -3,7 +3,7 @@
 //!
 //! - [`DockerClient`]: connection (DOCKER_HOST or the default socket), version negotiation
 //! - [`image`]: inspect, import a rootfs tar, pull, build, commit, remove, list
-//! - [`context`]: deterministic build-context tar with `.dockerignore`, content hash
+//! - the build context tar comes from [`crate::build_context`] (shared with the planner)
 //! - [`container`]: create/start/wait/logs/kill/stop/remove, label-based cleanup
 //! - [`run`]: run a container to completion with timeout, cancellation and guaranteed removal
 //! - [`labels`]: the label keys stamped on everything the engine makes
@@ -11,8 +11,6 @@
 //! - [`system`]: the daemon's version and data folder, for `engine doctor`
 
 pub mod container;
-pub mod context;
-mod dockerignore;
 pub mod error;
 pub mod image;
 pub mod interactive;
@@ -24,9 +22,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+pub use crate::build_context::{context_hash, tar_context, ContextError, DockerIgnore};
 pub use container::{Bind, ContainerSpec, ExitInfo, LogLine, LogStream};
-pub use context::{context_hash, tar_context, ContextError};
-pub use dockerignore::DockerIgnore;
 pub use error::DockerError;
 pub use image::{BuildRequest, ImageInfo};
 pub use run::{Ending, RunOptions, RunOutcome};

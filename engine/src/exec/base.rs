@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::{short, RunCtx, LABEL_CACHE_KEY};
 use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
-use super::outcome::{NodeResult, Outcome};
+use crate::events::{NodeResult, Outcome};
 use crate::plan::NodeKind;
 use crate::spec::matrix::{Base, Distro, PullPolicy};
 use crate::spec::SpecDiagnostic;

@@ -1,7 +1,7 @@
 //! Infrastructure errors of a run, pointing at the declaration in the user's files.
 
 use super::context::RunCtx;
-use super::outcome::{NodeResult, Outcome};
+use crate::events::{NodeResult, Outcome};
 use crate::spec::diag::{render, RenderOptions};
 use crate::spec::SpecDiagnostic;
 

@@ -5,10 +5,8 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-/// Receives live output: (node id, line).
-pub type LiveSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+use crate::events::{EventSink, RunEvent};
 
 const TAIL: usize = 30;
 
@@ -17,13 +15,13 @@ pub struct NodeLog {
     path: PathBuf,
     file: Option<BufWriter<File>>,
     tail: VecDeque<String>,
-    live: LiveSink,
+    live: EventSink,
     /// Values never written in clear (pass_env secrets).
     secrets: Vec<String>,
 }
 
 impl NodeLog {
-    pub fn create(node: &str, path: &Path, live: LiveSink) -> NodeLog {
+    pub fn create(node: &str, path: &Path, live: EventSink) -> NodeLog {
         let file = path
             .parent()
             .map(std::fs::create_dir_all)
@@ -60,7 +58,10 @@ impl NodeLog {
             self.tail.pop_front();
         }
         self.tail.push_back(line.to_string());
-        (self.live)(&self.node, line);
+        (self.live)(&RunEvent::Output {
+            node: &self.node,
+            line,
+        });
     }
 
     /// A line from the engine itself (not from the container), marked as such.

@@ -6,11 +6,10 @@ pub mod diagnostics;
 pub mod events;
 pub mod image;
 pub mod log;
-pub mod outcome;
 pub mod provision;
 pub mod run;
 pub mod scheduler;
 pub mod specs;
 pub mod suite;
 
-pub use outcome::{NodeResult, Outcome};
+pub use crate::events::{NodeResult, Outcome};

@@ -7,15 +7,15 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use runner::protocol::Event;
+use runner_protocol::protocol::Event;
 
 use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS};
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
-use super::outcome::{NodeResult, Outcome};
 use super::specs;
 use crate::docker::{Ending, RunOptions};
+use crate::events::{NodeResult, Outcome};
 use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
 use crate::spec::matrix::Phase;

@@ -10,11 +10,11 @@ use petgraph::graph::NodeIndex;
 use tokio_util::sync::CancellationToken;
 
 use super::context::RunCtx;
-use super::log::{LiveSink, NodeLog};
-use super::outcome::{NodeResult, Outcome};
+use super::log::NodeLog;
 use super::scheduler::{self, Limits, NodeFacts, SchedEvent};
 use super::{base, image, provision, suite};
 use crate::docker::{labels, DockerClient};
+use crate::events::{EventSink, NodeResult, Outcome, RunEvent, RunResult};
 use crate::plan::{CacheKeys, Node, NodeKind, Plan};
 use crate::spec::{Loaded, Matrix};
 
@@ -28,52 +28,6 @@ pub struct RunRequest {
     /// Where `.engine/` goes (the matrix's folder).
     pub state_dir: PathBuf,
     pub runner_bin: PathBuf,
-}
-
-/// Something the run reports as it goes.
-pub enum Progress<'a> {
-    Started {
-        run_id: &'a str,
-        run_dir: &'a Path,
-        endpoint: &'a str,
-        nodes: usize,
-    },
-    NodeStarted {
-        node: &'a Node,
-    },
-    NodeFinished {
-        node: &'a Node,
-        result: &'a NodeResult,
-        log: PathBuf,
-    },
-    Interrupted,
-    Cleaned {
-        containers: usize,
-    },
-}
-
-/// Everything about a finished (or interrupted) run.
-pub struct RunResult {
-    pub run_id: String,
-    pub run_dir: PathBuf,
-    pub results: Vec<(Node, NodeResult)>,
-    pub interrupted: bool,
-}
-
-impl RunResult {
-    /// 130 interrupted; 3 infrastructure; 1 a suite failed; 0 all passed.
-    pub fn exit_code(&self) -> i32 {
-        use crate::cli::exit;
-        if self.interrupted {
-            exit::INTERRUPTED
-        } else if self.results.iter().any(|(_, r)| r.outcome.is_infra()) {
-            exit::INFRA
-        } else if self.results.iter().any(|(_, r)| r.outcome.is_failure()) {
-            exit::SUITE_FAILED
-        } else {
-            exit::OK
-        }
-    }
 }
 
 /// A run id that sorts by time and does not collide between two runs in the same second.
@@ -108,7 +62,7 @@ fn save_timings(state: &Path, results: &[(Node, NodeResult)]) {
         }
     }
     if let Ok(text) = serde_json::to_string_pretty(&t) {
-        let _ = super::super::report::write_atomic(&state.join("timings.json"), text.as_bytes());
+        let _ = crate::files::write_atomic(&state.join("timings.json"), text.as_bytes());
     }
 }
 
@@ -122,8 +76,7 @@ pub async fn execute(
     plan: &Plan,
     keys: CacheKeys,
     req: &RunRequest,
-    live: LiveSink,
-    mut progress: impl FnMut(Progress<'_>),
+    events: EventSink,
 ) -> RunResult {
     let run_id = new_run_id();
     let run_dir = req.state_dir.join("runs").join(&run_id);
@@ -138,7 +91,7 @@ pub async fn execute(
         keys,
         req.keep_failed,
     );
-    progress(Progress::Started {
+    events(&RunEvent::Started {
         run_id: &run_id,
         run_dir: &run_dir,
         endpoint: docker.endpoint(),
@@ -172,7 +125,7 @@ pub async fn execute(
         fail_fast: req.fail_fast,
     };
     let ctx = &ctx;
-    let live = &live;
+    let sink = &events;
     let mut results = scheduler::run(
         plan,
         &facts,
@@ -180,16 +133,16 @@ pub async fn execute(
         &cancel,
         |ix: NodeIndex, token: CancellationToken| async move {
             let node = &plan.graph[ix];
-            let mut log = NodeLog::create(&node.id, &ctx.log_path(&node.id), live.clone());
+            let mut log = NodeLog::create(&node.id, &ctx.log_path(&node.id), sink.clone());
             work(ctx, node, &mut log, &token).await
         },
         |e| match e {
-            SchedEvent::Started { node } => progress(Progress::NodeStarted {
+            SchedEvent::Started { node } => events(&RunEvent::NodeStarted {
                 node: &plan.graph[node],
             }),
             SchedEvent::Finished { node, result } => {
                 let n = &plan.graph[node];
-                progress(Progress::NodeFinished {
+                events(&RunEvent::NodeFinished {
                     node: n,
                     result,
                     log: ctx.log_path(&n.id),
@@ -201,14 +154,14 @@ pub async fn execute(
     signals.abort();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     if was_interrupted {
-        progress(Progress::Interrupted);
+        events(&RunEvent::Interrupted);
     }
     // Whatever a crash of ours or a kill left behind: every container of this run goes.
     let mut filter = HashMap::new();
     filter.insert(labels::RUN.to_string(), run_id.clone());
     if !req.keep_failed {
         if let Ok(n) = docker.remove_by_labels(&filter).await {
-            progress(Progress::Cleaned { containers: n });
+            events(&RunEvent::Cleaned { containers: n });
         }
     }
     let mut out: Vec<(Node, NodeResult)> = plan

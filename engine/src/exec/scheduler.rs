@@ -16,7 +16,7 @@ use petgraph::graph::NodeIndex;
 use petgraph::Direction;
 use tokio_util::sync::CancellationToken;
 
-use super::outcome::{NodeResult, Outcome};
+use crate::events::{NodeResult, Outcome};
 use crate::plan::{NodeKind, Plan};
 
 #[derive(Debug, Clone)]

@@ -1,11 +1,8 @@
 //! The specs the engine hands to the runner, built from the matrix (types shared with the runner).
 
-use runner::spec::{
-    AurPolicy as RAur, AurSpec, LocalePolicy as RLocale, LocaleSpec, ProvisionSpec, StepSpec,
-    SuiteSpec,
-};
+use runner_protocol::spec::{AurSpec, LocaleSpec, ProvisionSpec, StepSpec, SuiteSpec};
 
-use crate::spec::matrix::{AurPolicy, Distro, LocalePolicy, Suite};
+use crate::spec::matrix::{Distro, Suite};
 use crate::spec::Matrix;
 
 /// Where the AUR build folder is, and who builds: the seed's layout.
@@ -14,24 +11,15 @@ const AUR_BUILD_USER: &str = "builder";
 
 pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
     ProvisionSpec {
-        v: runner::protocol::PROTOCOL_VERSION,
+        v: runner_protocol::protocol::PROTOCOL_VERSION,
         distro: distro.name.clone(),
         users: matrix.provision.users.clone(),
         locales: LocaleSpec {
             declared: distro.locales.clone(),
-            on_missing: match distro.on_missing_locale {
-                LocalePolicy::Fail => RLocale::Fail,
-                LocalePolicy::Generate => RLocale::Generate,
-                LocalePolicy::Skip => RLocale::Skip,
-            },
+            on_missing: distro.on_missing_locale,
         },
         aur_helper: AurSpec {
-            policy: match distro.aur_helper.policy {
-                AurPolicy::Require => RAur::Require,
-                AurPolicy::DetectOrInstall => RAur::DetectOrInstall,
-                AurPolicy::Install => RAur::Install,
-                AurPolicy::None => RAur::None,
-            },
+            policy: distro.aur_helper.policy,
             helpers: distro.aur_helper.helpers.clone(),
             package: distro.aur_helper.package.clone(),
             source: distro.aur_helper.source.clone(),
@@ -54,7 +42,7 @@ pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
 
 pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
     SuiteSpec {
-        v: runner::protocol::PROTOCOL_VERSION,
+        v: runner_protocol::protocol::PROTOCOL_VERSION,
         name: suite.name.clone(),
         distro: distro.name.clone(),
         workdir: matrix.workspace.target.clone(),

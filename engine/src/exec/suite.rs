@@ -5,17 +5,17 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use runner::protocol::{Event, FinishStatus};
+use runner_protocol::protocol::{Event, FinishStatus};
 
 use super::context::RunCtx;
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
-use super::outcome::{NodeResult, Outcome};
 use super::provision::Facts;
 use super::specs;
 use crate::docker::{Ending, RunOptions};
-use crate::spec::checks::same_locale;
+use crate::events::{NodeResult, Outcome};
+use crate::spec::locale::same_locale;
 use crate::spec::matrix::{Distro, Expect, LocalePolicy, Phase, Suite};
 use crate::spec::SpecDiagnostic;
 

@@ -6,7 +6,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::node::{Node, NodeKind, Skipped};
 use super::CacheKeys;
-use crate::spec::checks::same_locale;
+use crate::spec::locale::same_locale;
 use crate::spec::Matrix;
 
 /// The graph of work for a matrix.

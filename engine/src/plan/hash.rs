@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{CacheKeys, NodeKind};
-use crate::docker::context_hash;
+use crate::build_context::context_hash;
 use crate::spec::matrix::{Base, Distro};
 use crate::spec::Matrix;
 
@@ -90,7 +90,7 @@ pub fn cache_keys(matrix: &Matrix) -> CacheKeys {
 fn provision_key(matrix: &Matrix, d: &Distro, image: &str, inputs: &str) -> String {
     let mut h = hasher("provision");
     field(&mut h, image);
-    field(&mut h, runner::VERSION);
+    field(&mut h, runner_protocol::VERSION);
     // The spec as JSON: every field that changes what provisioning does.
     let spec = serde_json::json!({
         "users": matrix.provision.users,

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use super::sanitize::clean;
 use super::summary::{self, Grid, LEGEND};
 use super::SourceFiles;
-use crate::exec::run::RunResult;
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::RunResult;
 use crate::plan::{NodeKind, Skipped};
 
 /// How many output lines an annotation carries (the group and the log have the rest).

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::json::{Kind, Status};
 use super::summary::Counts;
-use crate::exec::run::Progress;
+use crate::events::RunEvent;
 use crate::plan::Node;
 
 /// Version of the event stream, in `run_started`.
@@ -83,9 +83,9 @@ impl<'a> From<&'a Node> for NodeRef<'a> {
 }
 
 impl<'a> Event<'a> {
-    pub fn from_progress(p: &'a Progress<'a>) -> Event<'a> {
+    pub fn from_run_event(p: &'a RunEvent<'a>) -> Event<'a> {
         match p {
-            Progress::Started {
+            RunEvent::Started {
                 run_id,
                 run_dir,
                 endpoint,
@@ -97,10 +97,10 @@ impl<'a> Event<'a> {
                 endpoint,
                 nodes: *nodes,
             },
-            Progress::NodeStarted { node } => Event::NodeStarted {
+            RunEvent::NodeStarted { node } => Event::NodeStarted {
                 node: (*node).into(),
             },
-            Progress::NodeFinished { node, result, log } => Event::NodeFinished {
+            RunEvent::NodeFinished { node, result, log } => Event::NodeFinished {
                 node: (*node).into(),
                 status: (&result.outcome).into(),
                 duration_ms: result.duration.as_millis() as u64,
@@ -108,8 +108,9 @@ impl<'a> Event<'a> {
                 attempts: result.attempts,
                 log: log.display().to_string(),
             },
-            Progress::Interrupted => Event::Interrupted {},
-            Progress::Cleaned { containers } => Event::Cleaned {
+            RunEvent::Output { node, line } => Event::Output { node, line },
+            RunEvent::Interrupted => Event::Interrupted {},
+            RunEvent::Cleaned { containers } => Event::Cleaned {
                 containers: *containers,
             },
         }
@@ -175,23 +176,23 @@ mod tests {
             .find(|(n, _)| n.id == "suite:arch:slow")
             .unwrap();
         let dir = PathBuf::from("/runs/x");
-        j.emit(&Event::from_progress(&Progress::Started {
+        j.emit(&Event::from_run_event(&RunEvent::Started {
             run_id: "x",
             run_dir: &dir,
             endpoint: "unix:///s",
             nodes: 3,
         }));
-        j.emit(&Event::from_progress(&Progress::NodeStarted { node }));
+        j.emit(&Event::from_run_event(&RunEvent::NodeStarted { node }));
         j.emit(&Event::Output {
             node: &node.id,
             line: "bell\u{7} \"quoted\"\nnot a new line",
         });
-        j.emit(&Event::from_progress(&Progress::NodeFinished {
+        j.emit(&Event::from_run_event(&RunEvent::NodeFinished {
             node,
             result,
             log: PathBuf::from("/l"),
         }));
-        j.emit(&Event::from_progress(&Progress::Interrupted));
+        j.emit(&Event::from_run_event(&RunEvent::Interrupted));
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let events: Vec<serde_json::Value> = text
             .lines()

@@ -21,8 +21,8 @@ use quick_junit::{
 };
 
 use super::SourceFiles;
-use crate::exec::run::RunResult;
-use crate::exec::{NodeResult, Outcome};
+use crate::events::RunResult;
+use crate::events::{NodeResult, Outcome};
 use crate::plan::{NodeKind, Skipped};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

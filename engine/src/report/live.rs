@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::github;
 use super::sanitize::clean;
-use crate::exec::run::Progress;
-use crate::exec::{NodeResult, Outcome};
+use crate::events::RunEvent;
+use crate::events::{NodeResult, Outcome};
 use crate::plan::Node;
 
 pub fn now() -> String {
@@ -28,7 +28,7 @@ pub enum Verbosity {
 }
 
 /// Print one progress event as plain lines on stderr.
-pub fn print(p: &Progress<'_>, verbosity: Verbosity) {
+pub fn print(p: &RunEvent<'_>, verbosity: Verbosity) {
     Plain {
         verbosity,
         github: false,
@@ -45,7 +45,7 @@ pub struct Plain {
 }
 
 impl Plain {
-    pub fn print(&self, p: &Progress<'_>) {
+    pub fn print(&self, p: &RunEvent<'_>) {
         let text = self.render(p, &now());
         if !text.is_empty() {
             let mut err = std::io::stderr().lock();
@@ -54,10 +54,10 @@ impl Plain {
     }
 
     /// The lines of one event, each prefixed with `stamp`.
-    pub fn render(&self, p: &Progress<'_>, stamp: &str) -> String {
+    pub fn render(&self, p: &RunEvent<'_>, stamp: &str) -> String {
         let quiet = self.verbosity == Verbosity::Quiet;
         match p {
-            Progress::Started {
+            RunEvent::Started {
                 run_id,
                 run_dir,
                 endpoint,
@@ -68,8 +68,8 @@ impl Plain {
                     run_dir.display()
                 )
             }
-            Progress::NodeStarted { node } if !quiet => format!("{stamp} start     {}\n", node.id),
-            Progress::NodeFinished { node, result, log } => {
+            RunEvent::NodeStarted { node } if !quiet => format!("{stamp} start     {}\n", node.id),
+            RunEvent::NodeFinished { node, result, log } => {
                 if quiet && !is_bad(&result.outcome) {
                     return String::new();
                 }
@@ -87,8 +87,8 @@ impl Plain {
                 }
                 out
             }
-            Progress::Interrupted => format!("{stamp} interrupted: stopping containers\n"),
-            Progress::Cleaned { containers } if *containers > 0 => {
+            RunEvent::Interrupted => format!("{stamp} interrupted: stopping containers\n"),
+            RunEvent::Cleaned { containers } if *containers > 0 => {
                 format!("{stamp} removed {containers} leftover container(s) of this run\n")
             }
             _ => String::new(),
@@ -226,12 +226,12 @@ mod tests {
     use std::path::PathBuf;
 
     fn finished<'a>(
-        run: &'a crate::exec::run::RunResult,
+        run: &'a crate::events::RunResult,
         id: &str,
         log: &std::path::Path,
-    ) -> Progress<'a> {
+    ) -> RunEvent<'a> {
         let (node, result) = run.results.iter().find(|(n, _)| n.id == id).unwrap();
-        Progress::NodeFinished {
+        RunEvent::NodeFinished {
             node,
             result,
             log: log.to_path_buf(),

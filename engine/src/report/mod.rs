@@ -5,7 +5,9 @@
 //! - [`live`]: plain timestamped lines (no terminal, CI); [`progress`]: bars on a terminal
 //! - [`summary`]: the grid and problem lines; [`json`]: the report and its schema's types
 //! - [`junit`], [`jsonl`], [`github`]: the formats for other tools
+//! - [`diagnostic`]: prints an error with miette (every command's errors look alike)
 
+pub mod diagnostic;
 pub mod github;
 pub mod json;
 pub mod jsonl;
@@ -19,24 +21,11 @@ pub mod summary;
 pub(crate) mod testing;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::spec::Loaded;
 
-/// Write a file so that readers never see half of it: a temporary file renamed into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
+pub use crate::files::write_atomic;
 
 /// The files that declare each suite and distro, as the user would type their paths: reports
 /// point at them (GitHub annotations, the JUnit `file` attribute).

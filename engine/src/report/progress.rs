@@ -1,6 +1,6 @@
 //! Live progress on a terminal (indicatif): one line per running node with its elapsed time and
 //! its last output line, an overall bar with the counts so far, and the finished nodes scrolling
-//! above them. Fed by the run's `Progress` events and its live output sink (any thread).
+//! above them. Fed by the run's events (any thread).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::live::{self, Verbosity};
 use super::sanitize::clean;
 use super::summary::Counts;
-use crate::exec::run::Progress;
+use crate::events::RunEvent;
 use crate::plan::NodeKind;
 
 /// Redraws per second: enough for elapsed seconds and a spinner, cheap on a slow terminal.
@@ -67,9 +67,9 @@ impl Bars {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn progress(&self, p: &Progress<'_>) {
+    pub fn progress(&self, p: &RunEvent<'_>) {
         match p {
-            Progress::Started {
+            RunEvent::Started {
                 run_id,
                 run_dir,
                 endpoint,
@@ -83,7 +83,7 @@ impl Bars {
                     run_dir.display()
                 ));
             }
-            Progress::NodeStarted { node } => {
+            RunEvent::NodeStarted { node } => {
                 let bar = ProgressBar::new_spinner()
                     .with_style(node_style())
                     .with_prefix(node.id.clone());
@@ -94,7 +94,7 @@ impl Bars {
                 st.running.insert(node.id.clone(), bar);
                 self.update_overall(&st);
             }
-            Progress::NodeFinished { node, result, log } => {
+            RunEvent::NodeFinished { node, result, log } => {
                 let mut st = self.state();
                 if let Some(bar) = st.running.remove(&node.id) {
                     bar.finish_and_clear();
@@ -114,13 +114,14 @@ impl Bars {
                 }
                 self.println(&text);
             }
-            Progress::Interrupted => self.println("interrupted: stopping containers"),
-            Progress::Cleaned { containers } if *containers > 0 => {
+            RunEvent::Interrupted => self.println("interrupted: stopping containers"),
+            RunEvent::Cleaned { containers } if *containers > 0 => {
                 self.println(&format!(
                     "removed {containers} leftover container(s) of this run"
                 ));
             }
-            Progress::Cleaned { .. } => {}
+            RunEvent::Cleaned { .. } => {}
+            RunEvent::Output { node, line } => self.output(node, line),
         }
     }
 
@@ -227,7 +228,7 @@ mod tests {
         let run = every_outcome();
         let get = |id: &str| run.results.iter().find(|(n, _)| n.id == id).unwrap();
         let dir = PathBuf::from("/runs/r");
-        bars.progress(&Progress::Started {
+        bars.progress(&RunEvent::Started {
             run_id: "r",
             run_dir: &dir,
             endpoint: "unix:///d",
@@ -235,8 +236,8 @@ mod tests {
         });
         let (ok, ok_r) = get("suite:arch:ok");
         let (bad, bad_r) = get("suite:arch:bad");
-        bars.progress(&Progress::NodeStarted { node: ok });
-        bars.progress(&Progress::NodeStarted { node: bad });
+        bars.progress(&RunEvent::NodeStarted { node: ok });
+        bars.progress(&RunEvent::NodeStarted { node: bad });
         bars.output("suite:arch:ok", "first");
         bars.output("suite:arch:ok", "\u{1b}[32msecond\u{1b}[0m");
         assert_eq!(
@@ -244,12 +245,12 @@ mod tests {
             Some("second")
         );
         assert_eq!(bars.overall.message(), "2 running");
-        bars.progress(&Progress::NodeFinished {
+        bars.progress(&RunEvent::NodeFinished {
             node: ok,
             result: ok_r,
             log: PathBuf::from("/l1"),
         });
-        bars.progress(&Progress::NodeFinished {
+        bars.progress(&RunEvent::NodeFinished {
             node: bad,
             result: bad_r,
             log: PathBuf::from("/l2"),

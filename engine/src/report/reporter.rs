@@ -14,8 +14,7 @@ use super::live::{Heartbeat, Plain, Verbosity};
 use super::progress::Bars;
 use super::summary::Counts;
 use super::{github, json, junit, summary, write_atomic, SourceFiles};
-use crate::exec::log::LiveSink;
-use crate::exec::run::{Progress, RunResult};
+use crate::events::{EventSink, RunEvent, RunResult};
 use crate::plan::Skipped;
 
 /// What to show and write.
@@ -119,10 +118,17 @@ impl Reporter {
         })
     }
 
-    /// Where node output lines go while the run goes.
-    pub fn live_sink(self: &Arc<Self>) -> LiveSink {
+    /// Where the run sends its events (output lines included) while it goes.
+    pub fn sink(self: &Arc<Self>) -> EventSink {
         let me = self.clone();
-        Arc::new(move |node: &str, line: &str| me.output(node, line))
+        Arc::new(move |e: &RunEvent<'_>| me.event(e))
+    }
+
+    pub fn event(&self, e: &RunEvent<'_>) {
+        match e {
+            RunEvent::Output { node, line } => self.output(node, line),
+            other => self.progress(other),
+        }
     }
 
     fn output(&self, node: &str, line: &str) {
@@ -143,16 +149,16 @@ impl Reporter {
         }
     }
 
-    pub fn progress(&self, p: &Progress<'_>) {
+    fn progress(&self, p: &RunEvent<'_>) {
         if let Some(j) = &self.json {
-            j.emit(&Event::from_progress(p));
+            j.emit(&Event::from_run_event(p));
         }
         match &self.human {
             Human::Bars(b) => b.progress(p),
             Human::Plain(plain, hb) => {
                 match p {
-                    Progress::NodeStarted { node } => hb.started(&node.id),
-                    Progress::NodeFinished { node, .. } => hb.finished(&node.id),
+                    RunEvent::NodeStarted { node } => hb.started(&node.id),
+                    RunEvent::NodeFinished { node, .. } => hb.finished(&node.id),
                     _ => {}
                 }
                 plain.print(p)
@@ -226,13 +232,13 @@ impl Reporter {
             }
         }
         // A file the user asked for is missing: a green run must not look complete.
-        let code = if !errors.is_empty() && code == crate::cli::exit::OK {
-            crate::cli::exit::INFRA
+        let code = if !errors.is_empty() && code == crate::events::exit::OK {
+            crate::events::exit::INFRA
         } else {
             code
         };
         for e in errors {
-            crate::cli::selection::report(e, self.opts.color);
+            super::diagnostic::print(e, self.opts.color);
         }
         if let Some(j) = &self.json {
             j.emit(&Event::RunFinished {

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use crate::exec::run::RunResult;
-use crate::exec::{NodeResult, Outcome};
+use crate::events::RunResult;
+use crate::events::{NodeResult, Outcome};
 use crate::plan::{Node, NodeKind, Skipped};
 
 /// The cell of a pair the plan did not schedule.

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::exec::run::RunResult;
-use crate::exec::{NodeResult, Outcome};
+use crate::events::RunResult;
+use crate::events::{NodeResult, Outcome};
 use crate::plan::{Node, NodeKind, Skipped};
 
 fn node(kind: NodeKind, distro: &str, suite: Option<&str>) -> Node {

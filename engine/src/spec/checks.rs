@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use super::diag::SpecDiagnostic;
 use super::load::{key_span, locate, Origin};
+use super::locale::same_locale;
 use super::matrix::*;
 use super::model::{AurHelperSection, ContainerSection, DistroFile, MatrixFile, SuiteFile};
-use super::source::{FileId, SourceFile, Sources};
+use super::source::{FileId, Sources};
 use super::suggest::did_you_mean;
 
 /// What the loader hands over.
@@ -996,21 +997,3 @@ fn resolve_suite(
         container: s.container.clone(),
     })
 }
-
-/// `de_DE.UTF-8` and `de_DE.utf8` name the same locale.
-pub fn same_locale(a: &str, b: &str) -> bool {
-    canonical_locale(a) == canonical_locale(b)
-}
-
-pub fn canonical_locale(l: &str) -> String {
-    match l.split_once('.') {
-        Some((lang, cs)) => {
-            let cs = cs.to_ascii_lowercase().replace('-', "");
-            format!("{lang}.{cs}")
-        }
-        None => l.to_string(),
-    }
-}
-
-#[allow(dead_code)]
-fn _source_file_used(_: &SourceFile) {}

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod diag;
 pub mod glob;
 pub mod load;
+pub mod locale;
 pub mod matrix;
 pub mod model;
 pub mod nickel;

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+/// Defined once, in the protocol the runner speaks; the matrix declares them.
+pub use runner_protocol::spec::{AurPolicy, LocalePolicy};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -274,18 +276,6 @@ pub enum PullPolicy {
     Never,
 }
 
-/// What a missing declared locale means.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum LocalePolicy {
-    /// Suites needing the locale are infrastructure errors, pointing at the declaration.
-    Fail,
-    /// The runner enables and generates it (locale-gen) while provisioning.
-    Generate,
-    /// Suites needing it are skipped, with the reason.
-    Skip,
-}
-
 /// AUR helper expectations.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -302,20 +292,6 @@ pub struct AurHelperSection {
     /// Git URL of the package's AUR repository. Required by "install" and "detect-or-install".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-}
-
-/// AUR helper policy.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum AurPolicy {
-    /// A helper must be preinstalled; none is an infrastructure error.
-    Require,
-    /// Use a preinstalled helper, else build `package` from `source`.
-    DetectOrInstall,
-    /// Always build `package` from `source` (clone, or pull when the cache already holds it).
-    Install,
-    /// No helper is needed.
-    None,
 }
 
 /// One suite (`suites/NAME/task.toml`).

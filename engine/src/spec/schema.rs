@@ -17,8 +17,6 @@ pub enum FileKind {
     Distro,
     Suite,
     LegacySuite,
-    /// Not a file users write: the JSON report of a run (`engine run --report`).
-    Report,
 }
 
 impl FileKind {
@@ -29,38 +27,38 @@ impl FileKind {
             FileKind::Distro => "distro.schema.json",
             FileKind::Suite => "suite.schema.json",
             FileKind::LegacySuite => "suite-yaml.schema.json",
-            FileKind::Report => "report.schema.json",
         }
     }
 
-    pub const ALL: [FileKind; 5] = [
+    pub const ALL: [FileKind; 4] = [
         FileKind::Matrix,
         FileKind::Distro,
         FileKind::Suite,
         FileKind::LegacySuite,
-        FileKind::Report,
     ];
 }
 
 /// Generate the schema of one kind of file. Draft-07, for the widest editor support.
 pub fn generate(kind: FileKind) -> Value {
     let gen = schemars::generate::SchemaSettings::draft07().into_generator();
-    let mut schema = match kind {
+    let schema = match kind {
         FileKind::Matrix => gen.into_root_schema_for::<MatrixFile>(),
         FileKind::Distro => gen.into_root_schema_for::<DistroFile>(),
         FileKind::Suite => gen.into_root_schema_for::<SuiteFile>(),
         FileKind::LegacySuite => gen.into_root_schema_for::<LegacyTask>(),
-        FileKind::Report => gen.into_root_schema_for::<crate::report::json::Report>(),
-    }
-    .to_value();
+    };
+    committed_form(schema, kind.schema_file())
+}
+
+/// A generated schema as the engine publishes it: no `null` branches, and an `$id` naming its
+/// file under `schema/`. Also used for the run report's schema.
+pub fn committed_form(schema: schemars::Schema, file: &str) -> Value {
+    let mut schema = schema.to_value();
     drop_null(&mut schema);
     if let Some(obj) = schema.as_object_mut() {
         obj.insert(
             "$id".into(),
-            Value::String(format!(
-                "https://engine.invalid/schema/{}",
-                kind.schema_file()
-            )),
+            Value::String(format!("https://engine.invalid/schema/{file}")),
         );
     }
     schema
@@ -108,8 +106,13 @@ fn drop_null(v: &mut Value) {
 
 /// The schema as committed: pretty JSON with a trailing newline.
 pub fn render(kind: FileKind) -> String {
+    to_text(&generate(kind))
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn to_text(schema: &Value) -> String {
     // A Value always serializes.
-    let mut s = serde_json::to_string_pretty(&generate(kind)).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(schema).unwrap_or_default();
     s.push('\n');
     s
 }
@@ -120,13 +123,7 @@ struct Compiled {
 }
 
 fn compiled(kind: FileKind) -> &'static Compiled {
-    static CELLS: [OnceLock<Compiled>; FileKind::ALL.len()] = [
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-    ];
+    static CELLS: [OnceLock<Compiled>; FileKind::ALL.len()] = [const { OnceLock::new() }; 4];
     let idx = FileKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
     CELLS[idx].get_or_init(|| {
         let schema = generate(kind);

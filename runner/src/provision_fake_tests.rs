@@ -1,4 +1,4 @@
-//! `runner::provision` against a fake system: a temporary root with its own passwd, locale data
+//! `crate::provision` against a fake system: a temporary root with its own passwd, locale data
 //! and fake tools (useradd, locale, locale-gen, visudo, makepkg, pacman) on the system's PATH, and
 //! real git serving a `file://` AUR repository. Needs root (the AUR build runs as the build user).
 
@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use runner::protocol::{AurAction, Event, EventWriter, FinishStatus};
-use runner::spec::{AurPolicy, AurSpec, LocalePolicy, LocaleSpec, ProvisionSpec};
-use runner::system::System;
+use crate::protocol::{AurAction, Event, EventWriter, FinishStatus};
+use crate::spec::{AurPolicy, AurSpec, LocalePolicy, LocaleSpec, ProvisionSpec};
+use crate::system::System;
 
 struct Fake {
     _dir: tempfile::TempDir,
@@ -154,9 +154,9 @@ fn provision(f: &Fake, s: &ProvisionSpec) -> (FinishStatus, Vec<Event>) {
     let log = f.root.join("events.jsonl");
     let _ = std::fs::remove_file(&log);
     let mut w = EventWriter::create(&log).unwrap();
-    let status = runner::provision::run(s, &sys, &mut w);
+    let status = crate::provision::run(s, &sys, &mut w);
     let events =
-        runner::protocol::read_events(std::io::BufReader::new(std::fs::File::open(&log).unwrap()))
+        crate::protocol::read_events(std::io::BufReader::new(std::fs::File::open(&log).unwrap()))
             .into_iter()
             .map(Result::unwrap)
             .collect();

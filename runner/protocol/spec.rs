@@ -23,11 +23,16 @@ pub struct LocaleSpec {
     pub on_missing: LocalePolicy,
 }
 
+/// What a missing declared locale means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum LocalePolicy {
+    /// Suites needing the locale are infrastructure errors, pointing at the declaration.
     Fail,
+    /// The runner enables and generates it (locale-gen) while provisioning.
     Generate,
+    /// Suites needing it are skipped, with the reason.
     Skip,
 }
 
@@ -52,12 +57,18 @@ fn default_build_user() -> String {
     "builder".into()
 }
 
+/// AUR helper policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AurPolicy {
+    /// A helper must be preinstalled; none is an infrastructure error.
     Require,
+    /// Use a preinstalled helper, else build `package` from `source`.
     DetectOrInstall,
+    /// Always build `package` from `source` (clone, or pull when the cache already holds it).
     Install,
+    /// No helper is needed.
     None,
 }
 

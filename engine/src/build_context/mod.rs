@@ -4,6 +4,12 @@
 //! Deterministic means: entries in sorted order, uid/gid 0, a fixed mtime, and modes
 //! normalised to 0644/0755 (executable or not), so the same content gives the same bytes on
 //! every machine and checkout, whatever the umask or the file times.
+//!
+//! Below both users: `plan` hashes a context for image cache keys, `docker` sends its tar.
+
+mod dockerignore;
+
+pub use dockerignore::DockerIgnore;
 
 use std::fs;
 use std::io::{self, Write};
@@ -11,8 +17,6 @@ use std::path::{Component, Path, PathBuf};
 
 use miette::Diagnostic;
 use thiserror::Error;
-
-use super::dockerignore::DockerIgnore;
 
 /// The mtime of every entry in a context tar.
 pub const CONTEXT_MTIME: u64 = 0;
