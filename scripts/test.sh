@@ -3,7 +3,11 @@
 # the workspace (the end-to-end tests on the real Docker daemon included), then a newcomer's
 # path on a fresh clone (scripts/fresh-clone.sh), and closes with one line counting them all.
 #
-#   scripts/test.sh [CARGO TEST ARGS...]     SKIP_FRESH_CLONE=1 leaves out the fresh clone
+# Two tiers: a plain `cargo test` is the fast tier (no daemon needed; the Docker tests are
+# ignored there); this script is the full tier: the Docker tests included (`--include-ignored`)
+# and the loader fuzz at its full count (PROPTEST_CASES=10000).
+#
+#   scripts/test.sh [TEST NAME FILTER...]    SKIP_FRESH_CLONE=1 leaves out the fresh clone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
@@ -11,7 +15,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 # No prior build: the tests must find everything they need the way a user's command does.
-cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
+PROPTEST_CASES=${PROPTEST_CASES:-10000} cargo test --workspace --all-targets -- --include-ignored "$@" 2>&1 | tee "$log" || status=$?
 if [ "${SKIP_FRESH_CLONE:-}" != 1 ]; then
   scripts/fresh-clone.sh 2>&1 | tee -a "$log" || status=1
 fi

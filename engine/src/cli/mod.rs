@@ -12,7 +12,6 @@ pub mod run;
 pub mod schema_cmd;
 pub mod selection;
 pub mod shell;
-pub mod terminal;
 pub mod validate;
 
 pub use crate::events::exit;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::selection::{load_matrix, narrow, SelectArgs};
 use super::{exit, Cli};
+use crate::exec::context::RunInputs;
 use crate::exec::run::{execute, RunRequest};
 use crate::plan::Plan;
 use crate::report::live::Verbosity;
@@ -145,7 +146,12 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
         options.report = args.report.clone();
         options.junit = args.junit.clone();
         let reporter = Reporter::new(options, files);
-        let result = execute(docker, loaded, matrix, &plan, keys, &req, reporter.sink()).await;
+        let inputs = RunInputs {
+            loaded,
+            matrix,
+            keys,
+        };
+        let result = execute(docker, inputs, &plan, &req, reporter.sink()).await;
         reporter.finish(&result, &skipped)
     })
 }

@@ -22,6 +22,36 @@ pub const LABEL_PROVISION_FACTS: &str = "engine.provision-facts";
 /// On containers: the engine process that owns them (`engine clean` leaves live owners alone).
 pub const LABEL_PID: &str = "engine.pid";
 
+/// One runner container: `command` (provision or suite) of `node` on `distro`'s `image`, with its
+/// spec file in the I/O folder `io`, the mounts of `phase`, the host variables `pass_env`, and
+/// the distro's or suite's privileges and limits.
+pub struct RunnerJob<'a> {
+    pub distro: &'a str,
+    pub node: &'a str,
+    pub image: String,
+    pub command: &'a str,
+    pub io: &'a Path,
+    pub phase: Phase,
+    pub pass_env: &'a [String],
+    pub limits: &'a crate::spec::matrix::Container,
+}
+
+/// The checked matrix a run works from: the model, its sources (for diagnostics pointing at
+/// declarations) and the cache keys of the plan's nodes.
+#[derive(Clone)]
+pub struct RunInputs {
+    pub loaded: Arc<Loaded>,
+    pub matrix: Arc<Matrix>,
+    pub keys: CacheKeys,
+}
+
+/// One run's identity: its id and its folder (`.engine/runs/<id>/`).
+#[derive(Debug, Clone)]
+pub struct RunIds {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+}
+
 pub struct RunCtx {
     pub docker: DockerClient,
     pub matrix: Arc<Matrix>,
@@ -41,25 +71,21 @@ pub struct RunCtx {
 }
 
 impl RunCtx {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         docker: DockerClient,
-        matrix: Arc<Matrix>,
-        loaded: Arc<Loaded>,
-        run_id: String,
-        run_dir: PathBuf,
+        inputs: RunInputs,
+        ids: RunIds,
         runner_bin: PathBuf,
-        keys: CacheKeys,
         keep_failed: bool,
     ) -> Self {
         RunCtx {
             docker,
-            matrix,
-            loaded,
-            run_id,
-            run_dir,
+            matrix: inputs.matrix,
+            loaded: inputs.loaded,
+            run_id: ids.run_id,
+            run_dir: ids.run_dir,
             runner_bin,
-            keys,
+            keys: inputs.keys,
             keep_failed,
             key_locks: Mutex::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
@@ -159,22 +185,23 @@ impl RunCtx {
         Ok(binds)
     }
 
-    /// A container of `distro` that runs the runner: `command` (provision or suite) with its spec
-    /// file in the I/O folder, the mounts of `phase`, `pass_env` variables (their values masked
-    /// in `log`), and the distro's or suite's privileges and limits.
-    #[allow(clippy::too_many_arguments)]
+    /// A container that runs the runner for `job`, the values of its passed variables masked
+    /// in `log` from now on.
     pub fn runner_container(
         &self,
-        distro: &str,
-        node: &str,
-        image: String,
-        command: &str,
-        io: &Path,
-        phase: Phase,
-        pass_env: &[String],
-        limits: &crate::spec::matrix::Container,
+        job: RunnerJob<'_>,
         log: &mut super::log::NodeLog,
     ) -> std::io::Result<crate::docker::ContainerSpec> {
+        let RunnerJob {
+            distro,
+            node,
+            image,
+            command,
+            io,
+            phase,
+            pass_env,
+            limits,
+        } = job;
         let binds = self.binds(distro, io, phase)?;
         let (env, secrets) = passed_env(pass_env);
         log.mask(&secrets);

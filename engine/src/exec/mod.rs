@@ -9,6 +9,7 @@ pub mod log;
 pub mod provision;
 pub mod run;
 pub mod scheduler;
+pub mod shell;
 pub mod specs;
 pub mod suite;
 

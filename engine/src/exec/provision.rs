@@ -9,12 +9,14 @@ use tokio_util::sync::CancellationToken;
 
 use runner_protocol::protocol::Event;
 
-use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS};
+use super::context::{
+    holds, RunCtx, RunnerJob, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS,
+};
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::specs;
-use crate::docker::{Ending, RunOptions};
+use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{NodeResult, Outcome};
 use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
@@ -72,17 +74,17 @@ pub async fn run(
     ) {
         return infra(format!("cannot write the provision spec: {e}"));
     }
-    let container = match ctx.runner_container(
-        &distro.name,
-        &node,
-        ctx.image_ref(&distro.name),
-        "provision",
-        &io,
-        Phase::Provision,
-        &ctx.matrix.pass_env,
-        &distro.container,
-        log,
-    ) {
+    let job = RunnerJob {
+        distro: &distro.name,
+        node: &node,
+        image: ctx.image_ref(&distro.name),
+        command: "provision",
+        io: &io,
+        phase: Phase::Provision,
+        pass_env: &ctx.matrix.pass_env,
+        limits: &distro.container,
+    };
+    let container = match ctx.runner_container(job, log) {
         Ok(c) => c,
         Err(e) => return infra(format!("cannot prepare the cache mounts: {e}")),
     };
@@ -100,91 +102,137 @@ pub async fn run(
         Ok(o) => o,
         Err(e) => return infra(format!("provision container: {e}")),
     };
-    let id = outcome.container_id.clone();
-    let result = finish(
-        ctx,
-        distro,
-        &io,
-        &id,
-        &tag,
-        &key,
-        &outcome.ending,
-        outcome.exit.map(|e| e.exit_code),
-        log,
-    )
-    .await;
-    if !id.is_empty() {
-        let _ = ctx.docker.remove(&id, true).await;
+    let target = Target {
+        tag: &tag,
+        key: &key,
+    };
+    let result = finish(ctx, distro, &io, &outcome, target, log).await;
+    if !outcome.container_id.is_empty() {
+        let _ = ctx.docker.remove(&outcome.container_id, true).await;
     }
     result
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The provisioned image to make: its reference and its cache key.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    tag: &'a str,
+    key: &'a str,
+}
+
+/// The verdict of a provision container that ended: an infra error, or its commit.
 async fn finish(
     ctx: &RunCtx,
     distro: &Distro,
     io: &std::path::Path,
-    container: &str,
-    tag: &str,
-    key: &str,
-    ending: &Ending,
-    exit: Option<i64>,
+    outcome: &RunOutcome,
+    target: Target<'_>,
     log: &mut NodeLog,
 ) -> NodeResult {
-    match ending {
-        Ending::Cancelled => return NodeResult::new(Outcome::Cancelled),
-        Ending::TimedOut => {
-            return infra(format!(
-                "provisioning took longer than engine.timeout ({})",
-                humantime::format_duration(ctx.matrix.engine.timeout)
-            ))
-            .with_tail(log.tail(10))
-        }
+    if let Some(stopped) = stopped_early(ctx, &outcome.ending, log) {
+        return stopped;
+    }
+    let found = Findings::read(&read_events(&io.join("events.jsonl")));
+    if let Some(unmet) = found.unmet_expectation(ctx, distro, log) {
+        return unmet;
+    }
+    let exit = outcome.exit.as_ref().map(|e| e.exit_code);
+    if exit != Some(0) {
+        let what = match &found.failed_step {
+            Some((step, code)) => format!(
+                "provision step `{step}` failed (exit {})",
+                code.unwrap_or(-1)
+            ),
+            None => format!("the runner exited with {}", exit.unwrap_or(-1)),
+        };
+        return infra(what).with_tail(log.tail(15));
+    }
+    commit(
+        ctx,
+        distro,
+        &outcome.container_id,
+        target,
+        &found.facts,
+        log,
+    )
+    .await
+}
+
+/// A container that did not end by itself: cancelled, out of time, out of memory, killed.
+fn stopped_early(ctx: &RunCtx, ending: &Ending, log: &NodeLog) -> Option<NodeResult> {
+    Some(match ending {
+        Ending::Cancelled => NodeResult::new(Outcome::Cancelled),
+        Ending::TimedOut => infra(format!(
+            "provisioning took longer than engine.timeout ({})",
+            humantime::format_duration(ctx.matrix.engine.timeout)
+        ))
+        .with_tail(log.tail(10)),
         Ending::OomKilled => {
-            return infra("provisioning was killed for memory".into()).with_tail(log.tail(10))
+            infra("provisioning was killed for memory".into()).with_tail(log.tail(10))
         }
-        Ending::KilledExternally => {
-            return infra("the provision container was killed from outside".into())
-        }
-        Ending::Exited => {}
-    }
-    let events = read_events(&io.join("events.jsonl"));
-    let mut facts = Facts::default();
-    let mut unscoped = Vec::new();
-    let mut failed_step = None;
-    for e in &events {
-        match e {
-            Event::Probe { probe } => facts.os = Some(probe.os.normalized.clone()),
-            Event::Locales { missing, .. } => facts.missing_locales = missing.clone(),
-            Event::AurHelper { helper, .. } => {
-                facts.aur_helper = helper.as_ref().map(|h| h.name.clone())
-            }
-            Event::InfraError {
-                code,
-                message,
-                remedy,
-                scope,
-            } => match scope {
-                Some(s) if s.starts_with("locale:") => {
-                    let l = s.trim_start_matches("locale:").to_string();
-                    facts
-                        .remedies
-                        .insert(l.clone(), remedy.clone().unwrap_or_default());
-                    if !facts.missing_locales.contains(&l) {
-                        facts.missing_locales.push(l);
-                    }
+        Ending::KilledExternally => infra("the provision container was killed from outside".into()),
+        Ending::Exited => return None,
+    })
+}
+
+/// What the runner's events say about the image.
+#[derive(Default)]
+struct Findings {
+    facts: Facts,
+    /// Infrastructure errors not tied to a locale: (code, message, remedy).
+    unscoped: Vec<(String, String, Option<String>)>,
+    /// The step that failed, and its exit code.
+    failed_step: Option<(String, Option<i32>)>,
+}
+
+impl Findings {
+    fn read(events: &[Event]) -> Findings {
+        let mut f = Findings::default();
+        for e in events {
+            match e {
+                Event::Probe { probe } => f.facts.os = Some(probe.os.normalized.clone()),
+                Event::Locales { missing, .. } => f.facts.missing_locales = missing.clone(),
+                Event::AurHelper { helper, .. } => {
+                    f.facts.aur_helper = helper.as_ref().map(|h| h.name.clone())
                 }
-                _ => unscoped.push((code.clone(), message.clone(), remedy.clone())),
-            },
-            Event::StepFinished {
-                step, exit_code, ..
-            } if exit_code.is_some_and(|c| c != 0) => {
-                failed_step = Some((step.clone(), *exit_code));
+                Event::InfraError {
+                    code,
+                    message,
+                    remedy,
+                    scope,
+                } => match scope.as_deref().and_then(|s| s.strip_prefix("locale:")) {
+                    Some(l) => f.missing_locale(l, remedy.clone().unwrap_or_default()),
+                    None => f
+                        .unscoped
+                        .push((code.clone(), message.clone(), remedy.clone())),
+                },
+                Event::StepFinished {
+                    step, exit_code, ..
+                } if exit_code.is_some_and(|c| c != 0) => {
+                    f.failed_step = Some((step.clone(), *exit_code));
+                }
+                _ => {}
             }
-            _ => {}
+        }
+        f
+    }
+
+    fn missing_locale(&mut self, locale: &str, remedy: String) {
+        self.facts.remedies.insert(locale.to_string(), remedy);
+        if !self.facts.missing_locales.iter().any(|m| m == locale) {
+            self.facts.missing_locales.push(locale.to_string());
         }
     }
-    if let Some((code, message, remedy)) = unscoped.first() {
+
+    /// The first expectation of the distro that the image does not meet (an AUR helper under
+    /// `require`, ...), pointing at its declaration.
+    fn unmet_expectation(
+        &self,
+        ctx: &RunCtx,
+        distro: &Distro,
+        log: &NodeLog,
+    ) -> Option<NodeResult> {
+        let (code, message, remedy) = self.unscoped.first()?;
         let pointer = if code.contains("aur") {
             "/aur_helper/policy"
         } else {
@@ -197,37 +245,35 @@ async fn finish(
         if let Some(r) = remedy {
             d = d.help(r.clone());
         }
-        return infra(message.clone())
-            .with_tail(log.tail(10))
-            .with_diagnostic(Some(render_at_distro(
-                ctx,
-                &distro.name,
-                pointer,
-                d,
-                "expectation not met",
-            )));
+        let shown = render_at_distro(ctx, &distro.name, pointer, d, "expectation not met");
+        Some(
+            infra(message.clone())
+                .with_tail(log.tail(10))
+                .with_diagnostic(Some(shown)),
+        )
     }
-    if exit != Some(0) {
-        let what = match &failed_step {
-            Some((step, code)) => format!(
-                "provision step `{step}` failed (exit {})",
-                code.unwrap_or(-1)
-            ),
-            None => format!("the runner exited with {}", exit.unwrap_or(-1)),
-        };
-        return infra(what).with_tail(log.tail(15));
-    }
+}
+
+/// Commit the provisioned container as `target`, with what provisioning found as a label.
+async fn commit(
+    ctx: &RunCtx,
+    distro: &Distro,
+    container: &str,
+    target: Target<'_>,
+    facts: &Facts,
+    log: &mut NodeLog,
+) -> NodeResult {
     let mut labels = ctx.labels(&format!("provision:{}", distro.name));
-    labels.insert(LABEL_CACHE_KEY.into(), key.to_string());
+    labels.insert(LABEL_CACHE_KEY.into(), target.key.to_string());
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
     labels.insert(
         LABEL_PROVISION_FACTS.into(),
-        serde_json::to_string(&facts).unwrap_or_default(),
+        serde_json::to_string(facts).unwrap_or_default(),
     );
-    let (repo, t) = crate::docker::image::split_reference(tag);
+    let (repo, t) = crate::docker::image::split_reference(target.tag);
     match ctx.docker.commit(container, repo, t, &labels, &[]).await {
         Ok(_) => {
-            log.note(&format!("committed {tag}"));
+            log.note(&format!("committed {}", target.tag));
             NodeResult::new(Outcome::Passed)
         }
         Err(e) => infra(format!("cannot commit the provisioned image: {e}")),

@@ -9,14 +9,14 @@ use std::time::Duration;
 use petgraph::graph::NodeIndex;
 use tokio_util::sync::CancellationToken;
 
-use super::context::RunCtx;
+use super::context::{RunCtx, RunIds, RunInputs};
 use super::log::NodeLog;
 use super::scheduler::{self, Limits, NodeFacts, SchedEvent};
 use super::{base, image, provision, suite};
 use crate::docker::{labels, DockerClient};
 use crate::events::{EventSink, NodeResult, Outcome, RunEvent, RunResult};
-use crate::plan::{CacheKeys, Node, NodeKind, Plan};
-use crate::spec::{Loaded, Matrix};
+use crate::plan::{Node, NodeKind, Plan};
+use crate::spec::matrix::Phase;
 
 /// How to run.
 #[derive(Clone)]
@@ -68,72 +68,110 @@ fn save_timings(state: &Path, results: &[(Node, NodeResult)]) {
 
 /// Run `plan` on `docker`. Ctrl-C / SIGTERM cancel the run: running containers are stopped and
 /// removed, and the result says `interrupted`.
-#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     docker: DockerClient,
-    loaded: Arc<Loaded>,
-    matrix: Arc<Matrix>,
+    inputs: RunInputs,
     plan: &Plan,
-    keys: CacheKeys,
     req: &RunRequest,
     events: EventSink,
 ) -> RunResult {
     let run_id = new_run_id();
-    let run_dir = req.state_dir.join("runs").join(&run_id);
-    let _ = std::fs::create_dir_all(run_dir.join("logs"));
+    let ids = RunIds {
+        run_dir: req.state_dir.join("runs").join(&run_id),
+        run_id,
+    };
+    let _ = std::fs::create_dir_all(ids.run_dir.join("logs"));
     let ctx = RunCtx::new(
         docker.clone(),
-        matrix.clone(),
-        loaded,
-        run_id.clone(),
-        run_dir.clone(),
+        inputs,
+        ids.clone(),
         req.runner_bin.clone(),
-        keys,
         req.keep_failed,
     );
     events(&RunEvent::Started {
-        run_id: &run_id,
-        run_dir: &run_dir,
+        run_id: &ids.run_id,
+        run_dir: &ids.run_dir,
         endpoint: docker.endpoint(),
         nodes: plan.len(),
     });
-
     let cancel = CancellationToken::new();
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = spawn_signal_listener(cancel.clone(), interrupted.clone());
-
-    let timings = load_timings(&req.state_dir);
-    let mut facts = HashMap::new();
-    for ix in plan.graph.node_indices() {
-        let n = &plan.graph[ix];
-        let exclusive = match n.kind {
-            NodeKind::Provision => ctx.exclusive(&n.distro, crate::spec::matrix::Phase::Provision),
-            NodeKind::Suite => ctx.exclusive(&n.distro, crate::spec::matrix::Phase::Suite),
-            _ => Vec::new(),
-        };
-        facts.insert(
-            ix,
-            NodeFacts {
-                exclusive,
-                expected: timings.get(&n.id).map(|ms| Duration::from_millis(*ms)),
-            },
-        );
-    }
+    let facts = node_facts(&ctx, plan, &load_timings(&req.state_dir));
     let limits = Limits {
         jobs: req.jobs,
         build_jobs: req.build_jobs,
         fail_fast: req.fail_fast,
     };
-    let ctx = &ctx;
-    let sink = &events;
-    let mut results = scheduler::run(
+    let results = schedule(&ctx, plan, &facts, &limits, &cancel, &events).await;
+    signals.abort();
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    if was_interrupted {
+        events(&RunEvent::Interrupted);
+    }
+    // Whatever a crash of ours or a kill left behind: every container of this run goes.
+    if !req.keep_failed {
+        let mut filter = HashMap::new();
+        filter.insert(labels::RUN.to_string(), ids.run_id.clone());
+        if let Ok(n) = docker.remove_by_labels(&filter).await {
+            events(&RunEvent::Cleaned { containers: n });
+        }
+    }
+    let results = in_plan_order(plan, results, was_interrupted);
+    save_timings(&req.state_dir, &results);
+    RunResult {
+        run_id: ids.run_id,
+        run_dir: ids.run_dir,
+        results,
+        interrupted: was_interrupted,
+    }
+}
+
+/// What the scheduler needs to know of each node: the exclusive resources it holds, and how
+/// long it took last time.
+fn node_facts(
+    ctx: &RunCtx,
+    plan: &Plan,
+    timings: &HashMap<String, u64>,
+) -> HashMap<NodeIndex, NodeFacts> {
+    plan.graph
+        .node_indices()
+        .map(|ix| {
+            let n = &plan.graph[ix];
+            let exclusive = match n.kind {
+                NodeKind::Provision => ctx.exclusive(&n.distro, Phase::Provision),
+                NodeKind::Suite => ctx.exclusive(&n.distro, Phase::Suite),
+                _ => Vec::new(),
+            };
+            let expected = timings.get(&n.id).map(|ms| Duration::from_millis(*ms));
+            (
+                ix,
+                NodeFacts {
+                    exclusive,
+                    expected,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Every node through the scheduler, each with its own log, its events sent to `events`.
+async fn schedule(
+    ctx: &RunCtx,
+    plan: &Plan,
+    facts: &HashMap<NodeIndex, NodeFacts>,
+    limits: &Limits,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) -> HashMap<NodeIndex, NodeResult> {
+    scheduler::run(
         plan,
-        &facts,
-        &limits,
-        &cancel,
+        facts,
+        limits,
+        cancel,
         |ix: NodeIndex, token: CancellationToken| async move {
             let node = &plan.graph[ix];
-            let mut log = NodeLog::create(&node.id, &ctx.log_path(&node.id), sink.clone());
+            let mut log = NodeLog::create(&node.id, &ctx.log_path(&node.id), events.clone());
             work(ctx, node, &mut log, &token).await
         },
         |e| match e {
@@ -150,40 +188,29 @@ pub async fn execute(
             }
         },
     )
-    .await;
-    signals.abort();
-    let was_interrupted = interrupted.load(Ordering::SeqCst);
-    if was_interrupted {
-        events(&RunEvent::Interrupted);
-    }
-    // Whatever a crash of ours or a kill left behind: every container of this run goes.
-    let mut filter = HashMap::new();
-    filter.insert(labels::RUN.to_string(), run_id.clone());
-    if !req.keep_failed {
-        if let Ok(n) = docker.remove_by_labels(&filter).await {
-            events(&RunEvent::Cleaned { containers: n });
-        }
-    }
+    .await
+}
+
+/// The results in the plan's order; after an interruption, nodes stopped by it are cancelled,
+/// not failed.
+fn in_plan_order(
+    plan: &Plan,
+    mut results: HashMap<NodeIndex, NodeResult>,
+    interrupted: bool,
+) -> Vec<(Node, NodeResult)> {
     let mut out: Vec<(Node, NodeResult)> = plan
         .ordered()
         .into_iter()
         .filter_map(|ix| results.remove(&ix).map(|r| (plan.graph[ix].clone(), r)))
         .collect();
-    if was_interrupted {
-        // Nodes stopped by the interruption are cancelled, not failed.
+    if interrupted {
         for (_, r) in &mut out {
             if matches!(r.outcome, Outcome::DependencyFailed { .. }) {
                 r.outcome = Outcome::Cancelled;
             }
         }
     }
-    save_timings(&req.state_dir, &out);
-    RunResult {
-        run_id,
-        run_dir,
-        results: out,
-        interrupted: was_interrupted,
-    }
+    out
 }
 
 async fn work(

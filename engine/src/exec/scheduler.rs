@@ -1,12 +1,14 @@
 //! The scheduler: runs the plan's DAG with bounded parallelism.
 //!
-//! Admission happens in one loop, so every rule is applied in one place and in a deterministic
-//! order: a node starts when its dependencies succeeded, fewer than `jobs` nodes run (fewer than
+//! Admission rules live in [`Admission`], applied in one place and in a deterministic order: a
+//! node starts when its dependencies succeeded, fewer than `jobs` nodes run (fewer than
 //! `build_jobs` for base and image nodes), and none of its exclusive resources (e.g. an
 //! `exclusive` cache mount) is held by a running node. Among ready nodes, builds go first, then
-//! suites with the longest expected duration. A failed node marks its dependants as not run;
-//! under fail-fast a failed suite cancels the rest; a cancelled token stops admission.
+//! provisioning, then suites with the longest expected duration. A failed node marks its
+//! dependants as not run; under fail-fast a failed suite cancels the rest; a cancelled token
+//! stops admission.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +19,7 @@ use petgraph::Direction;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{NodeResult, Outcome};
-use crate::plan::{NodeKind, Plan};
+use crate::plan::{Node, NodeKind, Plan};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -47,6 +49,141 @@ pub struct NodeFacts {
     pub expected: Option<Duration>,
 }
 
+/// The order among ready nodes: builds, then provisioning, then suites; longer expected first;
+/// then by id, so that equal nodes start in a stable order.
+type Rank = (u8, Reverse<u128>, String, NodeIndex);
+
+/// A ready node as admission sees it.
+#[derive(Debug, Clone)]
+struct Candidate {
+    rank: Rank,
+    is_build: bool,
+    exclusive: Vec<String>,
+}
+
+impl Candidate {
+    fn of(ix: NodeIndex, node: &Node, facts: Option<&NodeFacts>) -> Candidate {
+        let class = match node.kind {
+            NodeKind::Base | NodeKind::Image => 0,
+            NodeKind::Provision => 1,
+            NodeKind::Suite => 2,
+        };
+        let expected = facts.and_then(|f| f.expected).map_or(0, |d| d.as_millis());
+        Candidate {
+            rank: (class, Reverse(expected), node.id.clone(), ix),
+            is_build: class == 0,
+            exclusive: facts.map(|f| f.exclusive.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Which ready nodes may start: the limits and the exclusive resources of what runs.
+struct Admission {
+    jobs: usize,
+    build_jobs: usize,
+    ready: BTreeSet<Rank>,
+    candidates: HashMap<NodeIndex, Candidate>,
+    running: usize,
+    building: usize,
+    held: HashSet<String>,
+}
+
+impl Admission {
+    fn new(limits: &Limits) -> Admission {
+        Admission {
+            jobs: limits.jobs.max(1),
+            build_jobs: limits.build_jobs.max(1),
+            ready: BTreeSet::new(),
+            candidates: HashMap::new(),
+            running: 0,
+            building: 0,
+            held: HashSet::new(),
+        }
+    }
+
+    fn ready(&mut self, c: Candidate) {
+        self.ready.insert(c.rank.clone());
+        self.candidates.insert(c.rank.3, c);
+    }
+
+    /// The ready nodes that start now, best first; from here on they count as running.
+    fn admit(&mut self) -> Vec<NodeIndex> {
+        let mut started = Vec::new();
+        for rank in self.ready.iter() {
+            if self.running >= self.jobs {
+                break;
+            }
+            let c = &self.candidates[&rank.3];
+            if c.is_build && self.building >= self.build_jobs {
+                continue;
+            }
+            if c.exclusive.iter().any(|r| self.held.contains(r)) {
+                continue;
+            }
+            self.running += 1;
+            self.building += usize::from(c.is_build);
+            self.held.extend(c.exclusive.iter().cloned());
+            started.push(rank.3);
+        }
+        for ix in &started {
+            let rank = self.candidates[ix].rank.clone();
+            self.ready.remove(&rank);
+        }
+        started
+    }
+
+    /// A running node ended: its slot and its resources are free again.
+    fn finished(&mut self, ix: NodeIndex) {
+        if let Some(c) = self.candidates.remove(&ix) {
+            self.running -= 1;
+            self.building -= usize::from(c.is_build);
+            for r in &c.exclusive {
+                self.held.remove(r);
+            }
+        }
+    }
+}
+
+/// How many dependencies of each node have yet to succeed.
+struct Waiting<'g> {
+    plan: &'g Plan,
+    left: HashMap<NodeIndex, usize>,
+}
+
+impl<'g> Waiting<'g> {
+    fn new(plan: &'g Plan) -> Waiting<'g> {
+        let g = &plan.graph;
+        let left = g
+            .node_indices()
+            .map(|ix| (ix, g.neighbors_directed(ix, Direction::Incoming).count()))
+            .collect();
+        Waiting { plan, left }
+    }
+
+    /// Nodes with nothing to wait for.
+    fn roots(&self) -> Vec<NodeIndex> {
+        self.left
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(ix, _)| *ix)
+            .collect()
+    }
+
+    /// `ix` succeeded: the dependants that now have nothing left to wait for.
+    fn succeeded(&mut self, ix: NodeIndex) -> Vec<NodeIndex> {
+        let mut now_ready = Vec::new();
+        for c in self.plan.graph.neighbors_directed(ix, Direction::Outgoing) {
+            if let Some(w) = self.left.get_mut(&c) {
+                *w -= 1;
+                if *w == 0 {
+                    now_ready.push(c);
+                }
+            }
+        }
+        now_ready
+    }
+}
+
 /// Run every node of `plan` through `work`. Returns a result for every node.
 pub async fn run<F, Fut>(
     plan: &Plan,
@@ -61,98 +198,21 @@ where
     Fut: Future<Output = NodeResult>,
 {
     let g = &plan.graph;
-    let mut waiting: HashMap<NodeIndex, usize> = g
-        .node_indices()
-        .map(|ix| (ix, g.neighbors_directed(ix, Direction::Incoming).count()))
-        .collect();
-    type Entry = (u8, std::cmp::Reverse<u128>, String, NodeIndex);
-    let mut ready: BTreeSet<Entry> = BTreeSet::new();
-    let priority = |ix: NodeIndex| {
-        let n = &g[ix];
-        let class = match n.kind {
-            NodeKind::Base | NodeKind::Image => 0,
-            NodeKind::Provision => 1,
-            NodeKind::Suite => 2,
-        };
-        let expected = facts
-            .get(&ix)
-            .and_then(|f| f.expected)
-            .map_or(0, |d| d.as_millis());
-        (class, std::cmp::Reverse(expected), n.id.clone(), ix)
-    };
-    for (ix, n) in &waiting {
-        if *n == 0 {
-            ready.insert(priority(*ix));
-        }
+    let candidate = |ix: NodeIndex| Candidate::of(ix, &g[ix], facts.get(&ix));
+    let mut admission = Admission::new(limits);
+    let mut waiting = Waiting::new(plan);
+    for ix in waiting.roots() {
+        admission.ready(candidate(ix));
     }
     let mut results: HashMap<NodeIndex, NodeResult> = HashMap::new();
-    let mut held: HashSet<String> = HashSet::new();
-    let mut running = 0usize;
-    let mut building = 0usize;
     let mut inflight = FuturesUnordered::new();
-    let empty = NodeFacts::default();
     let mut stopped = false;
-
     loop {
-        if cancel.is_cancelled() {
-            stopped = true;
-        }
-        // Admit as many ready nodes as the limits allow, best first.
+        stopped |= cancel.is_cancelled();
         if !stopped {
-            let mut admitted: Vec<(Entry, bool)> = Vec::new();
-            for entry in ready.iter() {
-                if running + admitted.len() >= limits.jobs.max(1) {
-                    break;
-                }
-                let ix = entry.3;
-                let is_build = matches!(g[ix].kind, NodeKind::Base | NodeKind::Image);
-                let builds_now = building + admitted.iter().filter(|(_, b)| *b).count();
-                if is_build && builds_now >= limits.build_jobs.max(1) {
-                    continue;
-                }
-                let f = facts.get(&ix).unwrap_or(&empty);
-                let taken_now: HashSet<&String> = admitted
-                    .iter()
-                    .flat_map(|(e, _)| {
-                        facts
-                            .get(&e.3)
-                            .map(|f| f.exclusive.iter())
-                            .into_iter()
-                            .flatten()
-                    })
-                    .collect();
-                if f.exclusive
-                    .iter()
-                    .any(|r| held.contains(r) || taken_now.contains(r))
-                {
-                    continue;
-                }
-                admitted.push((entry.clone(), is_build));
-            }
-            for (entry, is_build) in admitted {
-                ready.remove(&entry);
-                let ix = entry.3;
-                running += 1;
-                if is_build {
-                    building += 1;
-                }
-                if let Some(f) = facts.get(&ix) {
-                    held.extend(f.exclusive.iter().cloned());
-                }
+            for ix in admission.admit() {
                 observe(SchedEvent::Started { node: ix });
-                let token = cancel.child_token();
-                let fut = work(ix, token);
-                inflight.push(async move {
-                    let started = SystemTime::now();
-                    let clock = Instant::now();
-                    let mut r = fut.await;
-                    r.started = Some(started);
-                    r.finished = Some(SystemTime::now());
-                    if r.duration.is_zero() {
-                        r.duration = clock.elapsed();
-                    }
-                    (ix, is_build, r)
-                });
+                inflight.push(timed(ix, work(ix, cancel.child_token())));
             }
         }
         if inflight.is_empty() {
@@ -162,18 +222,10 @@ where
             n = inflight.next() => n,
             _ = cancel.cancelled(), if !stopped => { stopped = true; continue; }
         };
-        let Some((ix, is_build, result)) = next else {
+        let Some((ix, result)) = next else {
             break;
         };
-        running -= 1;
-        if is_build {
-            building -= 1;
-        }
-        if let Some(f) = facts.get(&ix) {
-            for r in &f.exclusive {
-                held.remove(r);
-            }
-        }
+        admission.finished(ix);
         let ok = result.outcome.unblocks();
         if !ok && limits.fail_fast && (result.outcome.is_failure() || result.outcome.is_infra()) {
             cancel.cancel();
@@ -183,38 +235,63 @@ where
             result: &result,
         });
         results.insert(ix, result);
-        let children: Vec<NodeIndex> = g.neighbors_directed(ix, Direction::Outgoing).collect();
         if ok {
-            for c in children {
-                if let Some(w) = waiting.get_mut(&c) {
-                    *w -= 1;
-                    if *w == 0 {
-                        ready.insert(priority(c));
-                    }
-                }
+            for c in waiting.succeeded(ix) {
+                admission.ready(candidate(c));
             }
         } else {
-            // Everything below a failed node does not run, and says why.
-            let failed = g[ix].id.clone();
-            let mut stack = children;
-            while let Some(c) = stack.pop() {
-                if results.contains_key(&c) {
-                    continue;
-                }
-                let r = NodeResult::new(Outcome::DependencyFailed {
-                    node: failed.clone(),
-                });
-                observe(SchedEvent::Finished {
-                    node: c,
-                    result: &r,
-                });
-                results.insert(c, r);
-                stack.extend(g.neighbors_directed(c, Direction::Outgoing));
-            }
+            not_run_below(plan, ix, &mut results, &mut observe);
         }
     }
-    // Whatever never started was cancelled.
-    for ix in g.node_indices() {
+    cancel_the_rest(plan, &mut results, &mut observe);
+    results
+}
+
+/// Runs `work` and stamps its result with start, end and (when the work did not) duration.
+async fn timed(ix: NodeIndex, work: impl Future<Output = NodeResult>) -> (NodeIndex, NodeResult) {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let mut r = work.await;
+    r.started = Some(started);
+    r.finished = Some(SystemTime::now());
+    if r.duration.is_zero() {
+        r.duration = clock.elapsed();
+    }
+    (ix, r)
+}
+
+/// Everything below a failed node does not run, and says why.
+fn not_run_below(
+    plan: &Plan,
+    failed: NodeIndex,
+    results: &mut HashMap<NodeIndex, NodeResult>,
+    observe: &mut impl FnMut(SchedEvent<'_>),
+) {
+    let g = &plan.graph;
+    let mut stack: Vec<NodeIndex> = g.neighbors_directed(failed, Direction::Outgoing).collect();
+    while let Some(c) = stack.pop() {
+        if results.contains_key(&c) {
+            continue;
+        }
+        let r = NodeResult::new(Outcome::DependencyFailed {
+            node: g[failed].id.clone(),
+        });
+        observe(SchedEvent::Finished {
+            node: c,
+            result: &r,
+        });
+        results.insert(c, r);
+        stack.extend(g.neighbors_directed(c, Direction::Outgoing));
+    }
+}
+
+/// Whatever never started was cancelled.
+fn cancel_the_rest(
+    plan: &Plan,
+    results: &mut HashMap<NodeIndex, NodeResult>,
+    observe: &mut impl FnMut(SchedEvent<'_>),
+) {
+    for ix in plan.graph.node_indices() {
         if let std::collections::hash_map::Entry::Vacant(e) = results.entry(ix) {
             let r = NodeResult::new(Outcome::Cancelled);
             observe(SchedEvent::Finished {
@@ -224,7 +301,6 @@ where
             e.insert(r);
         }
     }
-    results
 }
 
 #[cfg(test)]
@@ -258,6 +334,90 @@ mod tests {
         } else {
             NodeResult::new(Outcome::Passed)
         }
+    }
+
+    /// A candidate for the admission tests: kind by id prefix.
+    fn cand(ix: usize, id: &str, expected_ms: u64, exclusive: &[&str]) -> Candidate {
+        let kind = match id.split(':').next() {
+            Some("image") => NodeKind::Image,
+            Some("provision") => NodeKind::Provision,
+            _ => NodeKind::Suite,
+        };
+        let node = Node {
+            id: id.into(),
+            kind,
+            distro: "d".into(),
+            suite: None,
+            cache_key: None,
+            cached: None,
+        };
+        let facts = NodeFacts {
+            exclusive: exclusive.iter().map(|s| s.to_string()).collect(),
+            expected: Some(Duration::from_millis(expected_ms)),
+        };
+        Candidate::of(NodeIndex::new(ix), &node, Some(&facts))
+    }
+
+    fn admission(jobs: usize, build_jobs: usize) -> Admission {
+        Admission::new(&Limits {
+            jobs,
+            build_jobs,
+            fail_fast: false,
+        })
+    }
+
+    fn ids(v: &[NodeIndex]) -> Vec<usize> {
+        v.iter().map(|ix| ix.index()).collect()
+    }
+
+    #[test]
+    fn admission_never_runs_more_than_jobs() {
+        let mut a = admission(2, 2);
+        for i in 0..3 {
+            a.ready(cand(i, &format!("suite:d:s{i}"), 0, &[]));
+        }
+        assert_eq!(ids(&a.admit()), [0, 1]);
+        assert!(a.admit().is_empty(), "a third while two run");
+        a.finished(NodeIndex::new(0));
+        assert_eq!(ids(&a.admit()), [2]);
+    }
+
+    #[test]
+    fn admission_limits_builds_but_lets_others_pass() {
+        let mut a = admission(4, 1);
+        a.ready(cand(0, "image:a", 0, &[]));
+        a.ready(cand(1, "image:b", 0, &[]));
+        a.ready(cand(2, "suite:d:s", 0, &[]));
+        assert_eq!(
+            ids(&a.admit()),
+            [0, 2],
+            "one build, and the suite beside it"
+        );
+        a.finished(NodeIndex::new(0));
+        assert_eq!(ids(&a.admit()), [1]);
+    }
+
+    #[test]
+    fn admission_never_gives_one_exclusive_resource_twice() {
+        let mut a = admission(4, 1);
+        a.ready(cand(0, "suite:d:a", 0, &["aur"]));
+        a.ready(cand(1, "suite:d:b", 0, &["aur"]));
+        a.ready(cand(2, "suite:d:c", 0, &["pacman"]));
+        assert_eq!(ids(&a.admit()), [0, 2]);
+        assert!(a.admit().is_empty());
+        a.finished(NodeIndex::new(0));
+        assert_eq!(ids(&a.admit()), [1]);
+    }
+
+    #[test]
+    fn admission_order_is_builds_then_provisioning_then_longest_suites() {
+        let mut a = admission(10, 10);
+        a.ready(cand(0, "suite:d:short", 10, &[]));
+        a.ready(cand(1, "suite:d:long", 900, &[]));
+        a.ready(cand(2, "provision:d", 0, &[]));
+        a.ready(cand(3, "image:d", 0, &[]));
+        a.ready(cand(4, "suite:d:a-unknown", 0, &[]));
+        assert_eq!(ids(&a.admit()), [3, 2, 1, 0, 4]);
     }
 
     fn limits(jobs: usize) -> Limits {

@@ -7,13 +7,13 @@ use tokio_util::sync::CancellationToken;
 
 use runner_protocol::protocol::{Event, FinishStatus};
 
-use super::context::RunCtx;
+use super::context::{RunCtx, RunnerJob};
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::provision::Facts;
 use super::specs;
-use crate::docker::{Ending, RunOptions};
+use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{NodeResult, Outcome};
 use crate::spec::locale::same_locale;
 use crate::spec::matrix::{Distro, Expect, LocalePolicy, Phase, Suite};
@@ -149,7 +149,6 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
 }
 
 /// One attempt; `last` says whether a failure is final (only a final failure's container is kept).
-#[allow(clippy::too_many_arguments)]
 async fn once(
     ctx: &RunCtx,
     distro: &Distro,
@@ -179,17 +178,17 @@ async fn once(
     let mut names = ctx.matrix.pass_env.clone();
     names.extend(suite.pass_env.iter().cloned());
     let limits = distro.container.with(suite.container.as_ref());
-    let container = match ctx.runner_container(
-        &distro.name,
-        &node,
-        ctx.provisioned_ref(&distro.name),
-        "suite",
-        &io,
-        Phase::Suite,
-        &names,
-        &limits,
-        log,
-    ) {
+    let job = RunnerJob {
+        distro: &distro.name,
+        node: &node,
+        image: ctx.provisioned_ref(&distro.name),
+        command: "suite",
+        io: &io,
+        phase: Phase::Suite,
+        pass_env: &names,
+        limits: &limits,
+    };
+    let container = match ctx.runner_container(job, log) {
         Ok(c) => c,
         Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
     };
@@ -206,13 +205,27 @@ async fn once(
         Ok(o) => o,
         Err(e) => return Attempt::Other(infra(format!("suite container: {e}"))),
     };
-    let events = read_events(&io.join("events.jsonl"));
+    let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log);
+    // Keep only failed containers for debugging; say how to enter them.
+    if outcome.kept {
+        if matches!(verdict, Attempt::Passed) {
+            let _ = ctx.docker.remove(&outcome.container_id, true).await;
+        } else {
+            let short = &outcome.container_id[..outcome.container_id.len().min(12)];
+            log.note(&format!("container kept: docker start {short} && docker exec -it {short} bash -l   (then: docker rm -f {short})"));
+        }
+    }
+    verdict
+}
+
+/// The verdict of an attempt from how its container ended and what the runner said.
+fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
     let finished = events.iter().rev().find_map(|e| match e {
         Event::Finished { status, .. } => Some(*status),
         _ => None,
     });
-    let verdict = match outcome.ending {
-        Ending::Cancelled => Attempt::Other(crate::exec::NodeResult::new(Outcome::Cancelled)),
+    match outcome.ending {
+        Ending::Cancelled => Attempt::Other(NodeResult::new(Outcome::Cancelled)),
         Ending::OomKilled => Attempt::Other(
             infra("killed for memory (out of memory in the container)".into())
                 .with_tail(log.tail(10)),
@@ -224,7 +237,7 @@ async fn once(
         Ending::Exited => match finished {
             Some(FinishStatus::Ok) => Attempt::Passed,
             Some(FinishStatus::TimedOut) => Attempt::TimedOut,
-            Some(FinishStatus::Failed) => Attempt::Failed(failed_phase(&events)),
+            Some(FinishStatus::Failed) => Attempt::Failed(failed_phase(events)),
             Some(FinishStatus::Infra) => {
                 let msg = events
                     .iter()
@@ -238,22 +251,12 @@ async fn once(
             None => Attempt::Other(
                 infra(format!(
                     "the runner ended without a verdict (exit {})",
-                    outcome.exit.map_or(-1, |e| e.exit_code)
+                    outcome.exit.as_ref().map_or(-1, |e| e.exit_code)
                 ))
                 .with_tail(log.tail(10)),
             ),
         },
-    };
-    // Keep only failed containers for debugging; say how to enter them.
-    if outcome.kept {
-        if matches!(verdict, Attempt::Passed) {
-            let _ = ctx.docker.remove(&outcome.container_id, true).await;
-        } else {
-            let short = &outcome.container_id[..outcome.container_id.len().min(12)];
-            log.note(&format!("container kept: docker start {short} && docker exec -it {short} bash -l   (then: docker rm -f {short})"));
-        }
     }
-    verdict
 }
 
 /// "execute exited with 1" from the step events.

@@ -1,7 +1,7 @@
 //! Choosing part of a plan: `DISTRO[:SUITE]` patterns with globs, `--distros`, `--suites`,
 //! `--exclude`. A pattern that matches nothing is an error naming the closest names.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use globset::{Glob, GlobMatcher};
 use petgraph::graph::NodeIndex;
@@ -36,7 +36,6 @@ pub enum SelectError {
 }
 
 struct Pattern {
-    text: String,
     distro: Option<GlobMatcher>,
     /// None: the pattern names distros only (all their suites, and their image chain).
     suite: Option<GlobMatcher>,
@@ -57,7 +56,6 @@ fn parse(text: &str) -> Result<Pattern, SelectError> {
         None => (text, None),
     };
     Ok(Pattern {
-        text: text.to_string(),
         distro: if d.is_empty() || d == "*" {
             None
         } else {
@@ -77,142 +75,161 @@ impl Pattern {
     }
 }
 
+/// A selection's patterns, parsed.
+struct Compiled {
+    patterns: Vec<Pattern>,
+    distro_filter: Vec<Pattern>,
+    suite_filter: Vec<Pattern>,
+    excludes: Vec<Pattern>,
+}
+
+impl Compiled {
+    fn parse(sel: &Selection) -> Result<Compiled, SelectError> {
+        let all =
+            |v: &[String], f: &dyn Fn(&String) -> String| -> Result<Vec<Pattern>, SelectError> {
+                v.iter().map(|x| parse(&f(x))).collect()
+            };
+        let mut patterns = all(&sel.patterns, &|p| p.clone())?;
+        if patterns.is_empty() {
+            patterns.push(parse("*")?);
+        }
+        Ok(Compiled {
+            patterns,
+            distro_filter: all(&sel.distros, &|d| d.clone())?,
+            suite_filter: all(&sel.suites, &|s| format!(":{s}"))?,
+            excludes: all(&sel.exclude, &|e| e.clone())?,
+        })
+    }
+
+    /// A distro some pattern names, and that the distro filter (if any) lets through.
+    fn distro_chosen(&self, distro: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches_distro(distro))
+            && (self.distro_filter.is_empty()
+                || self.distro_filter.iter().any(|p| p.matches_distro(distro)))
+    }
+
+    /// A pair some pattern names, and that the suite filter (if any) lets through.
+    fn pair_matched(&self, distro: &str, suite: &str) -> bool {
+        let by_pattern = self.patterns.iter().any(|p| {
+            p.matches_distro(distro) && p.suite.as_ref().is_none_or(|g| g.is_match(suite))
+        });
+        let by_filter = self.suite_filter.is_empty()
+            || self
+                .suite_filter
+                .iter()
+                .any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(suite)));
+        by_pattern && by_filter
+    }
+
+    fn pair_excluded(&self, distro: &str, suite: &str) -> bool {
+        self.excludes
+            .iter()
+            .any(|p| p.matches_distro(distro) && p.suite.as_ref().is_none_or(|g| g.is_match(suite)))
+    }
+
+    /// A pattern naming only distros keeps their image chain even without suites.
+    fn chain_chosen(&self, distro: &str) -> bool {
+        let distro_only = self
+            .patterns
+            .iter()
+            .any(|p| p.suite.is_none() && p.matches_distro(distro));
+        let excluded = self
+            .excludes
+            .iter()
+            .any(|p| p.suite.is_none() && p.matches_distro(distro));
+        distro_only && self.suite_filter.is_empty() && !excluded
+    }
+}
+
 /// Apply a selection: the chosen suite nodes plus every node they depend on. With no patterns
 /// and no filters, the whole plan.
 pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, SelectError> {
+    check_all_match(matrix, sel)?;
+    let c = Compiled::parse(sel)?;
+    let mut keep = HashSet::new();
+    for ix in plan.graph.node_indices() {
+        let n = &plan.graph[ix];
+        if !c.distro_chosen(&n.distro) {
+            continue;
+        }
+        let chosen = match (&n.kind, &n.suite) {
+            (NodeKind::Suite, Some(s)) => {
+                c.pair_matched(&n.distro, s) && !c.pair_excluded(&n.distro, s)
+            }
+            _ => c.chain_chosen(&n.distro),
+        };
+        if chosen {
+            plan.with_ancestors(ix, &mut keep);
+        }
+    }
+    let mut out = plan.retain(&keep);
+    // Skipped pairs follow the same suite choice.
+    out.skipped.retain(|s| c.pair_matched(&s.distro, &s.suite));
+    Ok(out)
+}
+
+/// Every pattern and filter must match something that exists; else an error that names the
+/// closest name.
+fn check_all_match(matrix: &Matrix, sel: &Selection) -> Result<(), SelectError> {
     let distro_names: Vec<&str> = matrix.distros.keys().map(String::as_str).collect();
     let suite_names: Vec<&str> = matrix.suites.keys().map(String::as_str).collect();
-
-    let mut patterns: Vec<Pattern> = sel
+    let given = sel
         .patterns
         .iter()
-        .map(|p| parse(p))
-        .collect::<Result<_, _>>()?;
-    let distro_filter: Vec<Pattern> = sel
-        .distros
-        .iter()
-        .map(|d| parse(d))
-        .collect::<Result<_, _>>()?;
-    let suite_filter: Vec<Pattern> = sel
-        .suites
-        .iter()
-        .map(|s| parse(&format!(":{s}")))
-        .collect::<Result<_, _>>()?;
-    let excludes: Vec<Pattern> = sel
-        .exclude
-        .iter()
-        .map(|e| parse(e))
-        .collect::<Result<_, _>>()?;
-
-    // Every pattern and filter must match something that exists.
-    for (p, text) in patterns
-        .iter()
-        .chain(&distro_filter)
-        .chain(&excludes)
-        .map(|p| (p, p.text.clone()))
+        .chain(&sel.distros)
+        .chain(&sel.exclude)
+        .map(|p| Ok((parse(p)?, p.clone())))
         .chain(
-            suite_filter
+            sel.suites
                 .iter()
-                .zip(&sel.suites)
-                .map(|(p, s)| (p, s.clone())),
-        )
-    {
+                .map(|s| Ok((parse(&format!(":{s}"))?, s.clone()))),
+        );
+    for entry in given {
+        let (p, text): (Pattern, String) = entry?;
         let distro_ok = distro_names.iter().any(|d| p.matches_distro(d));
         let suite_ok = p
             .suite
             .as_ref()
             .is_none_or(|g| suite_names.iter().any(|s| g.is_match(s)));
         if !distro_ok || !suite_ok {
-            let (bad, pool): (&str, &[&str]) = if !distro_ok {
-                (text.split(':').next().unwrap_or(&text), &distro_names)
-            } else {
-                (text.split(':').nth(1).unwrap_or(&text), &suite_names)
-            };
-            let near: Vec<&str> = did_you_mean(bad, pool.iter().copied())
-                .into_iter()
-                .collect();
-            let kind = if !distro_ok { "distros" } else { "suites" };
-            let hint = if pool.is_empty() {
-                "the matrix has no distros or suites".to_string()
-            } else if !distro_ok && !text.contains(':') && suite_names.contains(&bad) {
-                format!("`{bad}` is a suite: write `:{bad}` to select it on every distro")
-            } else if let Some(n) = near.first() {
-                format!("did you mean `{}`?", text.replacen(bad, n, 1))
-            } else {
-                let mut known: Vec<&str> = pool.to_vec();
-                known.truncate(12);
-                format!(
-                    "known {kind}: {}{}",
-                    known.join(", "),
-                    if pool.len() > 12 { ", ..." } else { "" }
-                )
-            };
+            let hint = no_match_hint(&text, distro_ok, &distro_names, &suite_names);
             return Err(SelectError::NoMatch {
                 pattern: text,
                 hint,
             });
         }
     }
+    Ok(())
+}
 
-    if patterns.is_empty() {
-        patterns.push(parse("*")?);
+/// Why `text` matched nothing, and the closest name.
+fn no_match_hint(
+    text: &str,
+    distro_ok: bool,
+    distro_names: &[&str],
+    suite_names: &[&str],
+) -> String {
+    let (bad, pool): (&str, &[&str]) = if !distro_ok {
+        (text.split(':').next().unwrap_or(text), distro_names)
+    } else {
+        (text.split(':').nth(1).unwrap_or(text), suite_names)
+    };
+    let kind = if !distro_ok { "distros" } else { "suites" };
+    if pool.is_empty() {
+        "the matrix has no distros or suites".to_string()
+    } else if !distro_ok && !text.contains(':') && suite_names.contains(&bad) {
+        format!("`{bad}` is a suite: write `:{bad}` to select it on every distro")
+    } else if let Some(n) = did_you_mean(bad, pool.iter().copied()) {
+        format!("did you mean `{}`?", text.replacen(bad, n, 1))
+    } else {
+        let mut known: Vec<&str> = pool.to_vec();
+        known.truncate(12);
+        format!(
+            "known {kind}: {}{}",
+            known.join(", "),
+            if pool.len() > 12 { ", ..." } else { "" }
+        )
     }
-
-    let mut keep = HashSet::new();
-    let mut chosen_distros = BTreeSet::new();
-    for ix in plan.graph.node_indices() {
-        let n = &plan.graph[ix];
-        let distro_chosen = patterns.iter().any(|p| p.matches_distro(&n.distro))
-            && (distro_filter.is_empty()
-                || distro_filter.iter().any(|p| p.matches_distro(&n.distro)));
-        if !distro_chosen {
-            continue;
-        }
-        match (&n.kind, &n.suite) {
-            (NodeKind::Suite, Some(s)) => {
-                let by_pattern = patterns.iter().any(|p| {
-                    p.matches_distro(&n.distro) && p.suite.as_ref().is_none_or(|g| g.is_match(s))
-                });
-                let by_filter = suite_filter.is_empty()
-                    || suite_filter
-                        .iter()
-                        .any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(s)));
-                let excluded = excludes.iter().any(|p| {
-                    p.matches_distro(&n.distro) && p.suite.as_ref().is_none_or(|g| g.is_match(s))
-                });
-                if by_pattern && by_filter && !excluded {
-                    plan.with_ancestors(ix, &mut keep);
-                }
-            }
-            _ => {
-                // A pattern naming only distros keeps their image chain even without suites.
-                let distro_only = patterns
-                    .iter()
-                    .any(|p| p.suite.is_none() && p.matches_distro(&n.distro));
-                let excluded = excludes
-                    .iter()
-                    .any(|p| p.suite.is_none() && p.matches_distro(&n.distro));
-                if distro_only && suite_filter.is_empty() && !excluded {
-                    chosen_distros.insert(n.distro.clone());
-                    plan.with_ancestors(ix, &mut keep);
-                }
-            }
-        }
-    }
-    let mut out = plan.retain(&keep);
-    // Skipped pairs follow the same suite choice.
-    out.skipped.retain(|s| {
-        let by_pattern = patterns.iter().any(|p| {
-            p.matches_distro(&s.distro) && p.suite.as_ref().is_none_or(|g| g.is_match(&s.suite))
-        });
-        let by_filter = suite_filter.is_empty()
-            || suite_filter
-                .iter()
-                .any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(&s.suite)));
-        by_pattern && by_filter
-    });
-    let _ = chosen_distros;
-    Ok(out)
 }
 
 /// The suite nodes of a plan, for tests and reports.

@@ -133,11 +133,51 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         sources,
         diags: Vec::new(),
     };
-    let mf = input.matrix_file;
-    let m = input.matrix;
-    let root = input.root;
+    let (mf, m, root) = (input.matrix_file, input.matrix, input.root);
+    let engine = engine_settings(&mut cx, mf, m);
+    let workspace = workspace(&mut cx, mf, root, m);
+    let image = resolve_image(&mut cx, mf, "", root, &m.image, None);
+    let caches = caches(&mut cx, mf, root, m, &workspace.target);
+    host_paths(&mut cx, mf, root, m, &workspace.source, &caches.root);
+    let pass_env = pass_env(&mut cx, mf, m);
+    let provision = provision(&mut cx, mf, m);
+    let mut distros = BTreeMap::new();
+    for (name, (d, origin)) in input.distros {
+        if let Some(distro) = resolve_distro(&mut cx, name, d, origin, &image) {
+            distros.insert(name.clone(), distro);
+        }
+    }
+    let mut suites = BTreeMap::new();
+    let distro_names: Vec<&str> = input.distros.keys().map(String::as_str).collect();
+    for (name, (s, origin)) in input.suites {
+        let resolved = resolve_suite(
+            &mut cx,
+            name,
+            s,
+            origin,
+            input,
+            &distro_names,
+            engine.timeout,
+        );
+        if let Some(suite) = resolved {
+            suites.insert(name.clone(), suite);
+        }
+    }
+    let matrix = image.map(|_| Matrix {
+        root: root.to_path_buf(),
+        engine,
+        workspace,
+        caches,
+        provision,
+        distros,
+        suites,
+        pass_env,
+    });
+    (matrix, cx.diags)
+}
 
-    // [engine]
+/// `[engine]`: concurrency, timeout, fail-fast.
+fn engine_settings(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> EngineSettings {
     let timeout = match &m.engine.timeout {
         Some(t) => cx
             .duration(mf, "/engine/timeout", t)
@@ -159,14 +199,16 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
             );
         }
     }
-    let engine = EngineSettings {
+    EngineSettings {
         concurrency: m.engine.concurrency,
         build_concurrency: m.engine.build_concurrency.unwrap_or(2),
         fail_fast: m.engine.fail_fast.unwrap_or(false),
         timeout,
-    };
+    }
+}
 
-    // [workspace]
+/// `[workspace]`: the folder mounted into every container, and where.
+fn workspace(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile) -> Workspace {
     let ws_source = relative_to(root, m.workspace.source.as_deref().unwrap_or("."));
     if !ws_source.is_dir() {
         cx.error(
@@ -194,10 +236,16 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         );
     }
 
-    // [image]
-    let image = resolve_image(&mut cx, mf, "", root, &m.image, None);
+    Workspace {
+        source: ws_source,
+        target: ws_target,
+        writable: m.workspace.writable.unwrap_or(false),
+    }
+}
 
-    // [caches]
+/// `[caches]`: the root and the mounts (sources under the root, distinct absolute targets).
+fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: &str) -> Caches {
+    let sources = cx.sources;
     let cache_root = relative_to(root, m.caches.root.as_deref().unwrap_or(".cache/engine"));
     let mut mounts = Vec::new();
     let mut targets: HashMap<String, String> = HashMap::new();
@@ -207,7 +255,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     );
     for (name, mount) in &m.caches.mounts {
         let base = format!("/caches/mounts/{}", super::source::escape_segment(name));
-        check_placeholders(&mut cx, mf, &format!("{base}/source"), &mount.source);
+        check_placeholders(cx, mf, &format!("{base}/source"), &mount.source);
         let expanded = mount.source.replace("{distro}", "x");
         let p = Path::new(&expanded);
         if p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
@@ -262,22 +310,33 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         });
     }
 
-    // Host paths: inside the project, or allowed by name; never the Docker socket by accident.
+    Caches {
+        root: cache_root,
+        mounts,
+    }
+}
+
+/// Host paths: inside the project, or allowed by name; never the Docker socket by accident.
+fn host_paths(
+    cx: &mut Ctx<'_>,
+    mf: FileId,
+    root: &Path,
+    m: &MatrixFile,
+    ws_source: &Path,
+    cache_root: &Path,
+) {
     let allowed: Vec<PathBuf> = m
         .allow_host_paths
         .iter()
         .map(|a| relative_to(root, a))
         .collect();
     let project = project_folder(root);
-    check_host_path(
-        &mut cx,
-        mf,
-        "/workspace/source",
-        &ws_source,
-        &project,
-        &allowed,
-    );
-    check_host_path(&mut cx, mf, "/caches/root", &cache_root, &project, &allowed);
+    check_host_path(cx, mf, "/workspace/source", ws_source, &project, &allowed);
+    check_host_path(cx, mf, "/caches/root", cache_root, &project, &allowed);
+}
+
+/// `pass_env`: host variable names (never values).
+fn pass_env(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Vec<String> {
     let mut pass_env = Vec::new();
     for (i, name) in m.pass_env.iter().enumerate() {
         if valid_env_name(name) {
@@ -287,7 +346,12 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         }
     }
 
-    // [provision]
+    pass_env
+}
+
+/// `[provision]`: users with sudo (valid, distinct) and steps (distinct names).
+fn provision(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Provision {
+    let sources = cx.sources;
     let mut users_seen = HashMap::new();
     for (i, u) in m.provision.users.iter().enumerate() {
         let ptr = format!("/provision/users/{i}");
@@ -332,7 +396,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
                 .push(d.help("step names identify steps in logs and reports: make them unique"));
         }
     }
-    let provision = Provision {
+    Provision {
         users: m.provision.users.clone(),
         steps: m
             .provision
@@ -345,44 +409,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
                 environment: s.environment.clone(),
             })
             .collect(),
-    };
-
-    // Distros
-    let mut distros = BTreeMap::new();
-    for (name, (d, origin)) in input.distros {
-        if let Some(distro) = resolve_distro(&mut cx, name, d, origin, &image) {
-            distros.insert(name.clone(), distro);
-        }
     }
-
-    // Suites
-    let mut suites = BTreeMap::new();
-    let distro_names: Vec<&str> = input.distros.keys().map(String::as_str).collect();
-    for (name, (s, origin)) in input.suites {
-        if let Some(suite) = resolve_suite(&mut cx, name, s, origin, input, &distro_names, timeout)
-        {
-            suites.insert(name.clone(), suite);
-        }
-    }
-
-    let matrix = image.map(|_| Matrix {
-        root: root.to_path_buf(),
-        engine,
-        workspace: Workspace {
-            source: ws_source,
-            target: ws_target,
-            writable: m.workspace.writable.unwrap_or(false),
-        },
-        caches: Caches {
-            root: cache_root,
-            mounts,
-        },
-        provision,
-        distros,
-        suites,
-        pass_env,
-    });
-    (matrix, cx.diags)
 }
 
 fn valid_env_name(n: &str) -> bool {
@@ -649,84 +676,8 @@ fn resolve_distro(
 ) -> Option<Distro> {
     let f = o.file;
     let dir = file_dir(cx.sources, f);
-    let mut ok = true;
-    if !valid_name(name) {
-        let file = cx.sources.get(f);
-        let span = if o.base.is_empty() {
-            0..0
-        } else {
-            key_span(file, &o.base)
-        };
-        cx.diags.push(
-            SpecDiagnostic::error(
-                "check::bad-name",
-                format!("`{name}` is not a valid distro name"),
-            )
-            .in_file(file)
-            .at(span, "used in image tags and node names")
-            .help("use lowercase letters, digits, `-`, `_` and `.`"),
-        );
-        ok = false;
-    }
-    let base = match (&d.base_image, &d.base_rootfs) {
-        (Some(r), None) => Base::Image {
-            reference: r.clone(),
-            pull: d.pull.unwrap_or(PullPolicy::Missing),
-        },
-        (None, Some(rf)) => {
-            let script = relative_to(&dir, &rf.script);
-            if !script.is_file() {
-                cx.error(
-                    f,
-                    &o.pointer("/base_rootfs/script"),
-                    "check::missing-file",
-                    format!("rootfs script `{}` does not exist", rf.script),
-                    "no such file",
-                    Some(format!(
-                        "looked for {}",
-                        super::source::display_name(&script)
-                    )),
-                );
-                ok = false;
-            }
-            Base::Rootfs {
-                script,
-                args: rf.args.clone(),
-            }
-        }
-        (Some(_), Some(_)) => {
-            cx.error(
-                f,
-                &o.pointer("/base_rootfs"),
-                "check::base",
-                format!("distro `{name}` declares both `base_image` and `base_rootfs`"),
-                "second base",
-                Some("keep exactly one of the two".into()),
-            );
-            ok = false;
-            Base::Rootfs {
-                script: PathBuf::new(),
-                args: Vec::new(),
-            }
-        }
-        (None, None) => {
-            let file = cx.sources.get(f);
-            let d = SpecDiagnostic::error("check::base", format!("distro `{name}` has no base"));
-            // Point at the start of the distro's table: where the missing key belongs.
-            let d = match file.spans.first_key(&o.base) {
-                Some(span) => d
-                    .in_file(file)
-                    .at(span, "needs `base_image` or `base_rootfs`"),
-                None => locate(d, file, &o.base, "needs `base_image` or `base_rootfs`"),
-            };
-            cx.diags.push(d.help("add `base_image = \"archlinux:base-devel\"` (or a `base_rootfs` script for offline use)"));
-            ok = false;
-            Base::Rootfs {
-                script: PathBuf::new(),
-                args: Vec::new(),
-            }
-        }
-    };
+    let mut ok = check_distro_name(cx, name, o);
+    let base = resolve_base(cx, name, d, o, &dir);
     let image = match (&d.image, matrix_image) {
         (Some(section), parent) => resolve_image(cx, f, &o.base, &dir, section, parent.as_ref()),
         (None, Some(p)) => Some(p.clone()),
@@ -745,6 +696,110 @@ fn resolve_distro(
         ok &= check_container(cx, f, &o.base, c);
     }
     let container = defaults.with(d.container.as_ref());
+    check_locales(cx, d, o);
+    if !ok {
+        return None;
+    }
+    Some(Distro {
+        name: name.to_string(),
+        base: base?,
+        image: image?,
+        locales: d.locales.clone(),
+        on_missing_locale: d.on_missing_locale.unwrap_or(LocalePolicy::Fail),
+        aur_helper: aur?,
+        container,
+    })
+}
+
+/// A distro's name ends up in image tags and node ids: lowercase, digits, `-`, `_`, `.`.
+fn check_distro_name(cx: &mut Ctx<'_>, name: &str, o: &Origin) -> bool {
+    let f = o.file;
+    if !valid_name(name) {
+        let file = cx.sources.get(f);
+        let span = if o.base.is_empty() {
+            0..0
+        } else {
+            key_span(file, &o.base)
+        };
+        cx.diags.push(
+            SpecDiagnostic::error(
+                "check::bad-name",
+                format!("`{name}` is not a valid distro name"),
+            )
+            .in_file(file)
+            .at(span, "used in image tags and node names")
+            .help("use lowercase letters, digits, `-`, `_` and `.`"),
+        );
+        return false;
+    }
+    true
+}
+
+/// Exactly one base: an image reference, or a rootfs script that exists.
+fn resolve_base(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    d: &DistroFile,
+    o: &Origin,
+    dir: &Path,
+) -> Option<Base> {
+    let f = o.file;
+    match (&d.base_image, &d.base_rootfs) {
+        (Some(r), None) => Some(Base::Image {
+            reference: r.clone(),
+            pull: d.pull.unwrap_or(PullPolicy::Missing),
+        }),
+        (None, Some(rf)) => {
+            let script = relative_to(dir, &rf.script);
+            if !script.is_file() {
+                cx.error(
+                    f,
+                    &o.pointer("/base_rootfs/script"),
+                    "check::missing-file",
+                    format!("rootfs script `{}` does not exist", rf.script),
+                    "no such file",
+                    Some(format!(
+                        "looked for {}",
+                        super::source::display_name(&script)
+                    )),
+                );
+                return None;
+            }
+            Some(Base::Rootfs {
+                script,
+                args: rf.args.clone(),
+            })
+        }
+        (Some(_), Some(_)) => {
+            cx.error(
+                f,
+                &o.pointer("/base_rootfs"),
+                "check::base",
+                format!("distro `{name}` declares both `base_image` and `base_rootfs`"),
+                "second base",
+                Some("keep exactly one of the two".into()),
+            );
+            None
+        }
+        (None, None) => {
+            let file = cx.sources.get(f);
+            let d = SpecDiagnostic::error("check::base", format!("distro `{name}` has no base"));
+            // Point at the start of the distro's table: where the missing key belongs.
+            let d = match file.spans.first_key(&o.base) {
+                Some(span) => d
+                    .in_file(file)
+                    .at(span, "needs `base_image` or `base_rootfs`"),
+                None => locate(d, file, &o.base, "needs `base_image` or `base_rootfs`"),
+            };
+            cx.diags.push(d.help("add `base_image = \"archlinux:base-devel\"` (or a `base_rootfs` script for offline use)"));
+            None
+        }
+    }
+}
+
+/// Declared locales: each once, each with a charset.
+fn check_locales(cx: &mut Ctx<'_>, d: &DistroFile, o: &Origin) {
+    let f = o.file;
     let mut seen = HashMap::new();
     for (i, l) in d.locales.iter().enumerate() {
         if seen.insert(l.as_str(), i).is_some() {
@@ -768,18 +823,6 @@ fn resolve_distro(
             );
         }
     }
-    if !ok {
-        return None;
-    }
-    Some(Distro {
-        name: name.to_string(),
-        base,
-        image: image?,
-        locales: d.locales.clone(),
-        on_missing_locale: d.on_missing_locale.unwrap_or(LocalePolicy::Fail),
-        aur_helper: aur?,
-        container,
-    })
 }
 
 fn resolve_aur(
@@ -843,96 +886,17 @@ fn resolve_suite(
     default_timeout: Duration,
 ) -> Option<Suite> {
     let f = o.file;
-    let mut ok = true;
-    if s.execute.trim().is_empty() {
-        let file = cx.sources.get(f);
-        let ptr = o.pointer("/execute");
-        let d = locate(
-            SpecDiagnostic::error(
-                "check::empty-execute",
-                format!("suite `{name}` has nothing to execute"),
-            ),
-            file,
-            &ptr,
-            "empty script",
-        );
-        cx.diags.push(
-            d.help("add `execute = '''...'''` with the commands whose exit status is the verdict"),
-        );
-        ok = false;
-    }
-    if !valid_name(name) {
-        let file = cx.sources.get(f);
-        cx.diags.push(
-            SpecDiagnostic::error(
-                "check::bad-name",
-                format!("suite folder `{name}` is not a valid suite name"),
-            )
-            .in_file(file)
-            .help("rename the folder with lowercase letters, digits, `-`, `_` and `.`"),
-        );
-        ok = false;
-    }
+    let mut ok = check_execute(cx, name, s, o);
+    ok &= check_suite_name(cx, name, o);
     let timeout = match &s.timeout {
-        Some(t) => match cx.duration(f, &o.pointer("/timeout"), t) {
-            Some(d) => d,
-            None => {
-                ok = false;
-                default_timeout
-            }
-        },
-        None => default_timeout,
+        Some(t) => cx.duration(f, &o.pointer("/timeout"), t),
+        None => Some(default_timeout),
     };
-    let mut runs_on: Vec<&str> = distro_names.to_vec();
-    if let Some(list) = &s.distros {
-        runs_on.clear();
-        for (i, d) in list.iter().enumerate() {
-            if let Some(known) = distro_names.iter().find(|n| n.eq_ignore_ascii_case(d)) {
-                runs_on.push(known);
-            } else if input.distros_complete {
-                let help = match did_you_mean(d, distro_names.iter().copied()) {
-                    Some(s) => format!("did you mean \"{s}\"?"),
-                    None => format!("known distros: {}", distro_names.join(", ")),
-                };
-                cx.error(
-                    f,
-                    &o.pointer(&format!("/distros/{i}")),
-                    "check::unknown-distro",
-                    format!("suite `{name}` names unknown distro `{d}`"),
-                    "no such distro in the matrix",
-                    Some(help),
-                );
-                ok = false;
-            }
-        }
-    }
-    if let Some(u) = &s.user {
-        let declared = u == "root" || input.matrix.provision.users.iter().any(|x| x == u);
-        if !declared {
-            cx.error(
-                f,
-                &o.pointer("/user"),
-                "check::unknown-user",
-                format!("suite `{name}` runs as `{u}`, which provisioning does not create"),
-                "not in [provision] users",
-                Some(format!("add \"{u}\" to [provision] users in the matrix")),
-            );
-            ok = false;
-        }
-    }
-    for (i, n) in s.pass_env.iter().enumerate() {
-        if !valid_env_name(n) {
-            cx.error(
-                f,
-                &o.pointer(&format!("/pass_env/{i}")),
-                "check::bad-env-name",
-                format!("`{n}` is not an environment variable name"),
-                "names only, never values",
-                None,
-            );
-            ok = false;
-        }
-    }
+    ok &= timeout.is_some();
+    let (runs_on, known) = suite_distros(cx, name, s, o, input, distro_names);
+    ok &= known;
+    ok &= check_suite_user(cx, name, s, o, input);
+    ok &= check_suite_pass_env(cx, s, o);
     if let Some(c) = &s.container {
         ok &= check_container(cx, f, &o.base, c);
     }
@@ -941,35 +905,11 @@ fn resolve_suite(
         .as_ref()
         .map(|r| r.locales.clone())
         .unwrap_or_default();
-    if input.distros_complete {
-        for (i, l) in locales.iter().enumerate() {
-            let declared = runs_on.iter().any(|d| {
-                input
-                    .distros
-                    .get(*d)
-                    .is_some_and(|(df, _)| df.locales.iter().any(|x| same_locale(x, l)))
-            });
-            if !declared && !runs_on.is_empty() {
-                cx.error(
-                    f,
-                    &o.pointer(&format!("/requires/locales/{i}")),
-                    "check::undeclared-locale",
-                    format!(
-                        "suite `{name}` requires locale `{l}`, which no distro it runs on declares"
-                    ),
-                    "declared by none of its distros",
-                    Some(format!(
-                        "add \"{l}\" to `locales` of the distros that must provide it ({})",
-                        runs_on.join(", ")
-                    )),
-                );
-                ok = false;
-            }
-        }
-    }
+    ok &= check_required_locales(cx, name, o, input, &runs_on, &locales);
     if !ok {
         return None;
     }
+    let timeout = timeout?;
     let dir = file_dir(cx.sources, f);
     Some(Suite {
         name: name.to_string(),
@@ -996,4 +936,168 @@ fn resolve_suite(
         pass_env: s.pass_env.clone(),
         container: s.container.clone(),
     })
+}
+
+/// A suite must execute something: its exit status is the verdict.
+fn check_execute(cx: &mut Ctx<'_>, name: &str, s: &SuiteFile, o: &Origin) -> bool {
+    let f = o.file;
+    if s.execute.trim().is_empty() {
+        let file = cx.sources.get(f);
+        let ptr = o.pointer("/execute");
+        let d = locate(
+            SpecDiagnostic::error(
+                "check::empty-execute",
+                format!("suite `{name}` has nothing to execute"),
+            ),
+            file,
+            &ptr,
+            "empty script",
+        );
+        cx.diags.push(
+            d.help("add `execute = '''...'''` with the commands whose exit status is the verdict"),
+        );
+        return false;
+    }
+    true
+}
+
+/// The suite's folder name is its name: the same rules as distro names.
+fn check_suite_name(cx: &mut Ctx<'_>, name: &str, o: &Origin) -> bool {
+    let f = o.file;
+    if !valid_name(name) {
+        let file = cx.sources.get(f);
+        cx.diags.push(
+            SpecDiagnostic::error(
+                "check::bad-name",
+                format!("suite folder `{name}` is not a valid suite name"),
+            )
+            .in_file(file)
+            .help("rename the folder with lowercase letters, digits, `-`, `_` and `.`"),
+        );
+        return false;
+    }
+    true
+}
+
+/// The distros the suite runs on (all, or those it names), and whether every name is known.
+fn suite_distros<'d>(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    s: &SuiteFile,
+    o: &Origin,
+    input: &Input<'_>,
+    distro_names: &[&'d str],
+) -> (Vec<&'d str>, bool) {
+    let f = o.file;
+    let mut ok = true;
+    let mut runs_on: Vec<&str> = distro_names.to_vec();
+    if let Some(list) = &s.distros {
+        runs_on.clear();
+        for (i, d) in list.iter().enumerate() {
+            if let Some(known) = distro_names.iter().find(|n| n.eq_ignore_ascii_case(d)) {
+                runs_on.push(known);
+            } else if input.distros_complete {
+                let help = match did_you_mean(d, distro_names.iter().copied()) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => format!("known distros: {}", distro_names.join(", ")),
+                };
+                cx.error(
+                    f,
+                    &o.pointer(&format!("/distros/{i}")),
+                    "check::unknown-distro",
+                    format!("suite `{name}` names unknown distro `{d}`"),
+                    "no such distro in the matrix",
+                    Some(help),
+                );
+                ok = false;
+            }
+        }
+    }
+    (runs_on, ok)
+}
+
+/// A suite's user must be root or a provisioned user.
+fn check_suite_user(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    s: &SuiteFile,
+    o: &Origin,
+    input: &Input<'_>,
+) -> bool {
+    let f = o.file;
+    if let Some(u) = &s.user {
+        let declared = u == "root" || input.matrix.provision.users.iter().any(|x| x == u);
+        if !declared {
+            cx.error(
+                f,
+                &o.pointer("/user"),
+                "check::unknown-user",
+                format!("suite `{name}` runs as `{u}`, which provisioning does not create"),
+                "not in [provision] users",
+                Some(format!("add \"{u}\" to [provision] users in the matrix")),
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// `pass_env` holds variable names only.
+fn check_suite_pass_env(cx: &mut Ctx<'_>, s: &SuiteFile, o: &Origin) -> bool {
+    let f = o.file;
+    let mut ok = true;
+    for (i, n) in s.pass_env.iter().enumerate() {
+        if !valid_env_name(n) {
+            cx.error(
+                f,
+                &o.pointer(&format!("/pass_env/{i}")),
+                "check::bad-env-name",
+                format!("`{n}` is not an environment variable name"),
+                "names only, never values",
+                None,
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// Each required locale is declared by at least one distro the suite runs on.
+fn check_required_locales(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    o: &Origin,
+    input: &Input<'_>,
+    runs_on: &[&str],
+    locales: &[String],
+) -> bool {
+    let f = o.file;
+    let mut ok = true;
+    if input.distros_complete {
+        for (i, l) in locales.iter().enumerate() {
+            let declared = runs_on.iter().any(|d| {
+                input
+                    .distros
+                    .get(*d)
+                    .is_some_and(|(df, _)| df.locales.iter().any(|x| same_locale(x, l)))
+            });
+            if !declared && !runs_on.is_empty() {
+                cx.error(
+                    f,
+                    &o.pointer(&format!("/requires/locales/{i}")),
+                    "check::undeclared-locale",
+                    format!(
+                        "suite `{name}` requires locale `{l}`, which no distro it runs on declares"
+                    ),
+                    "declared by none of its distros",
+                    Some(format!(
+                        "add \"{l}\" to `locales` of the distros that must provide it ({})",
+                        runs_on.join(", ")
+                    )),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
 }

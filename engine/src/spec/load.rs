@@ -112,15 +112,16 @@ pub fn key_span(file: &SourceFile, pointer: &str) -> std::ops::Range<usize> {
         .unwrap_or(0..0)
 }
 
+/// What the matrix declares, by name: the parsed file and where it was declared.
+type Declared<T> = BTreeMap<String, (T, Origin)>;
+
 /// Load and validate the matrix at `path` (TOML or Nickel, by extension).
 pub fn load(path: &Path) -> Loaded {
     let mut out = Loaded::default();
-    let Some((file_id, value)) = read_matrix(path, &mut out) else {
+    let Some((file_id, mut value)) = read_matrix(path, &mut out) else {
         return out;
     };
     out.origins.matrix = Some(file_id);
-    let mut value = value;
-
     // Inline distros are checked against the distro schema, each at its own place.
     let inline: Option<serde_json::Map<String, Value>> = match value.get_mut("distros") {
         Some(Value::Object(m)) => Some(std::mem::take(m)),
@@ -147,195 +148,17 @@ pub fn load(path: &Path) -> Loaded {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-
-    // Distros: inline tables or files from a glob.
-    let mut distros: BTreeMap<String, (DistroFile, Origin)> = BTreeMap::new();
-    let mut distros_complete = true;
-    if let Some(inline) = inline {
-        for (name, v) in inline {
-            let base = super::source::child("/distros", &name);
-            match check_and_parse::<DistroFile>(
-                FileKind::Distro,
-                v,
-                out.sources.get(file_id),
-                &base,
-                &mut out.diagnostics,
-            ) {
-                Some(d) => {
-                    distros.insert(
-                        name,
-                        (
-                            d,
-                            Origin {
-                                file: file_id,
-                                base,
-                                legacy: false,
-                            },
-                        ),
-                    );
-                }
-                None => distros_complete = false,
-            }
-        }
-    } else {
-        let pattern = matrix_file
-            .as_ref()
-            .and_then(|m| match &m.distros {
-                Some(super::model::DistrosField::Glob(g)) => Some(g.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| "distros/*.toml".to_string());
-        let files = expand(&root, &pattern, false);
-        if files.is_empty() {
-            let f = out.sources.get(file_id);
-            let d = SpecDiagnostic::error(
-                "check::no-distros",
-                format!("no distro file matches `{pattern}`"),
-            );
-            out.diagnostics.push(
-                locate(d, f, "/distros", "matches no file")
-                    .help("add one file per distro (e.g. distros/arch.toml), or declare [distros.NAME] tables inline"),
-            );
-            distros_complete = false;
-        }
-        for file in files {
-            let name = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            match load_file::<DistroFile>(&file, FileKind::Distro, &mut out) {
-                Some((d, id)) => {
-                    distros.insert(
-                        name,
-                        (
-                            d,
-                            Origin {
-                                file: id,
-                                base: String::new(),
-                                legacy: false,
-                            },
-                        ),
-                    );
-                }
-                None => distros_complete = false,
-            }
-        }
-    }
-
-    // Suites: folders from one or more globs.
-    let patterns: Vec<String> = match matrix_file.as_ref().and_then(|m| m.suites.clone()) {
-        Some(super::model::SuitesField::Glob(g)) => vec![g],
-        Some(super::model::SuitesField::Globs(gs)) => gs,
-        None => vec!["suites/*".to_string()],
+    let (distros, distros_complete) = match inline {
+        Some(inline) => inline_distros(inline, file_id, &mut out),
+        None => distro_files(&root, matrix_file.as_ref(), file_id, &mut out),
     };
-    let mut suites: BTreeMap<String, (SuiteFile, Origin)> = BTreeMap::new();
-    let mut suites_complete = true;
-    for (i, pattern) in patterns.iter().enumerate() {
-        let dirs = expand(&root, pattern, true);
-        let pointer = if patterns.len() > 1
-            && matches!(
-                matrix_file.as_ref().and_then(|m| m.suites.as_ref()),
-                Some(super::model::SuitesField::Globs(_))
-            ) {
-            format!("/suites/{i}")
-        } else {
-            "/suites".to_string()
-        };
-        if dirs.is_empty() {
-            let f = out.sources.get(file_id);
-            let d = SpecDiagnostic::error(
-                "check::no-suites",
-                format!("no suite folder matches `{pattern}`"),
-            );
-            out.diagnostics.push(
-                locate(d, f, &pointer, "matches no folder")
-                    .help("each suite is a folder holding task.toml (or the seed's task.yaml)"),
-            );
-            continue;
-        }
-        for dir in dirs {
-            let name = dir
-                .file_name()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let toml = dir.join("task.toml");
-            let yaml = dir.join("task.yaml");
-            let (has_toml, has_yaml) = (toml.is_file(), yaml.is_file());
-            if has_toml && has_yaml {
-                let f = out.sources.get(file_id);
-                let d = SpecDiagnostic::error(
-                    "check::ambiguous-suite",
-                    format!("suite `{name}` has both task.toml and task.yaml"),
-                );
-                out.diagnostics.push(
-                    locate(d, f, &pointer, "this glob matches it")
-                        .help("keep one of the two files"),
-                );
-                suites_complete = false;
-                continue;
-            }
-            if !has_toml && !has_yaml {
-                let f = out.sources.get(file_id);
-                let d = SpecDiagnostic::error(
-                    "check::suite-without-task",
-                    format!(
-                        "suite folder `{}` holds no task.toml or task.yaml",
-                        super::source::display_name(&dir)
-                    ),
-                );
-                out.diagnostics.push(
-                    locate(d, f, &pointer, "this glob matches it").help(
-                        "add a task.toml with at least `execute = \"...\"`, or narrow the glob",
-                    ),
-                );
-                suites_complete = false;
-                continue;
-            }
-            if suites.contains_key(&name) {
-                let f = out.sources.get(file_id);
-                let d = SpecDiagnostic::error(
-                    "check::duplicate-suite",
-                    format!("two suite folders are named `{name}`"),
-                );
-                out.diagnostics.push(
-                    locate(d, f, &pointer, "matched twice")
-                        .help("suite names must be unique: rename one folder"),
-                );
-                continue;
-            }
-            let parsed = if has_toml {
-                load_file::<SuiteFile>(&toml, FileKind::Suite, &mut out)
-                    .map(|(s, id)| (s, id, false))
-            } else {
-                load_file::<LegacyTask>(&yaml, FileKind::LegacySuite, &mut out)
-                    .map(|(t, id)| (legacy_to_native(t), id, true))
-            };
-            match parsed {
-                Some((s, id, legacy)) => {
-                    suites.insert(
-                        name,
-                        (
-                            s,
-                            Origin {
-                                file: id,
-                                base: String::new(),
-                                legacy,
-                            },
-                        ),
-                    );
-                }
-                None => suites_complete = false,
-            }
-        }
-    }
-
+    let (suites, suites_complete) = suites(&root, matrix_file.as_ref(), file_id, &mut out);
     for (name, (_, o)) in &distros {
         out.origins.distros.insert(name.clone(), o.clone());
     }
     for (name, (_, o)) in &suites {
         out.origins.suites.insert(name.clone(), o.clone());
     }
-
     let Some(matrix_file) = matrix_file else {
         sort_diagnostics(&mut out);
         return out;
@@ -356,6 +179,217 @@ pub fn load(path: &Path) -> Loaded {
         out.matrix = matrix;
     }
     out
+}
+
+/// `[distros.NAME]` tables of the matrix, each checked at its own place; and whether all parsed.
+fn inline_distros(
+    inline: serde_json::Map<String, Value>,
+    file_id: FileId,
+    out: &mut Loaded,
+) -> (Declared<DistroFile>, bool) {
+    let mut distros = Declared::new();
+    let mut distros_complete = true;
+    for (name, v) in inline {
+        let base = super::source::child("/distros", &name);
+        match check_and_parse::<DistroFile>(
+            FileKind::Distro,
+            v,
+            out.sources.get(file_id),
+            &base,
+            &mut out.diagnostics,
+        ) {
+            Some(d) => {
+                distros.insert(
+                    name,
+                    (
+                        d,
+                        Origin {
+                            file: file_id,
+                            base,
+                            legacy: false,
+                        },
+                    ),
+                );
+            }
+            None => distros_complete = false,
+        }
+    }
+    (distros, distros_complete)
+}
+
+/// One file per distro, from the matrix's `distros` glob (default `distros/*.toml`); and whether
+/// all parsed.
+fn distro_files(
+    root: &Path,
+    matrix_file: Option<&MatrixFile>,
+    file_id: FileId,
+    out: &mut Loaded,
+) -> (Declared<DistroFile>, bool) {
+    let pattern = matrix_file
+        .and_then(|m| match &m.distros {
+            Some(super::model::DistrosField::Glob(g)) => Some(g.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "distros/*.toml".to_string());
+    let mut distros = Declared::new();
+    let mut distros_complete = true;
+    let files = expand(root, &pattern, false);
+    if files.is_empty() {
+        let f = out.sources.get(file_id);
+        let d = SpecDiagnostic::error(
+            "check::no-distros",
+            format!("no distro file matches `{pattern}`"),
+        );
+        out.diagnostics.push(
+                locate(d, f, "/distros", "matches no file")
+                    .help("add one file per distro (e.g. distros/arch.toml), or declare [distros.NAME] tables inline"),
+            );
+        distros_complete = false;
+    }
+    for file in files {
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        match load_file::<DistroFile>(&file, FileKind::Distro, out) {
+            Some((d, id)) => {
+                distros.insert(
+                    name,
+                    (
+                        d,
+                        Origin {
+                            file: id,
+                            base: String::new(),
+                            legacy: false,
+                        },
+                    ),
+                );
+            }
+            None => distros_complete = false,
+        }
+    }
+    (distros, distros_complete)
+}
+
+/// Suite folders from the matrix's `suites` glob or globs (default `suites/*`); and whether all
+/// parsed.
+fn suites(
+    root: &Path,
+    matrix_file: Option<&MatrixFile>,
+    file_id: FileId,
+    out: &mut Loaded,
+) -> (Declared<SuiteFile>, bool) {
+    let field = matrix_file.and_then(|m| m.suites.clone());
+    let several = matches!(field, Some(super::model::SuitesField::Globs(ref gs)) if gs.len() > 1);
+    let patterns: Vec<String> = match field {
+        Some(super::model::SuitesField::Glob(g)) => vec![g],
+        Some(super::model::SuitesField::Globs(gs)) => gs,
+        None => vec!["suites/*".to_string()],
+    };
+    let mut suites = Declared::new();
+    let mut suites_complete = true;
+    for (i, pattern) in patterns.iter().enumerate() {
+        let dirs = expand(root, pattern, true);
+        let pointer = if several {
+            format!("/suites/{i}")
+        } else {
+            "/suites".to_string()
+        };
+        if dirs.is_empty() {
+            let f = out.sources.get(file_id);
+            let d = SpecDiagnostic::error(
+                "check::no-suites",
+                format!("no suite folder matches `{pattern}`"),
+            );
+            out.diagnostics.push(
+                locate(d, f, &pointer, "matches no folder")
+                    .help("each suite is a folder holding task.toml (or the seed's task.yaml)"),
+            );
+            continue;
+        }
+        for dir in dirs {
+            suites_complete &= suite_folder(&dir, &pointer, file_id, &mut suites, out);
+        }
+    }
+    (suites, suites_complete)
+}
+
+/// One folder matched by a suites glob (`pointer` in the matrix): its task file loaded into
+/// `suites`. False when it could not be.
+fn suite_folder(
+    dir: &Path,
+    pointer: &str,
+    file_id: FileId,
+    suites: &mut Declared<SuiteFile>,
+    out: &mut Loaded,
+) -> bool {
+    let name = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let toml = dir.join("task.toml");
+    let yaml = dir.join("task.yaml");
+    let (has_toml, has_yaml) = (toml.is_file(), yaml.is_file());
+    if has_toml && has_yaml {
+        let f = out.sources.get(file_id);
+        let d = SpecDiagnostic::error(
+            "check::ambiguous-suite",
+            format!("suite `{name}` has both task.toml and task.yaml"),
+        );
+        out.diagnostics
+            .push(locate(d, f, pointer, "this glob matches it").help("keep one of the two files"));
+        return false;
+    }
+    if !has_toml && !has_yaml {
+        let f = out.sources.get(file_id);
+        let d = SpecDiagnostic::error(
+            "check::suite-without-task",
+            format!(
+                "suite folder `{}` holds no task.toml or task.yaml",
+                super::source::display_name(dir)
+            ),
+        );
+        out.diagnostics.push(
+            locate(d, f, pointer, "this glob matches it")
+                .help("add a task.toml with at least `execute = \"...\"`, or narrow the glob"),
+        );
+        return false;
+    }
+    if suites.contains_key(&name) {
+        let f = out.sources.get(file_id);
+        let d = SpecDiagnostic::error(
+            "check::duplicate-suite",
+            format!("two suite folders are named `{name}`"),
+        );
+        out.diagnostics.push(
+            locate(d, f, pointer, "matched twice")
+                .help("suite names must be unique: rename one folder"),
+        );
+        return true;
+    }
+    let parsed = if has_toml {
+        load_file::<SuiteFile>(&toml, FileKind::Suite, out).map(|(s, id)| (s, id, false))
+    } else {
+        load_file::<LegacyTask>(&yaml, FileKind::LegacySuite, out)
+            .map(|(t, id)| (legacy_to_native(t), id, true))
+    };
+    match parsed {
+        Some((s, id, legacy)) => {
+            suites.insert(
+                name,
+                (
+                    s,
+                    Origin {
+                        file: id,
+                        base: String::new(),
+                        legacy,
+                    },
+                ),
+            );
+            true
+        }
+        None => false,
+    }
 }
 
 /// Order diagnostics as a reader goes through the files: by file (in loading order), then by place.

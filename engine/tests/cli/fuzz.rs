@@ -1,7 +1,6 @@
-//! No input makes the loader panic: random text and mutations of real files, 10,000 cases in all,
-//! fed through the whole loading pipeline (parse, schema, checks) on a temporary project.
-
-mod common;
+//! No input makes the loader panic: random text and mutations of real files (10,000 cases in
+//! the full tier, see [`cases`]), fed through the whole loading pipeline (parse, schema, checks)
+//! on a temporary project.
 
 use std::path::Path;
 
@@ -9,8 +8,8 @@ use proptest::prelude::*;
 
 fn project() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    common::copy_tree(
-        &common::repo_root().join("engine/tests/corpus/_base"),
+    crate::common::copy_tree(
+        &crate::common::repo_root().join("engine/tests/corpus/_base"),
         tmp.path(),
     );
     tmp
@@ -33,18 +32,18 @@ fn load_with(root: &Path, file: &str, text: &str) {
 }
 
 const SEEDS: &[(&str, &str)] = &[
-    ("matrix.toml", include_str!("corpus/_base/matrix.toml")),
+    ("matrix.toml", include_str!("../corpus/_base/matrix.toml")),
     (
         "distros/arch.toml",
-        include_str!("corpus/_base/distros/arch.toml"),
+        include_str!("../corpus/_base/distros/arch.toml"),
     ),
     (
         "suites/smoke/task.toml",
-        include_str!("corpus/_base/suites/smoke/task.toml"),
+        include_str!("../corpus/_base/suites/smoke/task.toml"),
     ),
     (
         "suites/legacy/task.yaml",
-        include_str!("corpus/_base/suites/legacy/task.yaml"),
+        include_str!("../corpus/_base/suites/legacy/task.yaml"),
     ),
 ];
 
@@ -104,8 +103,18 @@ fn apply(text: &str, edits: &[Edit]) -> String {
     s.into_iter().collect()
 }
 
+/// Cases in all: `PROPTEST_CASES` (scripts/test.sh sets 10,000), else 1,000 for a quick
+/// `cargo test`; 60% mutations of real files, 40% random text.
+fn cases(percent: u32) -> u32 {
+    let all = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1000);
+    (all * percent / 100).max(1)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(60), failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn mutated_files_never_panic(seed in 0usize..SEEDS.len(), edits in proptest::collection::vec(edit(), 1..6)) {
         let tmp = project();
@@ -115,7 +124,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(40), failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn random_text_never_panics(seed in 0usize..SEEDS.len(), text in "[\\PC\n=\\[\\]{}\"',.#-]{0,200}") {
         let tmp = project();

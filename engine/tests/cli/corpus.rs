@@ -7,11 +7,9 @@
 //! For every case: `engine validate` exits 2, reports a diagnostic with that code whose span lies
 //! on a line containing the text after `at`, and the rendered report matches its snapshot.
 
-mod common;
-
 use std::path::Path;
 
-use common::{copy_tree, engine, stderr, stdout};
+use crate::common::{copy_tree, engine, stderr, stdout};
 
 struct Case {
     name: String,

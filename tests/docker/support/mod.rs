@@ -1,6 +1,8 @@
-//! The end-to-end harness: the real Docker daemon, the engine binary, and the offline test bed.
+//! The Docker tier's harness: the real Docker daemon, the engine binary, and the offline test bed.
 //!
-//! - [`docker`]: a client to the daemon, or a loud skip (a failure under `CI=true`).
+//! - [`DockerTest`]: what a test that uses the shared test bed starts with (the daemon, a
+//!   runtime, the serial lock), or a loud skip (a failure under `CI=true`); [`daemon`] for the
+//!   backend tests, which run in parallel on images of their own.
 //! - [`engine`]: run the engine binary and capture its output.
 //! - [`containers_of_run`] / [`engine_containers`]: what the engine left, by label.
 //! - [`local_images`]: the look-alike images of examples/local, built once per machine (the
@@ -25,12 +27,12 @@ pub fn repo() -> PathBuf {
 }
 
 /// Docker end-to-end tests share one daemon and the same images: run them one at a time.
-pub fn serial() -> MutexGuard<'static, ()> {
+fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub fn runtime() -> tokio::runtime::Runtime {
+fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,17 +40,52 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// The running test's name (the test harness names each test's thread after it).
+pub fn test_name() -> String {
+    let thread = std::thread::current();
+    let full = thread.name().unwrap_or("a test");
+    full.rsplit("::").next().unwrap_or(full).to_string()
+}
+
+/// A test on the shared offline test bed: the daemon, a runtime to drive it, and the lock that
+/// keeps such tests from running at once (they share images and the local example's caches).
+pub struct DockerTest {
+    pub rt: tokio::runtime::Runtime,
+    pub docker: DockerClient,
+    pub serial: MutexGuard<'static, ()>,
+}
+
+impl DockerTest {
+    /// `None` after a loud SKIP when no daemon answers (a panic under `CI=true`).
+    pub fn start() -> Option<DockerTest> {
+        let serial = serial();
+        let rt = runtime();
+        let docker = docker(&rt, &test_name())?;
+        Some(DockerTest { rt, docker, serial })
+    }
+}
+
+/// A client for a test that runs on its own images (in parallel with others), or a loud SKIP.
+pub async fn daemon() -> Option<DockerClient> {
+    match DockerClient::connect().await {
+        Ok(d) => Some(d),
+        Err(e) => skip_or_fail(&test_name(), &e),
+    }
+}
+
+fn skip_or_fail<T>(test: &str, e: &dyn std::fmt::Display) -> Option<T> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: the Docker daemon is required under CI and cannot be reached: {e}");
+    }
+    eprintln!("\n=== SKIP {test}: no Docker daemon ({e}) ===\n");
+    None
+}
+
 /// A client to the daemon. Without one: under CI the test fails, elsewhere it is skipped loudly.
-pub fn docker(rt: &tokio::runtime::Runtime, test: &str) -> Option<DockerClient> {
+fn docker(rt: &tokio::runtime::Runtime, test: &str) -> Option<DockerClient> {
     match rt.block_on(DockerClient::connect()) {
         Ok(d) => Some(d),
-        Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: the Docker daemon is required under CI and cannot be reached: {e}");
-            }
-            eprintln!("\n=== SKIP {test}: no Docker daemon ({e}) ===\n");
-            None
-        }
+        Err(e) => skip_or_fail(test, &e),
     }
 }
 

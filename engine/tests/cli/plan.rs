@@ -1,11 +1,9 @@
 //! `engine graph`, `engine list` and `engine plan` on the repository's root matrix.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{engine, repo_root, stderr, stdout};
+use crate::common::{engine, repo_root, stderr, stdout};
 
 /// Cache keys change with every edit of the repository (the root matrix's build context is the
 /// repository): snapshots show where they are, not their value.

@@ -5,17 +5,14 @@
 //! machine) and leave no container behind. Without a daemon they skip loudly; under CI=true
 //! they fail.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::project::Project;
+use crate::support::*;
 use engine::docker::{Bind, ContainerSpec, RunOptions};
-use support::project::Project;
-use support::*;
 
 fn report_node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["nodes"]
@@ -46,10 +43,14 @@ fn assert_no_containers_left(rt: &tokio::runtime::Runtime, d: &engine::docker::D
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn lookalikes_report_their_ids_helpers_and_locales() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "lookalikes_report_their_ids_helpers_and_locales") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     let images = local_images();
@@ -122,10 +123,14 @@ fn lookalikes_report_their_ids_helpers_and_locales() {
 
 /// The documented verdict of examples/local, then a second run that reuses every image.
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn local_example_verdicts_then_everything_cached() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "local_example_verdicts_then_everything_cached") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images(); // the shared base exists; the nonce below forces fresh images and provisioning
@@ -242,10 +247,14 @@ fn local_example_verdicts_then_everything_cached() {
 /// With the AUR build folder exclusive for suites too, the suites of a distro never overlap,
 /// even with free job slots (the resource is held from start to end of each node).
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn an_exclusive_mount_is_never_held_by_two_running_nodes() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "an_exclusive_mount_is_never_held_by_two_running_nodes") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -306,10 +315,14 @@ fn text_of(b: &[u8]) -> String {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn two_suites_cannot_see_each_others_files() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "two_suites_cannot_see_each_others_files") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -347,13 +360,14 @@ test ! -e /root/marker && test ! -e /tmp/marker && test ! -e /var/tmp/marker && 
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn sigint_mid_run_exits_130_quickly_and_leaves_no_container() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "sigint_mid_run_exits_130_quickly_and_leaves_no_container",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -411,13 +425,14 @@ fn sigint_mid_run_exits_130_quickly_and_leaves_no_container() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn a_container_killed_from_outside_is_an_infra_error_for_that_node_only() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "a_container_killed_from_outside_is_an_infra_error_for_that_node_only",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -460,13 +475,14 @@ fn a_container_killed_from_outside_is_an_infra_error_for_that_node_only() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn aur_install_clones_then_pulls_over_the_same_cache_folder() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "aur_install_clones_then_pulls_over_the_same_cache_folder",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -503,10 +519,14 @@ fn aur_install_clones_then_pulls_over_the_same_cache_folder() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn engine_clean_removes_leftovers_of_dead_runs_only() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "engine_clean_removes_leftovers_of_dead_runs_only") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     let images = local_images();
@@ -532,6 +552,7 @@ fn engine_clean_removes_leftovers_of_dead_runs_only() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn unreachable_daemon_is_exit_3_naming_the_endpoint() {
     let out = engine_cmd(
         &repo(),
@@ -553,10 +574,14 @@ fn unreachable_daemon_is_exit_3_naming_the_endpoint() {
 /// A suite cannot mount, change kernel settings, or see host files outside its mounts; a matrix
 /// that would mount the host's root is refused before any container exists.
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn a_suite_cannot_reach_the_host() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "a_suite_cannot_reach_the_host") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -601,10 +626,14 @@ fn a_suite_cannot_reach_the_host() {
 /// A secret passed with pass_env and echoed by a suite never appears in clear in any file of
 /// the run, nor in the report.
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn pass_env_secrets_are_masked_everywhere() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "pass_env_secrets_are_masked_everywhere") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -668,10 +697,14 @@ fn pass_env_secrets_are_masked_everywhere() {
 /// A suite past its memory limit is reported as killed for memory (infra); a fork bomb under a
 /// pids limit ends without affecting the other suites of the run.
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn memory_and_pids_limits_contain_a_runaway_suite() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "memory_and_pids_limits_contain_a_runaway_suite") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -703,13 +736,14 @@ fn memory_and_pids_limits_contain_a_runaway_suite() {
 /// A suite that fails, then passes on its retry, is flaky; `--keep-containers` keeps a failed
 /// suite's container and says how to enter it.
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn retries_report_flaky_and_failed_containers_can_be_kept() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "retries_report_flaky_and_failed_containers_can_be_kept",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -756,10 +790,14 @@ fn retries_report_flaky_and_failed_containers_can_be_kept() {
 /// The runner is one static file: it provisions and runs a suite in an image that has no C
 /// library at all (a busybox-only root file system imported from the busybox-static package).
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn a_suite_runs_in_an_image_without_any_c_library() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "a_suite_runs_in_an_image_without_any_c_library") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     assert!(
@@ -849,11 +887,11 @@ test -x /engine/bin/runner
 /// `engine doctor` on this machine: a run can go (exit 0), and each check has its line; with the
 /// daemon's socket gone, exit 3 and the socket is named.
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn doctor_says_a_run_can_go_or_names_what_is_missing() {
-    let rt = runtime();
-    if docker(&rt, "doctor_says_a_run_can_go_or_names_what_is_missing").is_none() {
+    let Some(_daemon) = DockerTest::start() else {
         return;
-    }
+    };
     let out = engine(&repo(), &["doctor", "-m", "examples/local/matrix.toml"]);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}\n{}", text(&out.stderr));

@@ -7,17 +7,14 @@
 //! Without a daemon these tests skip loudly; under CI=true they fail. They leave no container
 //! behind.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::project::LocalProject;
-use support::*;
+use crate::support::project::LocalProject;
+use crate::support::*;
 
 /// One run of the local example, shared by the tests that read its outputs (a run takes about
 /// 20 s; `-j 1` makes the order of the plain lines deterministic).
@@ -126,10 +123,14 @@ fn assert_no_containers_left(
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn plain_output_and_summary_of_the_local_example() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "plain_output_and_summary_of_the_local_example") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     let run = local_run();
@@ -147,8 +148,8 @@ fn plain_output_and_summary_of_the_local_example() {
             s.add_filter(&from, to);
         }
         s.set_prepend_module_to_snapshot(true);
-        // With the crate's other snapshots, although this file lives in the top-level tests/.
-        s.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
+        // Next to this file (insta would put a file outside the crate under engine/tests/).
+        s.set_snapshot_path(repo().join("tests/docker/snapshots"));
         s
     };
     settings.bind(|| {
@@ -226,13 +227,14 @@ fn summary_counts(stdout: &str) -> std::collections::HashMap<String, u64> {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn junit_of_the_local_example_reads_back_with_the_summary_counts() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "junit_of_the_local_example_reads_back_with_the_summary_counts",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     let run = local_run();
@@ -289,13 +291,14 @@ fn junit_of_the_local_example_reads_back_with_the_summary_counts() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn json_report_of_the_local_example_matches_the_committed_schema() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "json_report_of_the_local_example_matches_the_committed_schema",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     let run = local_run();
@@ -333,13 +336,14 @@ fn json_report_of_the_local_example_matches_the_committed_schema() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn message_format_json_streams_events_on_stdout_and_people_read_stderr() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "message_format_json_streams_events_on_stdout_and_people_read_stderr",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -415,13 +419,14 @@ fn message_format_json_streams_events_on_stdout_and_people_read_stderr() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn github_actions_get_groups_annotations_and_a_step_summary() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "github_actions_get_groups_annotations_and_a_step_summary",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -478,10 +483,14 @@ fn github_actions_get_groups_annotations_and_a_step_summary() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn an_interrupted_run_still_writes_its_junit_file() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "an_interrupted_run_still_writes_its_junit_file") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -608,13 +617,14 @@ impl Pty {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "on_a_terminal_the_run_shows_progress_bars_then_the_summary",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -642,13 +652,14 @@ fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(
-        &rt,
-        "engine_shell_opens_an_interactive_shell_in_the_provisioned_image",
-    ) else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -694,10 +705,14 @@ fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn engine_shell_with_a_suite_has_its_environment() {
-    let _s = serial();
-    let rt = runtime();
-    let Some(d) = docker(&rt, "engine_shell_with_a_suite_has_its_environment") else {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
         return;
     };
     local_images();
@@ -735,6 +750,7 @@ fn engine_shell_with_a_suite_has_its_environment() {
 }
 
 #[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn engine_shell_names_an_unknown_distro() {
     let p = LocalProject::new();
     let out = engine(p.path(), &["shell", "arhc"]);

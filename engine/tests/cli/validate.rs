@@ -1,8 +1,6 @@
 //! `engine validate` and `engine schema` on the repository's own files.
 
-mod common;
-
-use common::{copy_tree, engine, repo_root, stderr, stdout};
+use crate::common::{copy_tree, engine, repo_root, stderr, stdout};
 
 #[test]
 fn root_matrix_is_valid_with_a_summary_line() {

@@ -1,0 +1,13 @@
+//! The fast tier: the engine's command line without Docker. `cargo test` runs it (with the unit
+//! tests) in seconds once built; the Docker tier (`tests/docker/`) runs under scripts/test.sh.
+//!
+//! - [`validate`]: `engine validate` and `engine schema` on the repository's files
+//! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
+//! - [`plan`]: `graph`, `list` and `plan` output (snapshots), selection and shards
+//! - [`fuzz`]: no input makes the loader panic (property tests; `PROPTEST_CASES` scales them)
+
+mod common;
+mod corpus;
+mod fuzz;
+mod plan;
+mod validate;

@@ -1,0 +1,13 @@
+//! The Docker tier: the engine against the real Docker daemon, no fakes. Each test is ignored by
+//! a plain `cargo test` (the fast tier) and run by scripts/test.sh (`--include-ignored`), which
+//! is what CI runs. Without a daemon the tests print a loud SKIP; under `CI=true` they fail.
+//!
+//! - [`backend`]: the bollard backend on a busybox image made from Debian's busybox-static
+//! - [`e2e`]: `engine run` on the offline test bed (look-alikes, caching, isolation, faults)
+//! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
+//! - [`support`]: the one fixture ([`support::DockerTest`]) and the offline test bed
+
+mod backend;
+mod e2e;
+mod report;
+mod support;
