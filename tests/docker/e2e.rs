@@ -166,6 +166,10 @@ fn local_example_verdicts_then_everything_cached() {
     for (id, want) in expect {
         assert_eq!(status(&r1, id), want, "{id}: {}", report_node(&r1, id));
     }
+    assert_eq!(
+        report_node(&r1, "suite:cachyos:disable-in-german")["infra_kind"],
+        "locale"
+    );
     assert!(
         report_node(&r1, "suite:cachyos:disable-in-german")["diagnostic"]
             .as_str()
@@ -463,6 +467,7 @@ fn a_container_killed_from_outside_is_an_infra_error_for_that_node_only() {
     let r = last_report(p.path());
     let v = report_node(&r, "suite:arch:victim");
     assert_eq!(v["status"], "infra", "{v}");
+    assert_eq!(v["infra_kind"], "killed", "{v}");
     assert!(
         v["reason"]
             .as_str()
@@ -722,6 +727,7 @@ fn memory_and_pids_limits_contain_a_runaway_suite() {
     let r = last_report(p.path());
     let hog = report_node(&r, "suite:arch:hog");
     assert_eq!(hog["status"], "infra", "{hog}");
+    assert_eq!(hog["infra_kind"], "resource_limit", "{hog}");
     assert!(hog["reason"].as_str().unwrap().contains("memory"), "{hog}");
     assert_ne!(status(&r, "suite:arch:bomb"), "passed");
     assert_eq!(

@@ -24,7 +24,7 @@ pub mod outcome;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use outcome::{NodeResult, Outcome};
+pub use outcome::{InfraKind, NodeResult, Outcome};
 
 use crate::plan::Node;
 

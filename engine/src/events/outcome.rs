@@ -24,11 +24,64 @@ pub enum Outcome {
     /// Not run, by policy (e.g. a missing locale under `on_missing_locale = "skip"`).
     Skipped { reason: String },
     /// The infrastructure failed: the daemon, an image build, an unmet expectation.
-    Infra { reason: String },
+    Infra { reason: String, kind: InfraKind },
     /// Not run because a node it depends on did not succeed.
     DependencyFailed { node: String },
     /// Stopped or never started because the run was interrupted or failed fast.
     Cancelled,
+}
+
+/// Which part of the infrastructure failed: tools act on it (retry a daemon hiccup, not a broken
+/// Dockerfile) without parsing the reason. In the JSON report, JSON Lines and JUnit (`type`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum InfraKind {
+    /// The Docker daemon: unreachable, or an API call failed.
+    Daemon,
+    /// Pulling a base image.
+    Pull,
+    /// Making a base image from a rootfs script.
+    Base,
+    /// Building a distro's image.
+    ImageBuild,
+    /// Provisioning: a step failed, or the runner could not finish.
+    Provision,
+    /// A declared locale is missing under `fail`, or could not be generated.
+    Locale,
+    /// An AUR helper is missing under `require`, or could not be installed.
+    AurHelper,
+    /// The container hit a resource limit (memory).
+    ResourceLimit,
+    /// The container was killed or removed from outside the engine.
+    Killed,
+    /// The runner in the container reported an error of its own.
+    Runner,
+    /// The engine could not read or write its files on the host.
+    Io,
+    /// The engine itself (a bug: please report it).
+    Engine,
+}
+
+impl InfraKind {
+    /// The snake_case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InfraKind::Daemon => "daemon",
+            InfraKind::Pull => "pull",
+            InfraKind::Base => "base",
+            InfraKind::ImageBuild => "image_build",
+            InfraKind::Provision => "provision",
+            InfraKind::Locale => "locale",
+            InfraKind::AurHelper => "aur_helper",
+            InfraKind::ResourceLimit => "resource_limit",
+            InfraKind::Killed => "killed",
+            InfraKind::Runner => "runner",
+            InfraKind::Io => "io",
+            InfraKind::Engine => "engine",
+        }
+    }
 }
 
 impl Outcome {
@@ -64,12 +117,20 @@ impl Outcome {
         }
     }
 
+    /// For an infrastructure error: which part failed.
+    pub fn infra_kind(&self) -> Option<InfraKind> {
+        match self {
+            Outcome::Infra { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// The explanation, when there is one.
     pub fn reason(&self) -> Option<String> {
         match self {
             Outcome::Failed { reason }
             | Outcome::Skipped { reason }
-            | Outcome::Infra { reason } => Some(reason.clone()),
+            | Outcome::Infra { reason, .. } => Some(reason.clone()),
             Outcome::Flaky { attempts } => Some(format!("passed on attempt {attempts}")),
             Outcome::TimedOut { after_secs } => Some(format!("timed out after {after_secs}s")),
             Outcome::DependencyFailed { node } => Some(format!("{node} did not succeed")),

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::{short, RunCtx, LABEL_CACHE_KEY};
 use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
-use crate::events::{NodeResult, Outcome};
+use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::NodeKind;
 use crate::spec::matrix::{Base, Distro, PullPolicy};
 use crate::spec::SpecDiagnostic;
@@ -40,7 +40,12 @@ async fn pulled(
 ) -> NodeResult {
     let present = match ctx.docker.image_exists(reference).await {
         Ok(p) => p,
-        Err(e) => return infra(format!("cannot inspect {reference}: {e}")),
+        Err(e) => {
+            return infra(
+                InfraKind::Daemon,
+                format!("cannot inspect {reference}: {e}"),
+            )
+        }
     };
     let must_pull = match pull {
         PullPolicy::Always => true,
@@ -57,9 +62,10 @@ async fn pulled(
             format!("base image `{reference}` of distro `{}` is not present and pull = \"never\"", distro.name),
         )
         .help("load the image into the daemon (docker load / docker import), or set pull = \"missing\"");
-        return infra(format!(
-            "base image {reference} is absent (pull = \"never\")"
-        ))
+        return infra(
+            InfraKind::Pull,
+            format!("base image {reference} is absent (pull = \"never\")"),
+        )
         .with_diagnostic(Some(render_at_distro(
             ctx,
             &distro.name,
@@ -86,13 +92,9 @@ async fn pulled(
             .help(format!(
                 "the daemon said: {e}\nwithout a registry, import the image first, or declare `base_rootfs = {{ script = ... }}` to build it locally"
             ));
-            infra(format!("cannot pull {reference}: {e}")).with_diagnostic(Some(render_at_distro(
-                ctx,
-                &distro.name,
-                "/base_image",
-                d,
-                "cannot be pulled",
-            )))
+            infra(InfraKind::Pull, format!("cannot pull {reference}: {e}")).with_diagnostic(Some(
+                render_at_distro(ctx, &distro.name, "/base_image", d, "cannot be pulled"),
+            ))
         }
     }
 }
@@ -114,7 +116,7 @@ fn machine_cache() -> std::path::PathBuf {
 /// Run the rootfs script (unless an image of the same key exists), then import its tar.
 async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult {
     let Base::Rootfs { script, args } = &distro.base else {
-        return infra("not a rootfs base".into());
+        return infra(InfraKind::Base, "not a rootfs base".into());
     };
     let key = ctx.key(NodeKind::Base, &distro.name);
     let reference = ctx.base_ref(distro);
@@ -127,7 +129,12 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
             return NodeResult::new(Outcome::Cached);
         }
         Ok(false) => {}
-        Err(e) => return infra(format!("cannot inspect {reference}: {e}")),
+        Err(e) => {
+            return infra(
+                InfraKind::Daemon,
+                format!("cannot inspect {reference}: {e}"),
+            )
+        }
     }
     let cache_root = &ctx.matrix.caches.root;
     let out_dir = cache_root.join("rootfs");
@@ -135,7 +142,10 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     if let Err(e) =
         std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache))
     {
-        return infra(format!("cannot create {}: {e}", out_dir.display()));
+        return infra(
+            InfraKind::Io,
+            format!("cannot create {}: {e}", out_dir.display()),
+        );
     }
     let tar = out_dir.join(format!("{}.tar", short(&key)));
     log.note(&format!("running {} {}", script.display(), args.join(" ")));
@@ -152,10 +162,10 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
-            return infra(format!(
-                "cannot run rootfs script {}: {e}",
-                script.display()
-            ))
+            return infra(
+                InfraKind::Base,
+                format!("cannot run rootfs script {}: {e}", script.display()),
+            )
         }
     };
     // Interleave both streams into the log as they come.
@@ -170,7 +180,7 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     }
     let status = match child.wait().await {
         Ok(s) => s,
-        Err(e) => return infra(format!("rootfs script: {e}")),
+        Err(e) => return infra(InfraKind::Base, format!("rootfs script: {e}")),
     };
     if !status.success() || !tar.is_file() {
         let d = SpecDiagnostic::error(
@@ -181,7 +191,7 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
             ),
         )
         .help(format!("its output is in {}", log.path().display()));
-        return infra(format!("rootfs script failed ({status})"))
+        return infra(InfraKind::Base, format!("rootfs script failed ({status})"))
             .with_tail(log.tail(15))
             .with_diagnostic(Some(render_at_distro(
                 ctx,
@@ -198,6 +208,8 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     let _ = std::fs::remove_file(&tar);
     match imported {
         Ok(_) => NodeResult::new(Outcome::Passed),
-        Err(e) => infra(format!("cannot import the rootfs: {e}")).with_tail(log.tail(5)),
+        Err(e) => {
+            infra(InfraKind::Base, format!("cannot import the rootfs: {e}")).with_tail(log.tail(5))
+        }
     }
 }

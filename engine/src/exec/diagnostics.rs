@@ -1,12 +1,13 @@
 //! Infrastructure errors of a run, pointing at the declaration in the user's files.
 
 use super::context::RunCtx;
-use crate::events::{NodeResult, Outcome};
+use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::spec::diag::{render, RenderOptions};
 use crate::spec::SpecDiagnostic;
 
-pub fn infra(reason: String) -> NodeResult {
-    NodeResult::new(Outcome::Infra { reason })
+/// An infrastructure error of `kind`.
+pub fn infra(kind: InfraKind, reason: String) -> NodeResult {
+    NodeResult::new(Outcome::Infra { reason, kind })
 }
 
 fn rendered(d: &SpecDiagnostic) -> String {

@@ -9,7 +9,7 @@ use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO};
 use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
 use crate::docker::{BuildRequest, DockerError};
-use crate::events::{NodeResult, Outcome};
+use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
 use crate::spec::SpecDiagnostic;
@@ -28,7 +28,7 @@ pub async fn run(
             return NodeResult::new(Outcome::Cached);
         }
         Ok(false) => {}
-        Err(e) => return infra(format!("cannot inspect {tag}: {e}")),
+        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
     }
     let image = &distro.image;
     let dockerfile = image
@@ -70,7 +70,7 @@ pub async fn run(
             } else {
                 ""
             };
-            infra("image build failed".into())
+            infra(InfraKind::ImageBuild, "image build failed".into())
                 .with_tail(tail)
                 .with_diagnostic(Some(render_at_distro(
                     ctx,
@@ -80,7 +80,7 @@ pub async fn run(
                     "built from here",
                 )))
         }
-        Err(e) => infra(format!("image build: {e}")).with_tail(log.tail(10)),
+        Err(e) => infra(InfraKind::ImageBuild, format!("image build: {e}")).with_tail(log.tail(10)),
     }
 }
 

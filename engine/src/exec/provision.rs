@@ -17,7 +17,7 @@ use super::events::read_events;
 use super::log::NodeLog;
 use super::specs;
 use crate::docker::{Ending, RunOptions, RunOutcome};
-use crate::events::{NodeResult, Outcome};
+use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
 use crate::spec::matrix::Phase;
@@ -61,18 +61,21 @@ pub async fn run(
             return NodeResult::new(Outcome::Cached);
         }
         Ok(false) => {}
-        Err(e) => return infra(format!("cannot inspect {tag}: {e}")),
+        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
     }
     let io = match ctx.io_dir(&node) {
         Ok(d) => d,
-        Err(e) => return infra(format!("cannot create the I/O folder: {e}")),
+        Err(e) => return infra(InfraKind::Io, format!("cannot create the I/O folder: {e}")),
     };
     let spec = specs::provision(&ctx.matrix, distro);
     if let Err(e) = std::fs::write(
         io.join("provision.json"),
         serde_json::to_vec_pretty(&spec).unwrap_or_default(),
     ) {
-        return infra(format!("cannot write the provision spec: {e}"));
+        return infra(
+            InfraKind::Io,
+            format!("cannot write the provision spec: {e}"),
+        );
     }
     let job = RunnerJob {
         distro: &distro.name,
@@ -86,7 +89,12 @@ pub async fn run(
     };
     let container = match ctx.runner_container(job, log) {
         Ok(c) => c,
-        Err(e) => return infra(format!("cannot prepare the cache mounts: {e}")),
+        Err(e) => {
+            return infra(
+                InfraKind::Io,
+                format!("cannot prepare the cache mounts: {e}"),
+            )
+        }
     };
     let options = RunOptions {
         timeout: Some(ctx.matrix.engine.timeout),
@@ -100,7 +108,7 @@ pub async fn run(
         .await;
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => return infra(format!("provision container: {e}")),
+        Err(e) => return infra(InfraKind::Daemon, format!("provision container: {e}")),
     };
     let target = Target {
         tag: &tag,
@@ -145,7 +153,7 @@ async fn finish(
             ),
             None => format!("the runner exited with {}", exit.unwrap_or(-1)),
         };
-        return infra(what).with_tail(log.tail(15));
+        return infra(InfraKind::Provision, what).with_tail(log.tail(15));
     }
     commit(
         ctx,
@@ -162,15 +170,23 @@ async fn finish(
 fn stopped_early(ctx: &RunCtx, ending: &Ending, log: &NodeLog) -> Option<NodeResult> {
     Some(match ending {
         Ending::Cancelled => NodeResult::new(Outcome::Cancelled),
-        Ending::TimedOut => infra(format!(
-            "provisioning took longer than engine.timeout ({})",
-            humantime::format_duration(ctx.matrix.engine.timeout)
-        ))
+        Ending::TimedOut => infra(
+            InfraKind::Provision,
+            format!(
+                "provisioning took longer than engine.timeout ({})",
+                humantime::format_duration(ctx.matrix.engine.timeout)
+            ),
+        )
         .with_tail(log.tail(10)),
-        Ending::OomKilled => {
-            infra("provisioning was killed for memory".into()).with_tail(log.tail(10))
-        }
-        Ending::KilledExternally => infra("the provision container was killed from outside".into()),
+        Ending::OomKilled => infra(
+            InfraKind::ResourceLimit,
+            "provisioning was killed for memory".into(),
+        )
+        .with_tail(log.tail(10)),
+        Ending::KilledExternally => infra(
+            InfraKind::Killed,
+            "the provision container was killed from outside".into(),
+        ),
         Ending::Exited => return None,
     })
 }
@@ -233,10 +249,10 @@ impl Findings {
         log: &NodeLog,
     ) -> Option<NodeResult> {
         let (code, message, remedy) = self.unscoped.first()?;
-        let pointer = if code.contains("aur") {
-            "/aur_helper/policy"
+        let (pointer, kind) = if code.contains("aur") {
+            ("/aur_helper/policy", InfraKind::AurHelper)
         } else {
-            ""
+            ("", InfraKind::Provision)
         };
         let mut d = SpecDiagnostic::error(
             format!("infra::{code}"),
@@ -247,7 +263,7 @@ impl Findings {
         }
         let shown = render_at_distro(ctx, &distro.name, pointer, d, "expectation not met");
         Some(
-            infra(message.clone())
+            infra(kind, message.clone())
                 .with_tail(log.tail(10))
                 .with_diagnostic(Some(shown)),
         )
@@ -276,6 +292,9 @@ async fn commit(
             log.note(&format!("committed {}", target.tag));
             NodeResult::new(Outcome::Passed)
         }
-        Err(e) => infra(format!("cannot commit the provisioned image: {e}")),
+        Err(e) => infra(
+            InfraKind::Daemon,
+            format!("cannot commit the provisioned image: {e}"),
+        ),
     }
 }

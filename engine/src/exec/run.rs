@@ -14,7 +14,7 @@ use super::log::NodeLog;
 use super::scheduler::{self, Limits, NodeFacts, SchedEvent};
 use super::{base, image, provision, suite};
 use crate::docker::{labels, DockerClient};
-use crate::events::{EventSink, NodeResult, Outcome, RunEvent, RunResult};
+use crate::events::{EventSink, InfraKind, NodeResult, Outcome, RunEvent, RunResult};
 use crate::plan::{Node, NodeKind, Plan};
 use crate::spec::matrix::Phase;
 
@@ -222,6 +222,7 @@ async fn work(
     let Some(distro) = ctx.matrix.distros.get(&node.distro) else {
         return NodeResult::new(Outcome::Infra {
             reason: format!("unknown distro {}", node.distro),
+            kind: InfraKind::Engine,
         });
     };
     let result = match node.kind {
@@ -232,6 +233,7 @@ async fn work(
             let Some(suite) = node.suite.as_ref().and_then(|s| ctx.matrix.suites.get(s)) else {
                 return NodeResult::new(Outcome::Infra {
                     reason: "unknown suite".into(),
+                    kind: InfraKind::Engine,
                 });
             };
             suite::run(ctx, distro, suite, log, cancel).await

@@ -14,7 +14,7 @@ use super::log::NodeLog;
 use super::provision::Facts;
 use super::specs;
 use crate::docker::{Ending, RunOptions, RunOutcome};
-use crate::events::{NodeResult, Outcome};
+use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::spec::locale::same_locale;
 use crate::spec::matrix::{Distro, Expect, LocalePolicy, Phase, Suite};
 use crate::spec::SpecDiagnostic;
@@ -41,8 +41,13 @@ pub async fn run(
     let image = ctx.provisioned_ref(&distro.name);
     let facts = match ctx.docker.image_labels(&image).await {
         Ok(Some(labels)) => Facts::from_labels(&labels),
-        Ok(None) => return infra(format!("the provisioned image {image} is gone")),
-        Err(e) => return infra(format!("cannot inspect {image}: {e}")),
+        Ok(None) => {
+            return infra(
+                InfraKind::Daemon,
+                format!("the provisioned image {image} is gone"),
+            )
+        }
+        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {image}: {e}")),
     };
     if let Some(r) = locale_gate(ctx, distro, suite, &facts) {
         return r;
@@ -141,8 +146,17 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
             )
             .help(remedy);
             Some(
-                infra(format!("locale {missing} is missing on {}", distro.name))
-                    .with_diagnostic(Some(render_at_distro(ctx, &distro.name, &pointer, d, what))),
+                infra(
+                    InfraKind::Locale,
+                    format!("locale {missing} is missing on {}", distro.name),
+                )
+                .with_diagnostic(Some(render_at_distro(
+                    ctx,
+                    &distro.name,
+                    &pointer,
+                    d,
+                    what,
+                ))),
             )
         }
     }
@@ -166,14 +180,22 @@ async fn once(
     };
     let io = match ctx.io_dir(&io_name) {
         Ok(d) => d,
-        Err(e) => return Attempt::Other(infra(format!("cannot create the I/O folder: {e}"))),
+        Err(e) => {
+            return Attempt::Other(infra(
+                InfraKind::Io,
+                format!("cannot create the I/O folder: {e}"),
+            ))
+        }
     };
     let spec = specs::suite(&ctx.matrix, distro, suite);
     if let Err(e) = std::fs::write(
         io.join("suite.json"),
         serde_json::to_vec_pretty(&spec).unwrap_or_default(),
     ) {
-        return Attempt::Other(infra(format!("cannot write the suite spec: {e}")));
+        return Attempt::Other(infra(
+            InfraKind::Io,
+            format!("cannot write the suite spec: {e}"),
+        ));
     }
     let mut names = ctx.matrix.pass_env.clone();
     names.extend(suite.pass_env.iter().cloned());
@@ -190,7 +212,12 @@ async fn once(
     };
     let container = match ctx.runner_container(job, log) {
         Ok(c) => c,
-        Err(e) => return Attempt::Other(infra(format!("cannot prepare the cache mounts: {e}"))),
+        Err(e) => {
+            return Attempt::Other(infra(
+                InfraKind::Io,
+                format!("cannot prepare the cache mounts: {e}"),
+            ))
+        }
     };
     let options = RunOptions {
         timeout: Some(suite.timeout + BACKSTOP),
@@ -203,7 +230,7 @@ async fn once(
         .await
     {
         Ok(o) => o,
-        Err(e) => return Attempt::Other(infra(format!("suite container: {e}"))),
+        Err(e) => return Attempt::Other(infra(InfraKind::Daemon, format!("suite container: {e}"))),
     };
     let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log);
     // Keep only failed containers for debugging; say how to enter them.
@@ -227,11 +254,18 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
     match outcome.ending {
         Ending::Cancelled => Attempt::Other(NodeResult::new(Outcome::Cancelled)),
         Ending::OomKilled => Attempt::Other(
-            infra("killed for memory (out of memory in the container)".into())
-                .with_tail(log.tail(10)),
+            infra(
+                InfraKind::ResourceLimit,
+                "killed for memory (out of memory in the container)".into(),
+            )
+            .with_tail(log.tail(10)),
         ),
         Ending::KilledExternally => Attempt::Other(
-            infra("the suite container was killed from outside".into()).with_tail(log.tail(5)),
+            infra(
+                InfraKind::Killed,
+                "the suite container was killed from outside".into(),
+            )
+            .with_tail(log.tail(5)),
         ),
         Ending::TimedOut => Attempt::TimedOut,
         Ending::Exited => match finished {
@@ -246,13 +280,16 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
                         _ => None,
                     })
                     .unwrap_or_else(|| "the runner reported an infrastructure error".into());
-                Attempt::Other(infra(msg).with_tail(log.tail(10)))
+                Attempt::Other(infra(InfraKind::Runner, msg).with_tail(log.tail(10)))
             }
             None => Attempt::Other(
-                infra(format!(
-                    "the runner ended without a verdict (exit {})",
-                    outcome.exit.as_ref().map_or(-1, |e| e.exit_code)
-                ))
+                infra(
+                    InfraKind::Runner,
+                    format!(
+                        "the runner ended without a verdict (exit {})",
+                        outcome.exit.as_ref().map_or(-1, |e| e.exit_code)
+                    ),
+                )
                 .with_tail(log.tail(10)),
             ),
         },

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::events::RunResult;
-use crate::events::{NodeResult, Outcome};
+use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::{Node, NodeKind, Skipped};
 
 /// The report of one `engine run`: every node of the plan with its verdict, and the pairs that
@@ -55,6 +55,11 @@ pub struct NodeReport {
     /// Why, in one line, when the verdict has a reason (failed, skipped, infra, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For `infra`: which part of the infrastructure failed (`daemon`, `pull`, `base`,
+    /// `image_build`, `provision`, `locale`, `aur_helper`, `resource_limit`, `killed`, `runner`,
+    /// `io`, `engine`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infra_kind: Option<InfraKind>,
     /// For `timed_out`: the suite's timeout in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_secs: Option<u64>,
@@ -178,6 +183,7 @@ impl NodeReport {
             cache_key: node.cache_key.clone(),
             status: (&result.outcome).into(),
             reason: result.outcome.reason(),
+            infra_kind: result.outcome.infra_kind(),
             after_secs: match result.outcome {
                 Outcome::TimedOut { after_secs } => Some(after_secs),
                 _ => None,

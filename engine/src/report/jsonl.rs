@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::json::{Kind, Status};
 use super::summary::Counts;
-use crate::events::RunEvent;
+use crate::events::{InfraKind, RunEvent};
 use crate::plan::Node;
 
 /// Version of the event stream, in `run_started`.
@@ -43,6 +43,9 @@ pub enum Event<'a> {
         duration_ms: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// For `infra`: which part of the infrastructure failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        infra_kind: Option<InfraKind>,
         attempts: u32,
         log: String,
     },
@@ -105,6 +108,7 @@ impl<'a> Event<'a> {
                 status: (&result.outcome).into(),
                 duration_ms: result.duration.as_millis() as u64,
                 reason: result.outcome.reason(),
+                infra_kind: result.outcome.infra_kind(),
                 attempts: result.attempts,
                 log: log.display().to_string(),
             },

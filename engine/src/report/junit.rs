@@ -152,9 +152,10 @@ fn status(r: &NodeResult, others: &BTreeMap<&str, &NodeResult>) -> TestCaseStatu
             &r.outcome.reason().unwrap_or_default(),
             &tail,
         ),
-        Outcome::Infra { reason } => {
+        Outcome::Infra { reason, kind } => {
             let text = [r.diagnostic.clone().unwrap_or_default(), tail].join("\n");
-            non_success(NonSuccessKind::Error, "infra", reason, text.trim())
+            // `type` says which part of the infrastructure failed (`image_build`, `daemon`, ...).
+            non_success(NonSuccessKind::Error, kind.as_str(), reason, text.trim())
         }
         Outcome::DependencyFailed { node } => {
             let why = others
@@ -256,7 +257,8 @@ mod tests {
         assert_eq!(ty(case(&r, "arch", "retry")), "Success/1");
         assert_eq!(ty(case(&r, "arch", "bad")), "Failure/failure");
         assert_eq!(ty(case(&r, "arch", "slow")), "Failure/timeout");
-        assert_eq!(ty(case(&r, "arch", "killed")), "Error/infra");
+        // An infrastructure error's type says which part failed.
+        assert_eq!(ty(case(&r, "arch", "killed")), "Error/killed");
         assert_eq!(ty(case(&r, "manjaro", "ok")), "Error/dependency");
         assert_eq!(ty(case(&r, "arch", "german")), "Skipped/skipped");
         assert_eq!(ty(case(&r, "manjaro", "german")), "Skipped/not-applicable");

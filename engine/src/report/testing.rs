@@ -72,6 +72,7 @@ pub fn every_outcome() -> RunResult {
             timed(
                 Outcome::Infra {
                     reason: "the suite container was killed from outside".into(),
+                    kind: crate::events::InfraKind::Killed,
                 },
                 1,
             )
@@ -85,6 +86,7 @@ pub fn every_outcome() -> RunResult {
             timed(
                 Outcome::Infra {
                     reason: "AUR helper yay is missing (policy require)".into(),
+                    kind: crate::events::InfraKind::AurHelper,
                 },
                 2,
             )
