@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::selection::report;
+use super::error::CliResult;
 use super::{exit, Cli};
 use crate::docker::labels;
 
@@ -17,29 +17,16 @@ pub struct CleanArgs {
     pub run: Option<String>,
 }
 
-pub fn run(cli: &Cli, args: &CleanArgs) -> i32 {
-    let runtime = match super::selection::runtime(false) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let color = cli.color.stderr();
+pub fn run(_cli: &Cli, args: &CleanArgs) -> CliResult {
+    let runtime = super::selection::runtime(false)?;
     runtime.block_on(async {
-        let docker = match super::selection::connect(color).await {
-            Ok(d) => d,
-            Err(code) => return code,
-        };
+        let docker = super::selection::connect().await?;
         let mut filter = HashMap::new();
         filter.insert(labels::MANAGED.to_string(), "true".to_string());
         if let Some(r) = &args.run {
             filter.insert(labels::RUN.to_string(), r.clone());
         }
-        let containers = match docker.list_containers(&filter).await {
-            Ok(c) => c,
-            Err(e) => {
-                report(e, color);
-                return exit::INFRA;
-            }
-        };
+        let containers = docker.list_containers(&filter).await?;
         let mut removed = 0;
         let mut live = 0;
         for c in containers {
@@ -69,15 +56,10 @@ pub fn run(cli: &Cli, args: &CleanArgs) -> i32 {
             if let Some(r) = &args.run {
                 f.insert(labels::RUN.to_string(), r.clone());
             }
-            match docker.remove_images_by_labels(&f).await {
-                Ok(n) => println!("removed {n} image(s)"),
-                Err(e) => {
-                    report(e, color);
-                    return exit::INFRA;
-                }
-            }
+            let n = docker.remove_images_by_labels(&f).await?;
+            println!("removed {n} image(s)");
         }
-        exit::OK
+        Ok(exit::OK)
     })
 }
 

@@ -50,14 +50,11 @@ impl Check {
     }
 }
 
-pub fn run(cli: &Cli, _args: &DoctorArgs) -> i32 {
+pub fn run(cli: &Cli, _args: &DoctorArgs) -> super::error::CliResult {
     let mut checks = Vec::new();
     let matrix = matrix_check(cli, &mut checks);
     checks.push(runner_check());
-    match super::selection::runtime(false) {
-        Ok(rt) => rt.block_on(docker_checks(&mut checks)),
-        Err(code) => return code,
-    }
+    super::selection::runtime(false)?.block_on(docker_checks(&mut checks));
     let cache_root = matrix
         .as_ref()
         .map(|m| m.caches.root.clone())
@@ -89,13 +86,13 @@ pub fn run(cli: &Cli, _args: &DoctorArgs) -> i32 {
     let failed = checks.iter().filter(|c| c.level == Level::Fail).count();
     if failed == 0 {
         println!("a run can go");
-        exit::OK
+        Ok(exit::OK)
     } else {
         println!(
             "{failed} problem{} to fix before a run",
             if failed == 1 { "" } else { "s" }
         );
-        exit::INFRA
+        Ok(exit::INFRA)
     }
 }
 

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::error::{CliError, CliResult};
 use super::selection::{load_matrix, narrow, SelectArgs};
 use super::{exit, Cli};
 use crate::plan::{dot, Plan};
@@ -53,25 +54,25 @@ pub enum PlanFormat {
     GithubMatrix,
 }
 
-fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, i32> {
+fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, CliError> {
     let (_loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let plan = Plan::build(&matrix, Some(&keys));
-    let mut plan = narrow(&plan, &matrix, select, cli.color.stderr())?;
+    let mut plan = narrow(&plan, &matrix, select)?;
     if status {
-        mark_cached(&mut plan, &matrix, cli.color.stderr())?;
+        mark_cached(&mut plan, &matrix)?;
     }
     Ok(plan)
 }
 
 /// Ask the daemon, for every base, image and provision node, whether its result exists with the
 /// planned key (the same test `engine run` makes before building).
-fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix, color: bool) -> Result<(), i32> {
+fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix) -> Result<(), CliError> {
     use crate::exec::context::{base_ref, holds, image_ref, provisioned_ref};
     use crate::plan::NodeKind;
     let rt = super::selection::runtime(false)?;
     rt.block_on(async {
-        let docker = super::selection::connect(color).await?;
+        let docker = super::selection::connect().await?;
         for ix in plan.graph.node_indices().collect::<Vec<_>>() {
             let n = &plan.graph[ix];
             let (Some(key), Some(distro)) = (n.cache_key.clone(), matrix.distros.get(&n.distro))
@@ -95,29 +96,23 @@ fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix, color: bool) -> Re
     })
 }
 
-pub fn graph(cli: &Cli, args: &GraphArgs) -> i32 {
-    let plan = match planned(cli, &args.select, args.status) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+pub fn graph(cli: &Cli, args: &GraphArgs) -> CliResult {
+    let plan = planned(cli, &args.select, args.status)?;
     let text = if args.json {
         dot::to_json(&plan)
     } else {
         dot::to_dot(&plan)
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    exit::OK
+    Ok(exit::OK)
 }
 
-pub fn list(cli: &Cli, args: &ListArgs) -> i32 {
-    let plan = match planned(cli, &args.select, args.status) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+pub fn list(cli: &Cli, args: &ListArgs) -> CliResult {
+    let plan = planned(cli, &args.select, args.status)?;
     let _ = std::io::stdout()
         .lock()
         .write_all(dot::to_list(&plan, args.why).as_bytes());
-    exit::OK
+    Ok(exit::OK)
 }
 
 #[derive(Serialize)]
@@ -134,24 +129,13 @@ struct GithubMatrix {
     include: Vec<Job>,
 }
 
-pub fn plan(cli: &Cli, args: &PlanArgs) -> i32 {
-    let (_loaded, matrix) = match load_matrix(cli) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+pub fn plan(cli: &Cli, args: &PlanArgs) -> CliResult {
+    let (_loaded, matrix) = load_matrix(cli)?;
     let full = Plan::build(&matrix, None);
     let mut sel = args.select.clone();
     sel.shard = None;
-    let selected = match narrow(&full, &matrix, &sel, cli.color.stderr()) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let weights = match &args.select.timings {
-        Some(p) => std::fs::read_to_string(p)
-            .map(|t| crate::plan::shard::weights_from_report(&t))
-            .unwrap_or_default(),
-        None => Default::default(),
-    };
+    let selected = narrow(&full, &matrix, &sel)?;
+    let weights = super::selection::timings(&args.select)?;
     let assignment = crate::plan::shard::assign(&selected, args.shards, &weights);
     let mut extra = String::new();
     for p in &args.select.patterns {
@@ -168,5 +152,5 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> i32 {
     let mut stdout = std::io::stdout().lock();
     let _ = serde_json::to_writer(&mut stdout, &GithubMatrix { include: jobs });
     let _ = writeln!(stdout);
-    exit::OK
+    Ok(exit::OK)
 }

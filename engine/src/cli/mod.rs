@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod clean;
 pub mod doctor;
+pub mod error;
 pub mod graph;
 pub mod run;
 pub mod schema_cmd;
@@ -123,7 +124,7 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    match &cli.command {
+    let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Schema(args) => schema_cmd::run(args),
         Command::Graph(args) => graph::graph(&cli, args),
@@ -134,5 +135,6 @@ pub fn main() -> i32 {
         Command::Clean(args) => clean::run(&cli, args),
         Command::Shell(args) => shell::run(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
-    }
+    };
+    error::finish(result, cli.color.stderr())
 }

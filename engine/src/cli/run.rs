@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use super::error::{CliError, CliResult};
 use super::selection::{load_matrix, narrow, SelectArgs};
-use super::{exit, Cli};
+use super::Cli;
 use crate::exec::context::RunInputs;
 use crate::exec::run::{execute, RunRequest};
 use crate::plan::Plan;
@@ -66,7 +67,7 @@ pub struct BuildArgs {
     pub verbose: bool,
 }
 
-pub fn build(cli: &Cli, args: &BuildArgs) -> i32 {
+pub fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
     let run_args = RunArgs {
         select: args.select.clone(),
         jobs: None,
@@ -82,29 +83,20 @@ pub fn build(cli: &Cli, args: &BuildArgs) -> i32 {
     execute_plan(cli, &run_args, true)
 }
 
-pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
+pub fn run(cli: &Cli, args: &RunArgs) -> CliResult {
     execute_plan(cli, args, false)
 }
 
-fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
-    let (mut loaded, matrix) = match load_matrix(cli) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
+    let (mut loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
-    let mut plan = match narrow(&full, &matrix, &args.select, cli.color.stderr()) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let mut plan = narrow(&full, &matrix, &args.select)?;
     if images_only {
         plan = plan.images_only();
     }
     print_grants(&matrix, &plan);
-    let runner_bin = match runner_or_explain() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let runner_bin = runner_path()?;
     let jobs = args
         .jobs
         .or(matrix.engine.concurrency.map(|c| c as usize))
@@ -126,10 +118,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
     } else {
         Verbosity::Normal
     };
-    let runtime = match super::selection::runtime(true) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = super::selection::runtime(true)?;
     let color = cli.color.stderr();
     let skipped = plan.skipped.clone();
     let files = SourceFiles::of(&loaded);
@@ -137,10 +126,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
     let loaded = Arc::new(loaded);
     let matrix = Arc::new(matrix);
     runtime.block_on(async move {
-        let docker = match super::selection::connect(color).await {
-            Ok(d) => d,
-            Err(code) => return code,
-        };
+        let docker = super::selection::connect().await?;
         let mut options =
             Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);
         options.report = args.report.clone();
@@ -152,7 +138,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> i32 {
             keys,
         };
         let result = execute(docker, inputs, &plan, &req, reporter.sink()).await;
-        reporter.finish(&result, &skipped)
+        Ok(reporter.finish(&result, &skipped))
     })
 }
 
@@ -204,22 +190,15 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
     }
 }
 
-/// The runner binary, or exit 3 after saying why there is none.
-pub fn runner_or_explain() -> Result<std::path::PathBuf, i32> {
-    match crate::runner_binary::locate() {
-        Ok(r) => {
-            if !r.is_static {
-                eprintln!(
-                    "warning: the runner is not statically linked ({}): containers whose C \
-                     library is older than this host's, or that have none, cannot run it",
-                    r.describe()
-                );
-            }
-            Ok(r.path)
-        }
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            Err(exit::INFRA)
-        }
+/// The runner binary to mount, with a warning when it is not static.
+pub fn runner_path() -> Result<std::path::PathBuf, CliError> {
+    let r = crate::runner_binary::locate()?;
+    if !r.is_static {
+        eprintln!(
+            "warning: the runner is not statically linked ({}): containers whose C library is \
+             older than this host's, or that have none, cannot run it",
+            r.describe()
+        );
     }
+    Ok(r.path)
 }

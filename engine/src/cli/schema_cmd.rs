@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::error::{CliError, CliResult};
 use super::exit;
 use crate::spec::schema::{render, to_text, FileKind};
 
@@ -31,7 +32,7 @@ pub enum Which {
     Report,
 }
 
-pub fn run(args: &Args) -> i32 {
+pub fn run(args: &Args) -> CliResult {
     if args.write || args.check {
         let mut stale = Vec::new();
         for (file, want) in every_schema() {
@@ -44,20 +45,18 @@ pub fn run(args: &Args) -> i32 {
                 stale.push(path.display().to_string());
                 continue;
             }
-            if let Err(e) =
-                std::fs::create_dir_all(&args.dir).and_then(|_| std::fs::write(&path, want))
-            {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                return exit::INFRA;
-            }
+            std::fs::create_dir_all(&args.dir)
+                .and_then(|_| std::fs::write(&path, want))
+                .map_err(|source| CliError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
             eprintln!("wrote {}", path.display());
         }
         if !stale.is_empty() {
-            eprintln!("error: schemas are out of date: {}", stale.join(", "));
-            eprintln!("help: run `engine schema --write`");
-            return exit::INVALID;
+            return Err(CliError::StaleSchemas(stale.join(", ")));
         }
-        return exit::OK;
+        return Ok(exit::OK);
     }
     let text = match args.kind {
         Which::Matrix => render(FileKind::Matrix),
@@ -67,7 +66,7 @@ pub fn run(args: &Args) -> i32 {
         Which::Report => to_text(&crate::report::json::schema()),
     };
     print!("{text}");
-    exit::OK
+    Ok(exit::OK)
 }
 
 /// Every committed schema: (file name under `schema/`, text). The files users write, then the

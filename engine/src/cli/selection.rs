@@ -6,8 +6,9 @@ use crate::plan::shard::{self, Shard};
 use crate::plan::Plan;
 use crate::spec::{self, Loaded, Matrix};
 
+use super::error::CliError;
 use super::validate::print_diagnostics;
-use super::{exit, matrix_path, Cli};
+use super::{matrix_path, Cli};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SelectArgs {
@@ -32,67 +33,55 @@ pub struct SelectArgs {
     pub timings: Option<std::path::PathBuf>,
 }
 
-/// The matrix, loaded and valid, or the exit code after printing why not.
-pub fn load_matrix(cli: &Cli) -> Result<(Loaded, Matrix), i32> {
+/// The matrix, loaded and valid; its diagnostics (warnings too) are printed either way.
+pub fn load_matrix(cli: &Cli) -> Result<(Loaded, Matrix), CliError> {
     let mut loaded = spec::load(&matrix_path(cli));
     print_diagnostics(&loaded, cli.color.stderr());
     match loaded.matrix.take() {
         Some(m) if !loaded.has_errors() => Ok((loaded, m)),
-        _ => Err(exit::INVALID),
+        _ => Err(CliError::InvalidMatrix),
     }
 }
 
 /// Apply selection and sharding to a full plan.
-pub fn narrow(plan: &Plan, matrix: &Matrix, args: &SelectArgs, color: bool) -> Result<Plan, i32> {
+pub fn narrow(plan: &Plan, matrix: &Matrix, args: &SelectArgs) -> Result<Plan, CliError> {
     let sel = Selection {
         patterns: args.patterns.clone(),
         distros: args.distros.clone(),
         suites: args.suites.clone(),
         exclude: args.exclude.clone(),
     };
-    let mut plan = match select(plan, matrix, &sel) {
-        Ok(p) => p,
-        Err(e) => {
-            report(e, color);
-            return Err(exit::INVALID);
-        }
-    };
+    let mut plan = select(plan, matrix, &sel)?;
     if let Some(s) = args.shard {
-        let weights = match &args.timings {
-            Some(p) => match std::fs::read_to_string(p) {
-                Ok(t) => shard::weights_from_report(&t),
-                Err(e) => {
-                    eprintln!("error: cannot read timings {}: {e}", p.display());
-                    return Err(exit::INVALID);
-                }
-            },
-            None => Default::default(),
-        };
-        plan = shard::apply(&plan, s, &weights);
+        plan = shard::apply(&plan, s, &timings(args)?);
     }
     Ok(plan)
 }
 
-pub use crate::report::diagnostic::print as report;
+/// The suite durations of `--timings`, for balancing shards (none without the flag).
+pub fn timings(args: &SelectArgs) -> Result<std::collections::HashMap<String, f64>, CliError> {
+    match &args.timings {
+        Some(p) => std::fs::read_to_string(p)
+            .map(|t| shard::weights_from_report(&t))
+            .map_err(|source| CliError::Timings {
+                path: p.clone(),
+                source,
+            }),
+        None => Ok(Default::default()),
+    }
+}
 
-/// The async runtime of a command, or exit 3 after saying why.
-pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, i32> {
+/// The async runtime of a command.
+pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, CliError> {
     let mut b = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
-    b.enable_all().build().map_err(|e| {
-        eprintln!("error: cannot start the async runtime: {e}");
-        exit::INFRA
-    })
+    b.enable_all().build().map_err(CliError::Runtime)
 }
 
-/// A client to the Docker daemon, or exit 3 after showing the diagnostic (which names the
-/// endpoint it tried).
-pub async fn connect(color: bool) -> Result<crate::docker::DockerClient, i32> {
-    crate::docker::DockerClient::connect().await.map_err(|e| {
-        report(e, color);
-        exit::INFRA
-    })
+/// A client to the Docker daemon (the error names the endpoint it tried).
+pub async fn connect() -> Result<crate::docker::DockerClient, CliError> {
+    Ok(crate::docker::DockerClient::connect().await?)
 }

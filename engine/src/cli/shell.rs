@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use super::selection::{load_matrix, narrow, report, SelectArgs};
+use super::error::{CliError, CliResult};
+use super::selection::{load_matrix, narrow, SelectArgs};
 use super::{exit, Cli};
 use crate::events::RunEvent;
 use crate::exec::context::{RunCtx, RunIds, RunInputs};
@@ -57,21 +58,11 @@ fn hint(name: &str, known: impl Iterator<Item = String>) -> String {
     }
 }
 
-pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
-    let color = cli.color.stderr();
-    let (mut loaded, matrix) = match load_matrix(cli) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
+    let (mut loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
-    let (distro, suite) = match target(&matrix, &full, args) {
-        Ok(t) => t,
-        Err(e) => {
-            report(e, color);
-            return exit::INVALID;
-        }
-    };
+    let (distro, suite) = target(&matrix, &full, args)?;
     // The distro's image chain only, as `engine build DISTRO` would run it.
     let select = SelectArgs {
         patterns: vec![distro.name.clone()],
@@ -81,14 +72,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
         shard: None,
         timings: None,
     };
-    let plan = match narrow(&full, &matrix, &select, color) {
-        Ok(p) => p.images_only(),
-        Err(code) => return code,
-    };
-    let runner_bin = match super::run::runner_or_explain() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let plan = narrow(&full, &matrix, &select)?.images_only();
     let req = RunRequest {
         jobs: 2,
         build_jobs: args
@@ -97,29 +81,25 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> i32 {
         fail_fast: true,
         keep_failed: false,
         state_dir: matrix.root.join(".engine"),
-        runner_bin,
+        runner_bin: super::run::runner_path()?,
     };
-    let runtime = match super::selection::runtime(true) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = super::selection::runtime(true)?;
     loaded.matrix = None;
     let inputs = RunInputs {
         loaded: Arc::new(loaded),
         matrix: Arc::new(matrix),
         keys,
     };
-    let code = runtime.block_on(prepare_and_open(
+    let result = runtime.block_on(prepare_and_open(
         inputs,
         &plan,
         &req,
         &distro,
         suite.as_ref(),
-        color,
     ));
     // The stdin reader may still wait in a read(): do not wait for it.
     runtime.shutdown_background();
-    code
+    result
 }
 
 /// The distro asked for, and the suite if one was: known, and applicable to each other.
@@ -157,19 +137,15 @@ fn target(
     Ok((distro.clone(), Some(suite.clone())))
 }
 
-/// Build what the distro's image chain lacks, then open the shell; the command's exit code.
+/// Build what the distro's image chain lacks, then open the shell; the shell's exit code.
 async fn prepare_and_open(
     inputs: RunInputs,
     plan: &Plan,
     req: &RunRequest,
     distro: &Distro,
     suite: Option<&Suite>,
-    color: bool,
-) -> i32 {
-    let docker = match super::selection::connect(color).await {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+) -> CliResult {
+    let docker = super::selection::connect().await?;
     eprintln!(
         "preparing {} (base, image, provision; reused when cached)",
         distro.name
@@ -178,22 +154,15 @@ async fn prepare_and_open(
     let prepared = execute(docker.clone(), inputs.clone(), plan, req, quiet).await;
     let code = prepared.exit_code();
     if code != exit::OK {
-        eprintln!(
-            "cannot open a shell: the image of {} could not be prepared (exit {code})",
-            distro.name
-        );
-        return code;
+        return Err(CliError::NotPrepared {
+            distro: distro.name.clone(),
+            code,
+        });
     }
     let ids = RunIds {
         run_id: prepared.run_id,
         run_dir: prepared.run_dir,
     };
     let ctx = RunCtx::new(docker, inputs, ids, req.runner_bin.clone(), false);
-    match crate::exec::shell::open(&ctx, distro, suite).await {
-        Ok(code) => code,
-        Err(e) => {
-            report(e, color);
-            exit::INFRA
-        }
-    }
+    Ok(crate::exec::shell::open(&ctx, distro, suite).await?)
 }

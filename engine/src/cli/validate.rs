@@ -81,7 +81,8 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
-pub fn run(cli: &Cli, args: &Args) -> i32 {
+/// The verdict of validation is the exit code: 0 valid, 2 invalid.
+pub fn run(cli: &Cli, args: &Args) -> super::error::CliResult {
     let path = matrix_path(cli);
     let loaded = spec::load(&path);
     let name = loaded
@@ -132,9 +133,5 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
             }
         }
     }
-    if valid {
-        exit::OK
-    } else {
-        exit::INVALID
-    }
+    Ok(if valid { exit::OK } else { exit::INVALID })
 }
