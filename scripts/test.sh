@@ -15,7 +15,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 # No prior build: the tests must find everything they need the way a user's command does.
-PROPTEST_CASES=${PROPTEST_CASES:-10000} cargo test --workspace --all-targets -- --include-ignored "$@" 2>&1 | tee "$log" || status=$?
+PROPTEST_CASES=${PROPTEST_CASES:-10000} cargo test --workspace --all-targets --no-fail-fast -- --include-ignored "$@" 2>&1 | tee "$log" || status=$?
 if [ "${SKIP_FRESH_CLONE:-}" != 1 ]; then
   scripts/fresh-clone.sh 2>&1 | tee -a "$log" || status=1
 fi

@@ -76,6 +76,9 @@ pub enum AurPolicy {
 pub struct StepSpec {
     pub name: String,
     pub run: String,
+    /// Run as this user; `None`: root.
+    #[serde(default)]
+    pub user: Option<String>,
     pub workdir: Option<String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,

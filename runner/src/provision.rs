@@ -83,13 +83,32 @@ fn provision(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) -> Re
     locale_policy(spec, sys, events);
     aur_policy(&spec.aur_helper, &helpers, sys, events)?;
     for s in &spec.steps {
+        let user = match &s.user {
+            Some(name) if name != "root" => match users::lookup(sys, name) {
+                Some(u) => Some(u),
+                None => {
+                    infra(
+                        events,
+                        "unknown-user",
+                        format!(
+                            "provision step `{}` runs as `{name}`, which does not exist",
+                            s.name
+                        ),
+                        Some(format!("add \"{name}\" to [provision] users")),
+                        None,
+                    );
+                    return Err(Stop::Infra);
+                }
+            },
+            _ => None,
+        };
         let r = step::run(
             &Step {
                 name: &s.name,
                 argv: step::script(&s.run),
                 workdir: s.workdir.as_deref(),
                 env: s.environment.clone(),
-                user: None,
+                user: user.as_ref(),
                 timeout: None,
             },
             events,

@@ -210,7 +210,7 @@ async fn assert_no_containers(client: &DockerClient, scope: &Scope) {
 }
 
 #[tokio::test]
-#[ignore = "Docker tier: scripts/test.sh runs it"]
+// No daemon needed: part of the fast tier.
 async fn unreachable_endpoint_is_named() {
     for endpoint in ["unix:///nonexistent.sock", "tcp://127.0.0.1:1"] {
         let err = DockerClient::connect_to(endpoint)
@@ -235,13 +235,12 @@ async fn unreachable_endpoint_is_named() {
 /// `connect()` reads DOCKER_HOST. Environment changes would race with the other tests, so
 /// this runs the check in a child process of this test binary.
 #[test]
-#[ignore = "Docker tier: scripts/test.sh runs it"]
 fn connect_honours_docker_host() {
     let exe = std::env::current_exe().expect("test binary");
     let output = std::process::Command::new(exe)
         .args([
             "--exact",
-            "docker_host_child",
+            "backend::docker_host_child",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -262,7 +261,6 @@ fn connect_honours_docker_host() {
 }
 
 #[tokio::test]
-#[ignore = "Docker tier: scripts/test.sh runs it"]
 async fn docker_host_child() {
     if std::env::var("ENGINE_DOCKER_HOST_CHILD").is_err() {
         return;

@@ -557,7 +557,7 @@ fn engine_clean_removes_leftovers_of_dead_runs_only() {
 }
 
 #[test]
-#[ignore = "Docker tier: scripts/test.sh runs it"]
+// No daemon needed: part of the fast tier.
 fn unreachable_daemon_is_exit_3_naming_the_endpoint() {
     let out = engine_cmd(
         &repo(),
@@ -927,4 +927,73 @@ fn doctor_says_a_run_can_go_or_names_what_is_missing() {
     );
     assert!(said.contains("fix: start the daemon"), "{said}");
     assert!(said.contains("1 problem to fix before a run"), "{said}");
+}
+
+/// `environment` at matrix, distro and suite level reaches the suite merged (suite over distro
+/// over matrix) and the provision steps (distro over matrix), and shows in `validate --dump`; a
+/// provision step with `user = "builder"` runs as builder.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn environment_levels_merge_and_a_provision_step_runs_as_its_user() {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    local_images();
+    let suite = "distros = [\"arch\"]\nenvironment = { LEVEL = \"suite\" }\nexecute = 'echo \"vars: $FULL_MATRIX $LEVEL $ONLY_MATRIX $ONLY_DISTRO\"'\n";
+    let p = Project::new(None, &[("env", suite)], None);
+    let m = p.path().join("matrix.toml");
+    let t = std::fs::read_to_string(&m).unwrap();
+    let step =
+        r#"  { name = "build-product", run = "./product/build.sh", inputs = ["product/**"] },"#;
+    assert!(t.contains(step), "the example's steps changed: {t}");
+    let t = t.replace(
+        step,
+        &format!(
+            "{step}\n  {{ name = \"as-builder\", run = 'echo \"step: $(id -un) $FULL_MATRIX $LEVEL\"', user = \"builder\" }},"
+        ),
+    );
+    // A value of its own, so that provisioning runs (the environment is part of its key).
+    let nonce = format!("{}-{:?}", std::process::id(), Instant::now());
+    std::fs::write(
+        &m,
+        format!("environment = {{ FULL_MATRIX = \"1\", LEVEL = \"matrix\", ONLY_MATRIX = \"m\", NONCE = {nonce:?} }}\n{t}"),
+    )
+    .unwrap();
+    let arch = p.path().join("distros/arch.toml");
+    let mut a = std::fs::read_to_string(&arch).unwrap();
+    a.push_str("\n[environment]\nLEVEL = \"distro\"\nONLY_DISTRO = \"d\"\n");
+    std::fs::write(&arch, a).unwrap();
+
+    let dump = engine(p.path(), &["validate", "--dump"]);
+    assert_eq!(dump.status.code(), Some(0), "{}", text(&dump.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&dump.stdout).unwrap();
+    assert_eq!(v["environment"]["FULL_MATRIX"], "1", "{v}");
+    assert_eq!(v["distros"]["arch"]["environment"]["LEVEL"], "distro");
+
+    let out = engine(p.path(), &["run", "arch"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let r = last_report(p.path());
+    assert_eq!(status(&r, "suite:arch:env"), "passed");
+    let log =
+        |id: &str| std::fs::read_to_string(report_node(&r, id)["log"].as_str().unwrap()).unwrap();
+    assert!(
+        log("suite:arch:env").contains("vars: 1 suite m d"),
+        "{}",
+        log("suite:arch:env")
+    );
+    let provision = log("provision:arch");
+    assert!(provision.contains("step: builder 1 distro"), "{provision}");
+    remove_run_images(&rt, &d, &r);
+    assert_no_containers_left(&rt, &d);
 }

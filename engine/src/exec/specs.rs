@@ -33,8 +33,14 @@ pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
             .map(|s| StepSpec {
                 name: s.name.clone(),
                 run: s.run.clone(),
+                user: s.user.clone(),
                 workdir: Some(matrix.workspace.target.clone()),
-                environment: s.environment.clone(),
+                // The matrix's and the distro's variables, the step's own over them.
+                environment: {
+                    let mut env = matrix.environment_of(distro);
+                    env.extend(s.environment.clone());
+                    env
+                },
             })
             .collect(),
     }
@@ -46,7 +52,12 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
         name: suite.name.clone(),
         distro: distro.name.clone(),
         workdir: matrix.workspace.target.clone(),
-        environment: suite.environment.clone(),
+        // The suite's variables over the distro's over the matrix's.
+        environment: {
+            let mut env = matrix.environment_of(distro);
+            env.extend(suite.environment.clone());
+            env
+        },
         timeout_secs: suite.timeout.as_secs().max(1),
         prepare: suite.prepare.clone(),
         execute: suite.execute.clone(),

@@ -7,6 +7,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::node::{Node, NodeKind, Skipped};
 use super::CacheKeys;
 use crate::spec::locale::same_locale;
+use crate::spec::matrix::SuiteFormat;
 use crate::spec::Matrix;
 
 /// The graph of work for a matrix.
@@ -75,7 +76,11 @@ impl Plan {
                     skipped.push(Skipped {
                         distro: name.clone(),
                         suite: sname.clone(),
-                        reason: "not in the suite's `distros` list".into(),
+                        reason: match suite.format {
+                            SuiteFormat::Legacy => "not in the suite's `distro-check` list",
+                            SuiteFormat::Native => "not in the suite's `distros` list",
+                        }
+                        .into(),
                     });
                     continue;
                 }

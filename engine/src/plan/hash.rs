@@ -92,7 +92,7 @@ fn provision_key(matrix: &Matrix, d: &Distro, image: &str, inputs: &str) -> Stri
     field(&mut h, image);
     field(&mut h, runner_protocol::VERSION);
     // The spec as JSON: every field that changes what provisioning does.
-    let spec = serde_json::json!({
+    let mut spec = serde_json::json!({
         "users": matrix.provision.users,
         "steps": matrix.provision.steps,
         "locales": d.locales,
@@ -101,6 +101,11 @@ fn provision_key(matrix: &Matrix, d: &Distro, image: &str, inputs: &str) -> Stri
         "workspace": matrix.workspace.target,
         "mounts": matrix.caches.mounts,
     });
+    // Only when set, so that matrices without it keep the keys they had.
+    let env = matrix.environment_of(d);
+    if !env.is_empty() {
+        spec["environment"] = serde_json::json!(env);
+    }
     field(&mut h, &spec.to_string());
     field(&mut h, inputs);
     h.finalize().to_hex().to_string()

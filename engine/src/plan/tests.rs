@@ -39,6 +39,7 @@ fn distro(name: &str, locales: &[&str]) -> Distro {
             cpus: None,
             pids: DEFAULT_PIDS,
         },
+        environment: BTreeMap::new(),
     }
 }
 
@@ -88,6 +89,7 @@ pub(crate) fn matrix(distros: Vec<Distro>, suites: Vec<Suite>) -> Matrix {
         distros: distros.into_iter().map(|d| (d.name.clone(), d)).collect(),
         suites: suites.into_iter().map(|s| (s.name.clone(), s)).collect(),
         pass_env: vec![],
+        environment: BTreeMap::new(),
     }
 }
 

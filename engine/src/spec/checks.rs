@@ -172,6 +172,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         distros,
         suites,
         pass_env,
+        environment: m.environment.clone(),
     });
     (matrix, cx.diags)
 }
@@ -378,6 +379,21 @@ fn provision(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Provision {
     }
     let mut steps_seen: HashMap<&str, usize> = HashMap::new();
     for (i, s) in m.provision.steps.iter().enumerate() {
+        if let Some(u) = &s.user {
+            if u != "root" && !m.provision.users.iter().any(|x| x == u) {
+                cx.error(
+                    mf,
+                    &format!("/provision/steps/{i}/user"),
+                    "check::unknown-user",
+                    format!(
+                        "provision step `{}` runs as `{u}`, which provisioning does not create",
+                        s.name
+                    ),
+                    "not in [provision] users",
+                    Some(format!("add \"{u}\" to [provision] users")),
+                );
+            }
+        }
         if let Some(first) = steps_seen.insert(s.name.as_str(), i) {
             let f = sources.get(mf);
             let mut d = locate(
@@ -407,6 +423,7 @@ fn provision(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Provision {
                 run: s.run.clone(),
                 inputs: s.inputs.clone(),
                 environment: s.environment.clone(),
+                user: s.user.clone(),
             })
             .collect(),
     }
@@ -708,6 +725,7 @@ fn resolve_distro(
         on_missing_locale: d.on_missing_locale.unwrap_or(LocalePolicy::Fail),
         aur_helper: aur?,
         container,
+        environment: d.environment.clone(),
     })
 }
 
@@ -996,6 +1014,24 @@ fn suite_distros<'d>(
         for (i, d) in list.iter().enumerate() {
             if let Some(known) = distro_names.iter().find(|n| n.eq_ignore_ascii_case(d)) {
                 runs_on.push(known);
+            } else if input.distros_complete && o.legacy {
+                // The seed's runner ignores an ID it does not test: a matrix for fewer distros
+                // loads the same task files.
+                let help = match did_you_mean(d, distro_names.iter().copied()) {
+                    Some(s) => format!("did you mean \"{s}\"? Otherwise remove it, or ignore this"),
+                    None => format!("known distros: {}", distro_names.join(", ")),
+                };
+                let file = cx.sources.get(f);
+                let w = locate(
+                    SpecDiagnostic::error(
+                        "check::unknown-distro",
+                        format!("suite `{name}` names `{d}` in distro-check, which the matrix does not declare: ignored"),
+                    ),
+                    file,
+                    &o.pointer(&format!("/distros/{i}")),
+                    "no such distro in the matrix",
+                );
+                cx.diags.push(w.warning().help(help));
             } else if input.distros_complete {
                 let help = match did_you_mean(d, distro_names.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),

@@ -101,6 +101,12 @@ impl SpecDiagnostic {
         self
     }
 
+    /// Information, not a problem: `engine validate` still exits 0.
+    pub fn note(mut self) -> Self {
+        self.severity = Severity::Advice;
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -133,7 +139,7 @@ impl SpecDiagnostic {
             severity: match self.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
-                Severity::Advice => "advice",
+                Severity::Advice => "note",
             },
             message: self.message.clone(),
             file: self.file.as_ref().map(|f| f.name.clone()),

@@ -2,7 +2,7 @@
 //! resolve it into the typed [`Matrix`]. Every problem of every file is collected, not just the first.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -271,8 +271,9 @@ fn distro_files(
     (distros, distros_complete)
 }
 
-/// Suite folders from the matrix's `suites` glob or globs (default `suites/*`); and whether all
-/// parsed.
+/// Suite folders from the matrix's `suites` glob or globs (default `suites/*`; a glob starting
+/// with `!` leaves out the folders it matches); and whether all parsed. A matched folder without
+/// a task file is a support folder (a note); a glob that yields no suite at all is an error.
 fn suites(
     root: &Path,
     matrix_file: Option<&MatrixFile>,
@@ -286,32 +287,62 @@ fn suites(
         Some(super::model::SuitesField::Globs(gs)) => gs,
         None => vec!["suites/*".to_string()],
     };
+    let left_out: Vec<PathBuf> = patterns
+        .iter()
+        .filter_map(|p| p.strip_prefix('!'))
+        .flat_map(|p| expand(root, p, true))
+        .collect();
     let mut suites = Declared::new();
     let mut suites_complete = true;
     for (i, pattern) in patterns.iter().enumerate() {
-        let dirs = expand(root, pattern, true);
+        if pattern.starts_with('!') {
+            continue;
+        }
         let pointer = if several {
             format!("/suites/{i}")
         } else {
             "/suites".to_string()
         };
-        if dirs.is_empty() {
-            let f = out.sources.get(file_id);
-            let d = SpecDiagnostic::error(
-                "check::no-suites",
-                format!("no suite folder matches `{pattern}`"),
-            );
-            out.diagnostics.push(
-                locate(d, f, &pointer, "matches no folder")
-                    .help("each suite is a folder holding task.toml (or the seed's task.yaml)"),
-            );
-            continue;
+        let dirs: Vec<PathBuf> = expand(root, pattern, true)
+            .into_iter()
+            .filter(|d| !left_out.iter().any(|x| d.starts_with(x)))
+            .collect();
+        let mut found = 0;
+        for dir in &dirs {
+            match suite_folder(dir, &pointer, file_id, &mut suites, out) {
+                Folder::Suite => found += 1,
+                Folder::Support => {}
+                Folder::Broken => suites_complete = false,
+            }
         }
-        for dir in dirs {
-            suites_complete &= suite_folder(&dir, &pointer, file_id, &mut suites, out);
+        if found == 0 && suites_complete {
+            let f = out.sources.get(file_id);
+            let (message, help) = if dirs.is_empty() {
+                (
+                    format!("no suite folder matches `{pattern}`"),
+                    "each suite is a folder holding task.toml (or the seed's task.yaml)",
+                )
+            } else {
+                (
+                    format!("no folder that `{pattern}` matches holds a task file"),
+                    "add a task.toml (or task.yaml) to the suite folders, or fix the glob",
+                )
+            };
+            let d = SpecDiagnostic::error("check::no-suites", message);
+            out.diagnostics
+                .push(locate(d, f, &pointer, "yields no suite").help(help));
         }
     }
     (suites, suites_complete)
+}
+
+/// What a folder matched by a suites glob turned out to be.
+enum Folder {
+    Suite,
+    /// No task file: support files of the suites (the seed's `tests/lib`), not a suite.
+    Support,
+    /// A task file that could not be loaded, or two of them.
+    Broken,
 }
 
 /// One folder matched by a suites glob (`pointer` in the matrix): its task file loaded into
@@ -322,7 +353,7 @@ fn suite_folder(
     file_id: FileId,
     suites: &mut Declared<SuiteFile>,
     out: &mut Loaded,
-) -> bool {
+) -> Folder {
     let name = dir
         .file_name()
         .map(|s| s.to_string_lossy().to_string())
@@ -338,22 +369,20 @@ fn suite_folder(
         );
         out.diagnostics
             .push(locate(d, f, pointer, "this glob matches it").help("keep one of the two files"));
-        return false;
+        return Folder::Broken;
     }
     if !has_toml && !has_yaml {
-        let f = out.sources.get(file_id);
-        let d = SpecDiagnostic::error(
-            "check::suite-without-task",
-            format!(
-                "suite folder `{}` holds no task.toml or task.yaml",
-                super::source::display_name(dir)
-            ),
-        );
-        out.diagnostics.push(
-            locate(d, f, pointer, "this glob matches it")
-                .help("add a task.toml with at least `execute = \"...\"`, or narrow the glob"),
-        );
-        return false;
+        let shown = super::source::display_name(dir);
+        let message = format!("{shown}: no task.toml or task.yaml, not a suite");
+        // Once, even when two globs match the folder.
+        if !out.diagnostics.iter().any(|d| d.message == message) {
+            out.diagnostics.push(
+                SpecDiagnostic::error("check::support-folder", message)
+                    .note()
+                    .help("support files of the suites (as the seed's tests/lib); leave it out with a `!` glob to silence this"),
+            );
+        }
+        return Folder::Support;
     }
     if suites.contains_key(&name) {
         let f = out.sources.get(file_id);
@@ -365,7 +394,7 @@ fn suite_folder(
             locate(d, f, pointer, "matched twice")
                 .help("suite names must be unique: rename one folder"),
         );
-        return true;
+        return Folder::Suite;
     }
     let parsed = if has_toml {
         load_file::<SuiteFile>(&toml, FileKind::Suite, out).map(|(s, id)| (s, id, false))
@@ -386,9 +415,9 @@ fn suite_folder(
                     },
                 ),
             );
-            true
+            Folder::Suite
         }
-        None => false,
+        None => Folder::Broken,
     }
 }
 
@@ -565,7 +594,7 @@ fn check_and_parse<T: DeserializeOwned>(
     let problems = schema::check(kind, &value, file, base);
     if !problems.is_empty() {
         let pointers: Vec<String> = problems.iter().filter_map(|p| p.prune.clone()).collect();
-        diags.extend(problems.into_iter().map(|p| p.diagnostic));
+        diags.extend(problems.into_iter().map(|p| lenient(kind, p.diagnostic)));
         prune(&mut value, pointers);
     }
     match serde_json::from_value::<T>(value) {
@@ -588,6 +617,16 @@ fn check_and_parse<T: DeserializeOwned>(
             }
             None
         }
+    }
+}
+
+/// The seed's task.yaml files may carry keys the format does not know (the seed's runner ignores
+/// them, and so does spread): a warning there, and the key is left out. Native files stay strict.
+fn lenient(kind: FileKind, d: SpecDiagnostic) -> SpecDiagnostic {
+    if kind == FileKind::LegacySuite && d.code == "schema::unknown-key" {
+        d.warning()
+    } else {
+        d
     }
 }
 
@@ -626,7 +665,8 @@ fn prune(value: &mut Value, mut pointers: Vec<String>) {
 fn legacy_to_native(t: LegacyTask) -> SuiteFile {
     SuiteFile {
         summary: t.summary,
-        distros: t.distro_check,
+        // The seed's runner: an empty (or absent) distro-check means every distro.
+        distros: t.distro_check.filter(|d| !d.is_empty()),
         requires: None,
         timeout: t.kill_timeout,
         retries: None,

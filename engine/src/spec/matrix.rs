@@ -24,6 +24,8 @@ pub struct Matrix {
     pub suites: BTreeMap<String, Suite>,
     /// Host variables passed to every container, by name.
     pub pass_env: Vec<String>,
+    /// Variables of every container (distros and suites override them).
+    pub environment: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,6 +90,8 @@ pub struct ProvisionStep {
     pub run: String,
     pub inputs: Vec<String>,
     pub environment: BTreeMap<String, String>,
+    /// `None`: root.
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,6 +103,17 @@ pub struct Distro {
     pub on_missing_locale: LocalePolicy,
     pub aur_helper: AurHelper,
     pub container: Container,
+    /// Variables of this distro's containers, over the matrix's.
+    pub environment: BTreeMap<String, String>,
+}
+
+impl Matrix {
+    /// The variables of `distro`'s containers: the matrix's, then the distro's over them.
+    pub fn environment_of(&self, distro: &Distro) -> BTreeMap<String, String> {
+        let mut env = self.environment.clone();
+        env.extend(distro.environment.clone());
+        env
+    }
 }
 
 /// What a container may do and take.

@@ -44,6 +44,10 @@ pub struct MatrixFile {
     /// masked (***) in logs, reports and events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_env: Vec<String>,
+    /// Environment variables of every container, provisioning steps and suites alike (e.g. the
+    /// seed's FULL_MATRIX = "1"). A distro's `environment` overrides these, a suite's overrides both.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
 }
 
 /// Where the distros come from.
@@ -184,6 +188,10 @@ pub struct ProvisionStep {
     /// Environment variables for this step.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+    /// Run as this user (root or one of `users`), e.g. "builder" for `rustup default stable` in
+    /// the builder's home. Default: root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// One distro (a file under `distros/`, or an inline `[distros.NAME]` table).
@@ -214,6 +222,10 @@ pub struct DistroFile {
     /// What the containers of this distro may do and take (suites may override).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerSection>,
+    /// Environment variables of this distro's containers, over the matrix's `environment`
+    /// (a suite's own `environment` overrides these).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
 }
 
 /// Privileges and resource limits of containers. Nothing is granted unless declared here, and

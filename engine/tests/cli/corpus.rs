@@ -16,6 +16,10 @@ struct Case {
     file: String,
     code: String,
     at: Option<String>,
+    /// `# exit: N`, default 2; `# severity: warning` (or `note`), default error: what the
+    /// seed's task.yaml rules make lenient is still reported, at its place.
+    exit: i32,
+    severity: String,
     text: String,
 }
 
@@ -46,6 +50,8 @@ fn cases() -> Vec<Case> {
             file,
             code,
             at,
+            exit: header("exit").map_or(2, |e| e.parse().expect("# exit: N")),
+            severity: header("severity").unwrap_or_else(|| "error".into()),
             text,
         });
     }
@@ -80,11 +86,12 @@ fn every_defect_is_reported_at_its_place() {
 
         let human = engine(&root, &["validate", "-m", matrix]);
         let json = engine(&root, &["validate", "-m", matrix, "--format", "json"]);
-        if human.status.code() != Some(2) || json.status.code() != Some(2) {
+        if human.status.code() != Some(case.exit) || json.status.code() != Some(case.exit) {
             failures.push(format!(
-                "{}: exit {:?}, want 2\n{}",
+                "{}: exit {:?}, want {}\n{}",
                 case.name,
                 human.status.code(),
+                case.exit,
                 stderr(&human)
             ));
             continue;
@@ -101,6 +108,13 @@ fn every_defect_is_reported_at_its_place() {
             ));
             continue;
         };
+        if hit["severity"] != case.severity.as_str() {
+            failures.push(format!(
+                "{}: `{}` is a {}, want a {}",
+                case.name, case.code, hit["severity"], case.severity
+            ));
+            continue;
+        }
         if let Some(at) = &case.at {
             let file = hit["file"].as_str().unwrap_or_default();
             let content = std::fs::read_to_string(root.join(file)).unwrap_or_default();

@@ -5,9 +5,11 @@
 //! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
 //! - [`plan`]: `graph`, `list` and `plan` output (snapshots), selection and shards
 //! - [`fuzz`]: no input makes the loader panic (property tests; `PROPTEST_CASES` scales them)
+//! - [`seed_tree`]: the seed project's `tests/` tree as it is (support folders, task.yaml rules)
 
 mod common;
 mod corpus;
 mod fuzz;
 mod plan;
+mod seed_tree;
 mod validate;

@@ -187,3 +187,37 @@ fn every_property_has_a_description() {
         );
     }
 }
+
+/// Under `bash -e`, a line `! cmd` that is not the last one never fails the script (errexit
+/// ignores negated pipelines): every such assertion in the repository's suites says
+/// `|| exit 1`, so that it can fail.
+#[test]
+fn no_suite_assertion_is_a_bare_negation() {
+    let root = repo_root();
+    let mut files = Vec::new();
+    for dir in ["suites", "examples/local/suites"] {
+        for suite in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+            for name in ["task.toml", "task.yaml"] {
+                let f = suite.path().join(name);
+                if f.is_file() {
+                    files.push(f);
+                }
+            }
+        }
+    }
+    assert!(files.len() > 10, "suites not found: {files:?}");
+    let mut bare = Vec::new();
+    for f in &files {
+        for (i, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            let l = line.trim_start();
+            if l.starts_with("! ") && !l.contains("||") {
+                bare.push(format!("{}:{}: {line}", f.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        bare.is_empty(),
+        "assertions that cannot fail:\n{}",
+        bare.join("\n")
+    );
+}

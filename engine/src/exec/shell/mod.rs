@@ -74,7 +74,8 @@ fn container_spec(
 ) -> Result<ContainerSpec, SessionError> {
     let io = ctx.io_dir(node)?;
     let binds = ctx.binds(&distro.name, &io, Phase::Suite)?;
-    let mut env = std::collections::BTreeMap::new();
+    // What a suite container of this distro gets: the matrix's and the distro's variables.
+    let mut env = ctx.matrix.environment_of(distro);
     let mut workdir = ctx.matrix.workspace.target.clone();
     if let Some(s) = suite {
         // Exactly what the runner gives the suite's steps (the suite's own values win).
