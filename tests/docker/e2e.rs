@@ -931,7 +931,8 @@ fn doctor_says_a_run_can_go_or_names_what_is_missing() {
 
 /// `environment` at matrix, distro and suite level reaches the suite merged (suite over distro
 /// over matrix) and the provision steps (distro over matrix), and shows in `validate --dump`; a
-/// provision step with `user = "builder"` runs as builder.
+/// provision step with `user = "builder"` runs as builder; a cache mounted inside the read-only
+/// workspace (the root matrix's cargo target) is writable while the workspace is not.
 #[test]
 #[ignore = "Docker tier: scripts/test.sh runs it"]
 fn environment_levels_merge_and_a_provision_step_runs_as_its_user() {
@@ -954,8 +955,16 @@ fn environment_levels_merge_and_a_provision_step_runs_as_its_user() {
     let t = t.replace(
         step,
         &format!(
-            "{step}\n  {{ name = \"as-builder\", run = 'echo \"step: $(id -un) $FULL_MATRIX $LEVEL\"', user = \"builder\" }},"
+            "{step}\n  {{ name = \"as-builder\", run = 'echo \"step: $(id -un) $FULL_MATRIX $LEVEL\"', user = \"builder\" }},\n  {{ name = \"nested\", run = 'echo built > /workspace/out/artifact; if touch /workspace/not-allowed 2>/dev/null; then echo workspace-writable; exit 1; fi' }},"
         ),
+    );
+    // A writable cache inside the read-only workspace, as the root matrix's cargo target.
+    let aur = "aur-build = ";
+    assert!(t.contains(aur), "{t}");
+    let t = t.replacen(
+        aur,
+        "out = { source = \"out/{distro}\", target = \"/workspace/out\", phases = [\"provision\"] }\naur-build = ",
+        1,
     );
     // A value of its own, so that provisioning runs (the environment is part of its key).
     let nonce = format!("{}-{:?}", std::process::id(), Instant::now());
@@ -975,6 +984,8 @@ fn environment_levels_merge_and_a_provision_step_runs_as_its_user() {
     assert_eq!(v["environment"]["FULL_MATRIX"], "1", "{v}");
     assert_eq!(v["distros"]["arch"]["environment"]["LEVEL"], "distro");
 
+    let artifact = repo().join("examples/local/.cache/engine/out/arch/artifact");
+    let _ = std::fs::remove_file(&artifact);
     let out = engine(p.path(), &["run", "arch"]);
     assert_eq!(
         out.status.code(),
@@ -994,6 +1005,12 @@ fn environment_levels_merge_and_a_provision_step_runs_as_its_user() {
     );
     let provision = log("provision:arch");
     assert!(provision.contains("step: builder 1 distro"), "{provision}");
+    assert_eq!(
+        std::fs::read_to_string(&artifact).unwrap_or_default(),
+        "built\n",
+        "the nested cache was not writable: {provision}"
+    );
+    assert!(!p.path().join("not-allowed").exists());
     remove_run_images(&rt, &d, &r);
     assert_no_containers_left(&rt, &d);
 }

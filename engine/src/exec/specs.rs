@@ -5,8 +5,7 @@ use runner_protocol::spec::{AurSpec, LocaleSpec, ProvisionSpec, StepSpec, SuiteS
 use crate::spec::matrix::{Distro, Suite};
 use crate::spec::Matrix;
 
-/// Where the AUR build folder is, and who builds: the seed's layout.
-const AUR_BUILD_DIR: &str = "/home/builder/build";
+/// Who builds the AUR helper: the seed's layout (the folder is the distro's `build_dir`).
 const AUR_BUILD_USER: &str = "builder";
 
 pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
@@ -23,7 +22,7 @@ pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
             helpers: distro.aur_helper.helpers.clone(),
             package: distro.aur_helper.package.clone(),
             source: distro.aur_helper.source.clone(),
-            build_dir: AUR_BUILD_DIR.into(),
+            build_dir: distro.aur_helper.build_dir.clone(),
             build_user: AUR_BUILD_USER.into(),
         },
         steps: matrix

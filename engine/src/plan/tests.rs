@@ -30,6 +30,7 @@ fn distro(name: &str, locales: &[&str]) -> Distro {
             helpers: vec![],
             package: None,
             source: None,
+            build_dir: DEFAULT_AUR_BUILD_DIR.into(),
         },
         container: Container {
             privileged: false,

@@ -147,6 +147,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
             distros.insert(name.clone(), distro);
         }
     }
+    check_aur_build_folders(&mut cx, input, &distros, &caches);
     let mut suites = BTreeMap::new();
     let distro_names: Vec<&str> = input.distros.keys().map(String::as_str).collect();
     for (name, (s, origin)) in input.suites {
@@ -175,6 +176,55 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         environment: m.environment.clone(),
     });
     (matrix, cx.diags)
+}
+
+/// A distro that builds its AUR helper should keep the build folder on a cache mount of the
+/// provisioning phase: otherwise every provisioning clones it afresh (a warning, not an error).
+fn check_aur_build_folders(
+    cx: &mut Ctx<'_>,
+    input: &Input<'_>,
+    distros: &BTreeMap<String, Distro>,
+    caches: &Caches,
+) {
+    for (name, d) in distros {
+        let a = &d.aur_helper;
+        if !matches!(a.policy, AurPolicy::Install | AurPolicy::DetectOrInstall) {
+            continue;
+        }
+        let dir = a.build_dir.trim_end_matches('/');
+        let covered = caches.mounts.iter().any(|m| {
+            let t = m.target.trim_end_matches('/');
+            m.applies_to(Phase::Provision) && (dir == t || dir.starts_with(&format!("{t}/")))
+        });
+        if covered {
+            continue;
+        }
+        let Some((file, origin)) = input.distros.get(name) else {
+            continue;
+        };
+        let set = file
+            .aur_helper
+            .as_ref()
+            .is_some_and(|s| s.build_dir.is_some());
+        let pointer = origin.pointer(if set {
+            "/aur_helper/build_dir"
+        } else {
+            "/aur_helper/policy"
+        });
+        let f = cx.sources.get(origin.file);
+        let w = locate(
+            SpecDiagnostic::error(
+                "check::aur-build-uncached",
+                format!("the AUR build folder {dir} of `{name}` is on no cache mount: every provisioning clones the helper afresh"),
+            ),
+            f,
+            &pointer,
+            "builds the helper",
+        );
+        cx.diags.push(w.warning().help(format!(
+            "add a mount such as `aur-build = {{ source = \"aur-build/{{distro}}\", target = \"{dir}\", exclusive = true, phases = [\"provision\"] }}`"
+        )));
+    }
 }
 
 /// `[engine]`: concurrency, timeout, fail-fast.
@@ -891,6 +941,10 @@ fn resolve_aur(
         helpers,
         package: a.package.clone(),
         source: a.source.clone(),
+        build_dir: a
+            .build_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_AUR_BUILD_DIR.to_string()),
     })
 }
 

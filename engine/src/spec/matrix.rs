@@ -216,7 +216,12 @@ pub struct AurHelper {
     pub helpers: Vec<String>,
     pub package: Option<String>,
     pub source: Option<String>,
+    /// Where the package is cloned and built (absolute, in the container).
+    pub build_dir: String,
 }
+
+/// Where the AUR helper's package is built unless a distro says otherwise: the seed's layout.
+pub const DEFAULT_AUR_BUILD_DIR: &str = "/home/builder/build";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

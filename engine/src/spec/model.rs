@@ -304,6 +304,11 @@ pub struct AurHelperSection {
     /// Git URL of the package's AUR repository. Required by "install" and "detect-or-install".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Where the helper's package is cloned and built, as the build user. Put a cache mount on
+    /// it (`phases = ["provision"]`) so that later provisionings pull instead of cloning.
+    /// Default: "/home/builder/build".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_dir: Option<String>,
 }
 
 /// One suite (`suites/NAME/task.toml`).

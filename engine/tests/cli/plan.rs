@@ -124,7 +124,7 @@ fn graph_json_lists_nodes_with_deps_and_keys() {
     let out = engine(&repo_root(), &["graph", "--json", "--distros", "arch"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let nodes = v["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 3 + 7);
+    assert_eq!(nodes.len(), 3 + 9);
     assert_eq!(nodes[1]["id"], "image:arch");
     assert_eq!(nodes[1]["deps"][0], "base:arch");
     assert_eq!(nodes[1]["cache_key"].as_str().unwrap().len(), 64);
@@ -142,7 +142,7 @@ fn github_matrix_shards_cover_every_suite_once() {
     assert_eq!(jobs.len(), 3);
     assert_eq!(jobs[1]["command"], "engine run --shard 2/3");
     let total: u64 = jobs.iter().map(|j| j["suites"].as_u64().unwrap()).sum();
-    assert_eq!(total, 28);
+    assert_eq!(total, 36);
     // Each shard's own listing agrees with the matrix it was given.
     let mut seen = std::collections::HashSet::new();
     for k in 1..=3 {
@@ -160,5 +160,5 @@ fn github_matrix_shards_cover_every_suite_once() {
             assert!(seen.insert(s.to_string()), "{s} in two shards");
         }
     }
-    assert_eq!(seen.len(), 28);
+    assert_eq!(seen.len(), 36);
 }

@@ -8,7 +8,7 @@ fn root_matrix_is_valid_with_a_summary_line() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let line = stdout(&out);
     assert!(
-        line.starts_with("matrix.toml is valid: 4 distros, 7 suites, 5 cache mounts"),
+        line.starts_with("matrix.toml is valid: 4 distros, 9 suites, 5 cache mounts"),
         "{line}"
     );
 }
@@ -220,4 +220,51 @@ fn no_suite_assertion_is_a_bare_negation() {
         "assertions that cannot fail:\n{}",
         bare.join("\n")
     );
+}
+
+/// The AUR build folder is a setting: validate warns when no provisioning cache mount keeps it
+/// (then every provisioning clones afresh), and a folder below a mount is covered.
+#[test]
+fn an_aur_build_folder_on_no_cache_mount_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
+    let codes = |root: &std::path::Path| -> Vec<(String, String)> {
+        let out = engine(root, &["validate", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["code"].as_str().unwrap().to_string(),
+                    d["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let warning = (
+        "check::aur-build-uncached".to_string(),
+        "warning".to_string(),
+    );
+    assert!(!codes(&root).contains(&warning), "the base mounts it");
+    let arch = root.join("distros/arch.toml");
+    let a = std::fs::read_to_string(&arch).unwrap();
+    std::fs::write(
+        &arch,
+        a.replace(
+            "[aur_helper]",
+            "[aur_helper]\nbuild_dir = \"/home/builder/build/paru\"",
+        ),
+    )
+    .unwrap();
+    assert!(!codes(&root).contains(&warning), "below the mount: covered");
+    std::fs::write(
+        &arch,
+        a.replace("[aur_helper]", "[aur_helper]\nbuild_dir = \"/srv/aur\""),
+    )
+    .unwrap();
+    assert!(codes(&root).contains(&warning), "{:?}", codes(&root));
 }
