@@ -733,13 +733,17 @@ async fn commit_produces_a_labelled_image() {
     .await;
     assert!(outcome.succeeded() && outcome.kept, "{outcome:?}");
 
+    let container = outcome
+        .container_id
+        .clone()
+        .expect("a kept container has an id");
     let (repo, tag) = ("engine-test/provisioned", scope.run.as_str());
     let committed = format!("{repo}:{tag}");
     let mut extra = scope.labels("provision");
     extra.insert(labels::CONTENT_HASH.into(), "abc123".into());
     let id = client
         .commit(
-            &outcome.container_id,
+            &container,
             repo,
             tag,
             &extra,
@@ -748,10 +752,7 @@ async fn commit_produces_a_labelled_image() {
         .await
         .expect("commit");
     assert!(id.starts_with("sha256:"), "{id}");
-    assert!(client
-        .remove(&outcome.container_id, true)
-        .await
-        .expect("remove kept"));
+    assert!(client.remove(&container, true).await.expect("remove kept"));
 
     let got = client
         .image_labels(&committed)

@@ -17,6 +17,9 @@ pub struct Args {
     /// Print the resolved matrix (defaults applied, paths absolute) as JSON.
     #[arg(long)]
     pub dump: bool,
+    /// List every diagnostic code with what it means, and exit.
+    #[arg(long)]
+    pub list_codes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +86,10 @@ fn terminal_width() -> usize {
 
 /// The verdict of validation is the exit code: 0 valid, 2 invalid.
 pub fn run(cli: &Cli, args: &Args) -> super::error::CliResult {
+    if args.list_codes {
+        print!("{}", crate::spec::codes::table());
+        return Ok(exit::OK);
+    }
     let path = matrix_path(cli);
     let loaded = spec::load(&path);
     let name = loaded

@@ -45,8 +45,8 @@ pub enum Ending {
 /// The result of [`DockerClient::run_to_completion`].
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// Empty when the run was cancelled before the container was created.
-    pub container_id: String,
+    /// `None` when the run was cancelled before the container was created.
+    pub container_id: Option<String>,
     /// `None` only when the run was cancelled before the container started.
     pub exit: Option<ExitInfo>,
     pub ending: Ending,
@@ -108,7 +108,7 @@ impl DockerClient {
     ) -> Result<RunOutcome, DockerError> {
         if options.cancel.is_cancelled() {
             return Ok(RunOutcome {
-                container_id: String::new(),
+                container_id: None,
                 exit: None,
                 ending: Ending::Cancelled,
                 duration: Duration::ZERO,
@@ -215,7 +215,7 @@ impl DockerClient {
             None => Ending::Exited,
         };
         Ok(RunOutcome {
-            container_id: id.to_string(),
+            container_id: Some(id.to_string()),
             exit: Some(exit),
             ending,
             duration,

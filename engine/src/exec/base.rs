@@ -11,6 +11,7 @@ use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
 use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::NodeKind;
+use crate::spec::codes::Code;
 use crate::spec::matrix::{Base, Distro, PullPolicy};
 use crate::spec::SpecDiagnostic;
 
@@ -58,7 +59,7 @@ async fn pulled(
             return NodeResult::new(Outcome::Cached);
         }
         let d = SpecDiagnostic::error(
-            "infra::base-missing",
+            Code::InfraBaseMissing,
             format!("base image `{reference}` of distro `{}` is not present and pull = \"never\"", distro.name),
         )
         .help("load the image into the daemon (docker load / docker import), or set pull = \"missing\"");
@@ -86,7 +87,7 @@ async fn pulled(
         }
         Err(e) => {
             let d = SpecDiagnostic::error(
-                "infra::base-unavailable",
+                Code::InfraBaseUnavailable,
                 format!("base image `{reference}` of distro `{}` is absent and cannot be pulled", distro.name),
             )
             .help(format!(
@@ -184,7 +185,7 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     };
     if !status.success() || !tar.is_file() {
         let d = SpecDiagnostic::error(
-            "infra::rootfs-script",
+            Code::InfraRootfsScript,
             format!(
                 "the rootfs script of distro `{}` failed ({status})",
                 distro.name

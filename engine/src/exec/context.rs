@@ -176,6 +176,7 @@ impl RunCtx {
         for mount in m.caches.mounts.iter().filter(|m| m.applies_to(phase)) {
             let host = mount.host_path(&m.caches.root, distro);
             std::fs::create_dir_all(&host)?;
+            self.mount_point_in_workspace(&mount.target)?;
             binds.push(Bind {
                 host,
                 container: mount.target.clone(),
@@ -183,6 +184,27 @@ impl RunCtx {
             });
         }
         Ok(binds)
+    }
+
+    /// A cache mounted inside the workspace (the root matrix's `/workspace/target`) needs its
+    /// mount point to exist in the workspace: Docker cannot create it in a read-only bind. So
+    /// the empty folder is made on the host, in the workspace folder, when missing.
+    fn mount_point_in_workspace(&self, target: &str) -> std::io::Result<()> {
+        let ws = &self.matrix.workspace;
+        let Some(rel) = target
+            .strip_prefix(ws.target.trim_end_matches('/'))
+            .and_then(|r| r.strip_prefix('/'))
+        else {
+            return Ok(());
+        };
+        let rel = Path::new(rel);
+        if rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            std::fs::create_dir_all(ws.source.join(rel))?;
+        }
+        Ok(())
     }
 
     /// A container that runs the runner for `job`, the values of its passed variables masked

@@ -11,6 +11,7 @@ use super::log::NodeLog;
 use crate::docker::{BuildRequest, DockerError};
 use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::NodeKind;
+use crate::spec::codes::Code;
 use crate::spec::matrix::Distro;
 use crate::spec::SpecDiagnostic;
 
@@ -57,7 +58,7 @@ pub async fn run(
         Ok(_) => NodeResult::new(Outcome::Passed),
         Err(DockerError::BuildFailed { tail, .. }) => {
             let d = SpecDiagnostic::error(
-                "infra::image-build",
+                Code::InfraImageBuild,
                 format!("the image of distro `{}` failed to build", distro.name),
             )
             .help(format!(

@@ -115,8 +115,8 @@ pub async fn run(
         key: &key,
     };
     let result = finish(ctx, distro, &io, &outcome, target, log).await;
-    if !outcome.container_id.is_empty() {
-        let _ = ctx.docker.remove(&outcome.container_id, true).await;
+    if let Some(id) = &outcome.container_id {
+        let _ = ctx.docker.remove(id, true).await;
     }
     result
 }
@@ -155,15 +155,10 @@ async fn finish(
         };
         return infra(InfraKind::Provision, what).with_tail(log.tail(15));
     }
-    commit(
-        ctx,
-        distro,
-        &outcome.container_id,
-        target,
-        &found.facts,
-        log,
-    )
-    .await
+    let Some(container) = &outcome.container_id else {
+        return infra(InfraKind::Engine, "the provision container is gone".into());
+    };
+    commit(ctx, distro, container, target, &found.facts, log).await
 }
 
 /// A container that did not end by itself: cancelled, out of time, out of memory, killed.

@@ -15,6 +15,7 @@ use super::provision::Facts;
 use super::specs;
 use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{InfraKind, NodeResult, Outcome};
+use crate::spec::codes::Code;
 use crate::spec::locale::same_locale;
 use crate::spec::matrix::{Distro, Expect, LocalePolicy, Phase, Suite};
 use crate::spec::SpecDiagnostic;
@@ -141,7 +142,7 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
                 ),
             };
             let d = SpecDiagnostic::error(
-                "infra::locale-missing",
+                Code::InfraLocaleMissing,
                 format!("suite `{}` needs locale {missing}, which {} declares but its image does not provide", suite.name, distro.name),
             )
             .help(remedy);
@@ -234,11 +235,11 @@ async fn once(
     };
     let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log);
     // Keep only failed containers for debugging; say how to enter them.
-    if outcome.kept {
+    if let (true, Some(id)) = (outcome.kept, &outcome.container_id) {
         if matches!(verdict, Attempt::Passed) {
-            let _ = ctx.docker.remove(&outcome.container_id, true).await;
+            let _ = ctx.docker.remove(id, true).await;
         } else {
-            let short = &outcome.container_id[..outcome.container_id.len().min(12)];
+            let short = &id[..id.len().min(12)];
             log.note(&format!("container kept: docker start {short} && docker exec -it {short} bash -l   (then: docker rm -f {short})"));
         }
     }

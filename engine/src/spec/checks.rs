@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+use super::codes::Code;
 use super::diag::SpecDiagnostic;
 use super::load::{key_span, locate, Origin};
 use super::locale::same_locale;
@@ -41,7 +42,7 @@ impl Ctx<'_> {
         &mut self,
         file: FileId,
         pointer: &str,
-        code: &str,
+        code: Code,
         message: String,
         label: &str,
         help: Option<String>,
@@ -60,7 +61,7 @@ impl Ctx<'_> {
                 self.error(
                     file,
                     pointer,
-                    "check::bad-duration",
+                    Code::CheckBadDuration,
                     format!("duration `{text}` is zero"),
                     "must be positive",
                     Some("use a positive duration such as \"10m\"".into()),
@@ -72,7 +73,7 @@ impl Ctx<'_> {
                 self.error(
                     file,
                     pointer,
-                    "check::bad-duration",
+                    Code::CheckBadDuration,
                     format!("`{text}` is not a duration: {e}"),
                     "not a duration",
                     Some("write a number and a unit, e.g. \"90s\", \"10m\", \"1h 30m\"".into()),
@@ -214,7 +215,7 @@ fn check_aur_build_folders(
         let f = cx.sources.get(origin.file);
         let w = locate(
             SpecDiagnostic::error(
-                "check::aur-build-uncached",
+                Code::CheckAurBuildUncached,
                 format!("the AUR build folder {dir} of `{name}` is on no cache mount: every provisioning clones the helper afresh"),
             ),
             f,
@@ -243,7 +244,7 @@ fn engine_settings(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> EngineSettin
             cx.error(
                 mf,
                 &format!("/engine/{key}"),
-                "check::zero",
+                Code::CheckZero,
                 format!("`engine.{key}` is 0"),
                 "nothing could run",
                 Some("use at least 1, or remove it for the default".into()),
@@ -265,7 +266,7 @@ fn workspace(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile) -> Works
         cx.error(
             mf,
             "/workspace/source",
-            "check::missing-folder",
+            Code::CheckMissingFolder,
             format!("workspace folder `{}` does not exist", ws_source.display()),
             "no such folder",
             None,
@@ -280,7 +281,7 @@ fn workspace(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile) -> Works
         cx.error(
             mf,
             "/workspace/target",
-            "check::relative-target",
+            Code::CheckRelativeTarget,
             format!("`{ws_target}` is not an absolute container path"),
             "must start with /",
             None,
@@ -313,7 +314,7 @@ fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: 
             cx.error(
                 mf,
                 &format!("{base}/source"),
-                "check::cache-escape",
+                Code::CheckCacheEscape,
                 format!("cache mount `{name}` reaches outside the cache root"),
                 "absolute or `..` path",
                 Some(format!("cache sources are folders under the cache root ({}); write a relative path without `..`", m.caches.root.as_deref().unwrap_or(".cache/engine"))),
@@ -323,7 +324,7 @@ fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: 
             cx.error(
                 mf,
                 &format!("{base}/target"),
-                "check::relative-target",
+                Code::CheckRelativeTarget,
                 format!("`{}` is not an absolute container path", mount.target),
                 "must start with /",
                 None,
@@ -334,7 +335,7 @@ fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: 
             let f = sources.get(mf);
             let mut d = locate(
                 SpecDiagnostic::error(
-                    "check::duplicate-target",
+                    Code::CheckDuplicateTarget,
                     format!("two mounts on container path `{}`", mount.target),
                 ),
                 f,
@@ -393,7 +394,7 @@ fn pass_env(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Vec<String> {
         if valid_env_name(name) {
             pass_env.push(name.clone());
         } else {
-            cx.error(mf, &format!("/pass_env/{i}"), "check::bad-env-name", format!("`{name}` is not an environment variable name"), "names only, never values", Some("list variable names such as \"GITHUB_TOKEN\"; the values are read from the host at run time".into()));
+            cx.error(mf, &format!("/pass_env/{i}"), Code::CheckBadEnvName, format!("`{name}` is not an environment variable name"), "names only, never values", Some("list variable names such as \"GITHUB_TOKEN\"; the values are read from the host at run time".into()));
         }
     }
 
@@ -410,7 +411,7 @@ fn provision(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Provision {
             cx.error(
                 mf,
                 &ptr,
-                "check::bad-user",
+                Code::CheckBadUser,
                 format!("`{u}` is not a valid user name"),
                 "invalid user name",
                 Some("use lowercase letters, digits, `-` and `_`, starting with a letter".into()),
@@ -420,7 +421,7 @@ fn provision(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Provision {
             cx.error(
                 mf,
                 &ptr,
-                "check::duplicate-name",
+                Code::CheckDuplicateName,
                 format!("user `{u}` is listed twice"),
                 "duplicate",
                 None,
@@ -434,7 +435,7 @@ fn provision(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Provision {
                 cx.error(
                     mf,
                     &format!("/provision/steps/{i}/user"),
-                    "check::unknown-user",
+                    Code::CheckUnknownUser,
                     format!(
                         "provision step `{}` runs as `{u}`, which provisioning does not create",
                         s.name
@@ -448,7 +449,7 @@ fn provision(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> Provision {
             let f = sources.get(mf);
             let mut d = locate(
                 SpecDiagnostic::error(
-                    "check::duplicate-name",
+                    Code::CheckDuplicateName,
                     format!("two provision steps are named `{}`", s.name),
                 ),
                 f,
@@ -533,7 +534,7 @@ fn check_host_path(
             cx.error(
                 file,
                 pointer,
-                "check::docker-socket",
+                Code::CheckDockerSocket,
                 format!("`{}` would give containers the Docker socket ({})", resolved.display(), sock.display()),
                 "exposes the Docker daemon",
                 Some(format!("the socket is root on the host; if you really mean it, list \"{}\" in allow_host_paths", sock.display())),
@@ -546,7 +547,7 @@ fn check_host_path(
         cx.error(
             file,
             pointer,
-            "check::host-path",
+            Code::CheckHostPath,
             format!("`{}` is outside the project ({})", resolved.display(), project.display()),
             "outside the project folder",
             Some(format!("mounts stay inside the project unless the matrix allows more: add \"{}\" to allow_host_paths", resolved.display())),
@@ -562,7 +563,7 @@ fn check_container(cx: &mut Ctx<'_>, file: FileId, base: &str, c: &ContainerSect
             cx.error(
                 file,
                 &format!("{base}/container/memory"),
-                "check::bad-size",
+                Code::CheckBadSize,
                 e,
                 "not a size",
                 None,
@@ -574,7 +575,7 @@ fn check_container(cx: &mut Ctx<'_>, file: FileId, base: &str, c: &ContainerSect
         cx.error(
             file,
             &format!("{base}/container/cpus"),
-            "check::out-of-range",
+            Code::CheckOutOfRange,
             "cpus must be a positive number".into(),
             "out of range",
             None,
@@ -585,7 +586,7 @@ fn check_container(cx: &mut Ctx<'_>, file: FileId, base: &str, c: &ContainerSect
         cx.error(
             file,
             &format!("{base}/container/pids"),
-            "check::out-of-range",
+            Code::CheckOutOfRange,
             "pids must be at least 1".into(),
             "nothing could run",
             None,
@@ -598,7 +599,7 @@ fn check_container(cx: &mut Ctx<'_>, file: FileId, base: &str, c: &ContainerSect
             cx.error(
                 file,
                 &format!("{base}/container/capabilities/{i}"),
-                "check::bad-capability",
+                Code::CheckBadCapability,
                 format!("`{cap}` is not a capability name"),
                 "e.g. \"SYS_ADMIN\"",
                 None,
@@ -635,7 +636,7 @@ fn check_placeholders(cx: &mut Ctx<'_>, file: FileId, pointer: &str, text: &str)
                     .map(|i| s.value.start + i..s.value.start + i + raw.len())
             });
             let mut d = SpecDiagnostic::error(
-                "check::unknown-placeholder",
+                Code::CheckUnknownPlaceholder,
                 format!("unknown placeholder `{raw}`"),
             )
             .in_file(f);
@@ -671,7 +672,7 @@ fn resolve_image(
                 cx.error(
                     file,
                     &format!("{base}/image/dockerfile"),
-                    "check::missing-file",
+                    Code::CheckMissingFile,
                     format!("Dockerfile `{d}` does not exist"),
                     "no such file",
                     Some(format!("looked for {}", super::source::display_name(&p))),
@@ -686,7 +687,7 @@ fn resolve_image(
             if !p.is_file() {
                 let f = cx.sources.get(file);
                 cx.diags.push(
-                    locate(SpecDiagnostic::error("check::missing-file", "no Dockerfile: docker/Dockerfile does not exist and [image] names none"), f, "", "")
+                    locate(SpecDiagnostic::error(Code::CheckMissingFile, "no Dockerfile: docker/Dockerfile does not exist and [image] names none"), f, "", "")
                         .help("add docker/Dockerfile (FROM ${BASE_IMAGE}) or set [image] dockerfile = \"...\""),
                 );
                 return None;
@@ -701,7 +702,7 @@ fn resolve_image(
                 cx.error(
                     file,
                     &format!("{base}/image/context"),
-                    "check::missing-folder",
+                    Code::CheckMissingFolder,
                     format!("build context `{c}` does not exist"),
                     "no such folder",
                     None,
@@ -719,7 +720,7 @@ fn resolve_image(
             cx.error(
                 file,
                 &format!("{base}/image/build_args/BASE_IMAGE"),
-                "check::reserved",
+                Code::CheckReserved,
                 "`BASE_IMAGE` is set by the engine".into(),
                 "reserved build argument",
                 Some("declare the base with `base_image` or `base_rootfs` in the distro".into()),
@@ -791,7 +792,7 @@ fn check_distro_name(cx: &mut Ctx<'_>, name: &str, o: &Origin) -> bool {
         };
         cx.diags.push(
             SpecDiagnostic::error(
-                "check::bad-name",
+                Code::CheckBadName,
                 format!("`{name}` is not a valid distro name"),
             )
             .in_file(file)
@@ -823,7 +824,7 @@ fn resolve_base(
                 cx.error(
                     f,
                     &o.pointer("/base_rootfs/script"),
-                    "check::missing-file",
+                    Code::CheckMissingFile,
                     format!("rootfs script `{}` does not exist", rf.script),
                     "no such file",
                     Some(format!(
@@ -842,7 +843,7 @@ fn resolve_base(
             cx.error(
                 f,
                 &o.pointer("/base_rootfs"),
-                "check::base",
+                Code::CheckBase,
                 format!("distro `{name}` declares both `base_image` and `base_rootfs`"),
                 "second base",
                 Some("keep exactly one of the two".into()),
@@ -851,7 +852,7 @@ fn resolve_base(
         }
         (None, None) => {
             let file = cx.sources.get(f);
-            let d = SpecDiagnostic::error("check::base", format!("distro `{name}` has no base"));
+            let d = SpecDiagnostic::error(Code::CheckBase, format!("distro `{name}` has no base"));
             // Point at the start of the distro's table: where the missing key belongs.
             let d = match file.spans.first_key(&o.base) {
                 Some(span) => d
@@ -874,7 +875,7 @@ fn check_locales(cx: &mut Ctx<'_>, d: &DistroFile, o: &Origin) {
             cx.error(
                 f,
                 &o.pointer(&format!("/locales/{i}")),
-                "check::duplicate-name",
+                Code::CheckDuplicateName,
                 format!("locale `{l}` is listed twice"),
                 "duplicate",
                 None,
@@ -884,7 +885,7 @@ fn check_locales(cx: &mut Ctx<'_>, d: &DistroFile, o: &Origin) {
             cx.error(
                 f,
                 &o.pointer(&format!("/locales/{i}")),
-                "check::bad-locale",
+                Code::CheckBadLocale,
                 format!("`{l}` names no charset"),
                 "e.g. \"de_DE.UTF-8\"",
                 Some(format!("did you mean \"{l}.UTF-8\"?")),
@@ -928,7 +929,7 @@ fn resolve_aur(
             cx.error(
                 o.file,
                 &o.pointer("/aur_helper/policy"),
-                "check::aur-incomplete",
+                Code::CheckAurIncomplete,
                 format!("distro `{name}`: AUR policy \"{word}\" needs {}", missing.join(" and ")),
                 "cannot install without them",
                 Some("add `package = \"paru-bin\"` and `source = \"<git URL of its AUR repository>\"` to [aur_helper]".into()),
@@ -1018,7 +1019,7 @@ fn check_execute(cx: &mut Ctx<'_>, name: &str, s: &SuiteFile, o: &Origin) -> boo
         let ptr = o.pointer("/execute");
         let d = locate(
             SpecDiagnostic::error(
-                "check::empty-execute",
+                Code::CheckEmptyExecute,
                 format!("suite `{name}` has nothing to execute"),
             ),
             file,
@@ -1040,7 +1041,7 @@ fn check_suite_name(cx: &mut Ctx<'_>, name: &str, o: &Origin) -> bool {
         let file = cx.sources.get(f);
         cx.diags.push(
             SpecDiagnostic::error(
-                "check::bad-name",
+                Code::CheckBadName,
                 format!("suite folder `{name}` is not a valid suite name"),
             )
             .in_file(file)
@@ -1078,7 +1079,7 @@ fn suite_distros<'d>(
                 let file = cx.sources.get(f);
                 let w = locate(
                     SpecDiagnostic::error(
-                        "check::unknown-distro",
+                        Code::CheckUnknownDistro,
                         format!("suite `{name}` names `{d}` in distro-check, which the matrix does not declare: ignored"),
                     ),
                     file,
@@ -1094,7 +1095,7 @@ fn suite_distros<'d>(
                 cx.error(
                     f,
                     &o.pointer(&format!("/distros/{i}")),
-                    "check::unknown-distro",
+                    Code::CheckUnknownDistro,
                     format!("suite `{name}` names unknown distro `{d}`"),
                     "no such distro in the matrix",
                     Some(help),
@@ -1121,7 +1122,7 @@ fn check_suite_user(
             cx.error(
                 f,
                 &o.pointer("/user"),
-                "check::unknown-user",
+                Code::CheckUnknownUser,
                 format!("suite `{name}` runs as `{u}`, which provisioning does not create"),
                 "not in [provision] users",
                 Some(format!("add \"{u}\" to [provision] users in the matrix")),
@@ -1141,7 +1142,7 @@ fn check_suite_pass_env(cx: &mut Ctx<'_>, s: &SuiteFile, o: &Origin) -> bool {
             cx.error(
                 f,
                 &o.pointer(&format!("/pass_env/{i}")),
-                "check::bad-env-name",
+                Code::CheckBadEnvName,
                 format!("`{n}` is not an environment variable name"),
                 "names only, never values",
                 None,
@@ -1175,7 +1176,7 @@ fn check_required_locales(
                 cx.error(
                     f,
                     &o.pointer(&format!("/requires/locales/{i}")),
-                    "check::undeclared-locale",
+                    Code::CheckUndeclaredLocale,
                     format!(
                         "suite `{name}` requires locale `{l}`, which no distro it runs on declares"
                     ),

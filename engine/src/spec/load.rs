@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::checks;
+use super::codes::Code;
 use super::diag::{FileRef, SpecDiagnostic};
 use super::glob::expand;
 use super::matrix::Matrix;
@@ -237,7 +238,7 @@ fn distro_files(
     if files.is_empty() {
         let f = out.sources.get(file_id);
         let d = SpecDiagnostic::error(
-            "check::no-distros",
+            Code::CheckNoDistros,
             format!("no distro file matches `{pattern}`"),
         );
         out.diagnostics.push(
@@ -328,7 +329,7 @@ fn suites(
                     "add a task.toml (or task.yaml) to the suite folders, or fix the glob",
                 )
             };
-            let d = SpecDiagnostic::error("check::no-suites", message);
+            let d = SpecDiagnostic::error(Code::CheckNoSuites, message);
             out.diagnostics
                 .push(locate(d, f, &pointer, "yields no suite").help(help));
         }
@@ -364,7 +365,7 @@ fn suite_folder(
     if has_toml && has_yaml {
         let f = out.sources.get(file_id);
         let d = SpecDiagnostic::error(
-            "check::ambiguous-suite",
+            Code::CheckAmbiguousSuite,
             format!("suite `{name}` has both task.toml and task.yaml"),
         );
         out.diagnostics
@@ -377,7 +378,7 @@ fn suite_folder(
         // Once, even when two globs match the folder.
         if !out.diagnostics.iter().any(|d| d.message == message) {
             out.diagnostics.push(
-                SpecDiagnostic::error("check::support-folder", message)
+                SpecDiagnostic::error(Code::CheckSupportFolder, message)
                     .note()
                     .help("support files of the suites (as the seed's tests/lib); leave it out with a `!` glob to silence this"),
             );
@@ -387,7 +388,7 @@ fn suite_folder(
     if suites.contains_key(&name) {
         let f = out.sources.get(file_id);
         let d = SpecDiagnostic::error(
-            "check::duplicate-suite",
+            Code::CheckDuplicateSuite,
             format!("two suite folders are named `{name}`"),
         );
         out.diagnostics.push(
@@ -443,7 +444,7 @@ fn read_matrix(path: &Path, out: &mut Loaded) -> Option<(FileId, Value)> {
         Err(e) => {
             out.diagnostics.push(
                 SpecDiagnostic::error(
-                    "load::not-found",
+                    Code::LoadNotFound,
                     format!("cannot read matrix `{}`: {e}", path.display()),
                 )
                 .help("run in the folder holding matrix.toml, or pass -m PATH"),
@@ -469,7 +470,7 @@ fn read_matrix(path: &Path, out: &mut Loaded) -> Option<(FileId, Value)> {
         let (value, spans, errors) = toml_value::parse(&text);
         let id = out.sources.add(&abs, text, spans);
         if !errors.is_empty() {
-            push_syntax_errors(out, id, errors, "toml::syntax");
+            push_syntax_errors(out, id, errors, Code::TomlSyntax);
             return None;
         }
         Some((id, value))
@@ -484,7 +485,7 @@ fn read_source(abs: &Path, out: &mut Loaded) -> Option<Arc<str>> {
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(
-                SpecDiagnostic::error("load::unreadable", format!("cannot read `{name}`: {e}"))
+                SpecDiagnostic::error(Code::LoadUnreadable, format!("cannot read `{name}`: {e}"))
                     .in_file_ref(FileRef::named(&name)),
             );
             return None;
@@ -501,7 +502,7 @@ fn read_source(abs: &Path, out: &mut Loaded) -> Option<Arc<str>> {
             let id = out.sources.add(abs, lossy, Default::default());
             out.diagnostics.push(
                 SpecDiagnostic::error(
-                    "load::not-utf8",
+                    Code::LoadNotUtf8,
                     format!(
                         "`{name}` is not valid UTF-8: byte 0x{:02x} at line {line}, column {col}",
                         bytes[at]
@@ -535,7 +536,7 @@ fn push_syntax_errors(
     out: &mut Loaded,
     id: FileId,
     errors: Vec<toml_value::SyntaxError>,
-    code: &str,
+    code: Code,
 ) {
     let f = out.sources.get(id);
     for e in errors {
@@ -570,9 +571,9 @@ fn load_file<T: DeserializeOwned>(
     let id = out.sources.add(&abs, text, spans);
     if !errors.is_empty() {
         let code = if kind == FileKind::LegacySuite {
-            "yaml::syntax"
+            Code::YamlSyntax
         } else {
-            "toml::syntax"
+            Code::TomlSyntax
         };
         push_syntax_errors(out, id, errors, code);
         return None;
@@ -606,7 +607,7 @@ fn check_and_parse<T: DeserializeOwned>(
             {
                 diags.push(
                     SpecDiagnostic::error(
-                        "schema::invalid",
+                        Code::SchemaInvalid,
                         format!(
                             "invalid {}: {e}",
                             kind.schema_file().trim_end_matches(".schema.json")
@@ -623,7 +624,7 @@ fn check_and_parse<T: DeserializeOwned>(
 /// The seed's task.yaml files may carry keys the format does not know (the seed's runner ignores
 /// them, and so does spread): a warning there, and the key is left out. Native files stay strict.
 fn lenient(kind: FileKind, d: SpecDiagnostic) -> SpecDiagnostic {
-    if kind == FileKind::LegacySuite && d.code == "schema::unknown-key" {
+    if kind == FileKind::LegacySuite && d.code == Code::SchemaUnknownKey {
         d.warning()
     } else {
         d

@@ -2,6 +2,7 @@
 //! semantic checks, and diagnostics that underline the exact place in the user's file.
 
 pub mod checks;
+pub mod codes;
 pub mod diag;
 pub mod glob;
 pub mod load;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::codes::Code;
 use super::diag::{FileRef, SpecDiagnostic};
 use super::source::{child, SpanMap, Spans};
 
@@ -21,7 +22,7 @@ pub fn evaluate(path: &Path, name: &str, text: &str) -> Result<Value, SpecDiagno
         match evaluated {
             Ok(json) => serde_json::from_str(&json).map_err(|e| {
                 SpecDiagnostic::error(
-                    "nickel::export",
+                    Code::NickelExport,
                     format!("Nickel produced invalid JSON: {e}"),
                 )
                 .in_file_ref(FileRef::named(name))
@@ -73,7 +74,7 @@ pub fn from_rendered(path: &Path, name: &str, text: &str, rendered: &str) -> Spe
         text: text.into(),
         spans: SpanMap::default(),
     };
-    let mut d = SpecDiagnostic::error("nickel::eval", message.clone()).in_file(&file);
+    let mut d = SpecDiagnostic::error(Code::NickelEval, message.clone()).in_file(&file);
     match loc {
         Some((i, line, col)) => {
             let (len, label) = lines[i + 1..]
@@ -101,7 +102,7 @@ pub fn from_rendered(path: &Path, name: &str, text: &str, rendered: &str) -> Spe
         }
         None => {
             d = SpecDiagnostic::error(
-                "nickel::eval",
+                Code::NickelEval,
                 format!("Nickel evaluation failed\n\n{rendered}"),
             )
             .in_file_ref(FileRef::named(name));
@@ -123,7 +124,7 @@ fn evaluate_with_cli(path: &Path, name: &str) -> Result<Value, SpecDiagnostic> {
         .output()
         .map_err(|e| {
             SpecDiagnostic::error(
-                "nickel::unavailable",
+                Code::NickelUnavailable,
                 format!("cannot evaluate a Nickel matrix: this engine was built without the `nickel` feature and `nickel` could not be run ({e})"),
             )
             .in_file_ref(FileRef::named(name))
@@ -131,7 +132,7 @@ fn evaluate_with_cli(path: &Path, name: &str) -> Result<Value, SpecDiagnostic> {
         })?;
     if !out.status.success() {
         return Err(SpecDiagnostic::error(
-            "nickel::eval",
+            Code::NickelEval,
             format!(
                 "Nickel evaluation failed\n\n{}",
                 String::from_utf8_lossy(&out.stderr).trim_end()
@@ -141,7 +142,7 @@ fn evaluate_with_cli(path: &Path, name: &str) -> Result<Value, SpecDiagnostic> {
     }
     serde_json::from_slice(&out.stdout).map_err(|e| {
         SpecDiagnostic::error(
-            "nickel::export",
+            Code::NickelExport,
             format!("Nickel produced invalid JSON: {e}"),
         )
         .in_file_ref(FileRef::named(name))

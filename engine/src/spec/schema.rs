@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use super::codes::Code;
 use super::diag::SpecDiagnostic;
 use super::model::{DistroFile, LegacyTask, MatrixFile, SuiteFile};
 use super::source::{child, last_segment, SourceFile};
@@ -200,7 +201,7 @@ fn to_diagnostics(
             .map(|key| {
                 let known = known_properties(schema, rel);
                 let mut d = SpecDiagnostic::error(
-                    "schema::unknown-key",
+                    Code::SchemaUnknownKey,
                     format!(
                         "unknown key `{key}` {}",
                         if pointer.is_empty() {
@@ -225,7 +226,7 @@ fn to_diagnostics(
         K::Required { property } => {
             let name = property.as_str().unwrap_or_default();
             vec![SpecDiagnostic::error(
-                "schema::missing-key",
+                Code::SchemaMissingKey,
                 format!(
                     "missing required key `{name}` {}",
                     if pointer.is_empty() {
@@ -246,7 +247,7 @@ fn to_diagnostics(
         K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } => {
             let expected = expected_type(schema, rel).unwrap_or_else(|| "another type".into());
             vec![SpecDiagnostic::error(
-                "schema::wrong-type",
+                Code::SchemaWrongType,
                 format!(
                     "{place} must be {expected}, found {}",
                     json_type_name(err.instance())
@@ -257,13 +258,13 @@ fn to_diagnostics(
         }
         K::Minimum { .. } | K::Maximum { .. } => {
             vec![
-                SpecDiagnostic::error("schema::out-of-range", format!("{place}: {err}"))
+                SpecDiagnostic::error(Code::SchemaOutOfRange, format!("{place}: {err}"))
                     .in_file(file)
                     .at(value_span(pointer), "out of range"),
             ]
         }
         _ => vec![
-            SpecDiagnostic::error("schema::invalid", format!("{place}: {err}"))
+            SpecDiagnostic::error(Code::SchemaInvalid, format!("{place}: {err}"))
                 .in_file(file)
                 .at(value_span(pointer), "invalid here"),
         ],
@@ -287,7 +288,7 @@ fn bad_value(
         .unwrap_or(0..0);
     let got = err.instance().to_string();
     let d = SpecDiagnostic::error(
-        "schema::bad-value",
+        Code::SchemaBadValue,
         format!("{got} is not a valid value for {place}"),
     )
     .in_file(file)

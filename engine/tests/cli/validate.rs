@@ -268,3 +268,11 @@ fn an_aur_build_folder_on_no_cache_mount_is_a_warning() {
     .unwrap();
     assert!(codes(&root).contains(&warning), "{:?}", codes(&root));
 }
+
+/// Every diagnostic code, with what it means: the list users and tools rely on.
+#[test]
+fn every_diagnostic_code_is_listed() {
+    let out = engine(&repo_root(), &["validate", "--list-codes"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("diagnostic_codes", stdout(&out));
+}
