@@ -4,48 +4,15 @@
 
 use std::borrow::Cow;
 
-/// `line` without ANSI escape sequences and control characters (a tab becomes a space).
+/// `line` without ANSI escape sequences (a terminal parser, `strip-ansi-escapes`, finds them)
+/// and control characters (a tab becomes a space).
 pub fn clean(line: &str) -> Cow<'_, str> {
     if !line.chars().any(|c| c.is_control()) {
         return Cow::Borrowed(line);
     }
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => skip_escape(&mut chars),
-            '\t' => out.push(' '),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// After ESC: a CSI sequence (`[` params final-byte), an OSC sequence (`]` ... BEL or ESC `\`),
-/// or a single character.
-fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.next() {
-        Some('[') => {
-            for c in chars.by_ref() {
-                if ('\u{40}'..='\u{7e}').contains(&c) {
-                    break;
-                }
-            }
-        }
-        Some(']') => {
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' {
-                    break;
-                }
-                if c == '\u{1b}' {
-                    chars.next_if_eq(&'\\');
-                    break;
-                }
-            }
-        }
-        _ => {}
-    }
+    // The parser drops tabs with the other controls: keep them as spaces.
+    let stripped = strip_ansi_escapes::strip_str(line.replace('\t', " "));
+    Cow::Owned(stripped.chars().filter(|c| !c.is_control()).collect())
 }
 
 #[cfg(test)]

@@ -171,51 +171,42 @@ fn a_distro_check_entry_the_matrix_lacks_is_a_warning_with_the_closest_name() {
     assert!(text.contains("distro-check"), "{text}");
 }
 
-#[test]
-fn unknown_keys_warn_in_task_yaml_and_fail_in_task_toml() {
-    let (_tmp, root) = project_with_tests_glob("\"tests/*\"");
-    write(
-        &root,
-        "tests/y/task.yaml",
-        "summary: y\npriority: 100\nexecute: |\n  true\n",
-    );
-    let out = engine(&root, &["validate", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let d = &v["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["code"] == "schema::unknown-key")
-        .cloned()
-        .unwrap_or_else(|| panic!("no unknown-key warning in {v}"));
-    assert_eq!(d["severity"], "warning");
-    assert_eq!(
-        (d["file"].as_str(), d["line"].as_u64()),
-        (Some("tests/y/task.yaml"), Some(2))
-    );
+/// `engine validate --format json` in `root`: the exit code and the report.
+fn validate_json(root: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = engine(root, &["validate", "--format", "json"]);
+    let v = serde_json::from_str(&stdout(&out)).unwrap();
+    (out.status.code(), v)
+}
 
-    std::fs::remove_dir_all(root.join("tests/y")).unwrap();
-    write(
-        &root,
-        "tests/t/task.toml",
-        "summary = \"t\"\npriority = 100\nexecute = \"true\"\n",
-    );
-    let out = engine(&root, &["validate", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(2));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+/// The first diagnostic with `code`: (severity, file, line).
+fn first(v: &serde_json::Value, code: &str) -> (String, String, u64) {
     let d = v["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["code"] == "schema::unknown-key")
-        .cloned()
-        .unwrap_or_else(|| panic!("no unknown-key error in {v}"));
-    assert_eq!(d["severity"], "error");
-    assert_eq!(
-        (d["file"].as_str(), d["line"].as_u64()),
-        (Some("tests/t/task.toml"), Some(2))
-    );
+        .find(|d| d["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} in {v}"));
+    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    (s("severity"), s("file"), d["line"].as_u64().unwrap_or(0))
+}
+
+#[test]
+fn unknown_keys_warn_in_task_yaml_and_fail_in_task_toml() {
+    let (_tmp, root) = project_with_tests_glob("\"tests/*\"");
+    let yaml = "summary: y\npriority: 100\nexecute: |\n  true\n";
+    write(&root, "tests/y/task.yaml", yaml);
+    let (code, v) = validate_json(&root);
+    assert_eq!(code, Some(0), "{v}");
+    let want = ("warning".to_string(), "tests/y/task.yaml".to_string(), 2);
+    assert_eq!(first(&v, "schema::unknown-key"), want);
+
+    std::fs::remove_dir_all(root.join("tests/y")).unwrap();
+    let toml = "summary = \"t\"\npriority = 100\nexecute = \"true\"\n";
+    write(&root, "tests/t/task.toml", toml);
+    let (code, v) = validate_json(&root);
+    assert_eq!(code, Some(2), "{v}");
+    let want = ("error".to_string(), "tests/t/task.toml".to_string(), 2);
+    assert_eq!(first(&v, "schema::unknown-key"), want);
 }
 
 /// The seed project's own `tests/` tree, from `../shared/fixtures` (next to the repository, as
