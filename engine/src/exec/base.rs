@@ -7,10 +7,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::context::{short, RunCtx, LABEL_CACHE_KEY};
-use super::diagnostics::{infra, render_at_distro};
+use super::diagnostics::{infra, no_chain, render_at_distro};
 use super::log::NodeLog;
 use crate::events::{InfraKind, NodeResult, Outcome};
-use crate::plan::NodeKind;
 use crate::spec::codes::Code;
 use crate::spec::matrix::{Base, Distro, PullPolicy};
 use crate::spec::SpecDiagnostic;
@@ -119,8 +118,10 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     let Base::Rootfs { script, args } = &distro.base else {
         return infra(InfraKind::Base, "not a rootfs base".into());
     };
-    let key = ctx.key(NodeKind::Base, &distro.name);
-    let reference = ctx.base_ref(distro);
+    let Some(chain) = ctx.chain(distro) else {
+        return no_chain(&distro.name);
+    };
+    let (key, reference) = (chain.base_key, chain.base_ref);
     // Distros sharing one base wait for each other here, then find the image.
     let lock = ctx.key_lock(&key);
     let _held = lock.lock().await;

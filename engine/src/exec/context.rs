@@ -52,6 +52,18 @@ pub struct RunIds {
     pub run_dir: PathBuf,
 }
 
+/// One distro's chain: the cache key of each node and the image each makes.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub base_key: String,
+    pub image_key: String,
+    pub provision_key: String,
+    /// The base image: the declared reference, or the tag of an imported rootfs.
+    pub base_ref: String,
+    pub image_ref: String,
+    pub provisioned_ref: String,
+}
+
 pub struct RunCtx {
     pub docker: DockerClient,
     pub matrix: Arc<Matrix>,
@@ -92,27 +104,29 @@ impl RunCtx {
         }
     }
 
-    pub fn key(&self, kind: NodeKind, distro: &str) -> String {
-        self.keys.get(kind, distro).unwrap_or("nokey").to_string()
+    /// The keys and image references of `distro`'s chain. Every distro of the matrix has keys
+    /// (computed before the run); `None` only for a distro the run was not given.
+    pub fn chain(&self, distro: &Distro) -> Option<Chain> {
+        let key = |kind| self.keys.get(kind, &distro.name).map(str::to_string);
+        let (base_key, image_key, provision_key) = (
+            key(NodeKind::Base)?,
+            key(NodeKind::Image)?,
+            key(NodeKind::Provision)?,
+        );
+        Some(Chain {
+            base_ref: base_ref(distro, &base_key),
+            image_ref: image_ref(&distro.name, &image_key),
+            provisioned_ref: provisioned_ref(&distro.name, &provision_key),
+            base_key,
+            image_key,
+            provision_key,
+        })
     }
 
     /// A lock for one cache key.
     pub fn key_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.key_locks.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(key.to_string()).or_default().clone()
-    }
-
-    /// The image a distro's image node builds on.
-    pub fn base_ref(&self, distro: &Distro) -> String {
-        base_ref(distro, &self.key(NodeKind::Base, &distro.name))
-    }
-
-    pub fn image_ref(&self, distro: &str) -> String {
-        image_ref(distro, &self.key(NodeKind::Image, distro))
-    }
-
-    pub fn provisioned_ref(&self, distro: &str) -> String {
-        provisioned_ref(distro, &self.key(NodeKind::Provision, distro))
     }
 
     /// Labels for something a node makes.

@@ -10,6 +10,14 @@ pub fn infra(kind: InfraKind, reason: String) -> NodeResult {
     NodeResult::new(Outcome::Infra { reason, kind })
 }
 
+/// A node of a distro whose keys the run was not given (a bug of the engine).
+pub fn no_chain(distro: &str) -> NodeResult {
+    infra(
+        InfraKind::Engine,
+        format!("no cache keys for distro `{distro}` in this run"),
+    )
+}
+
 fn rendered(d: &SpecDiagnostic) -> String {
     render(
         d,

@@ -6,11 +6,10 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO};
-use super::diagnostics::{infra, render_at_distro};
+use super::diagnostics::{infra, no_chain, render_at_distro};
 use super::log::NodeLog;
 use crate::docker::{BuildRequest, DockerError};
 use crate::events::{InfraKind, NodeResult, Outcome};
-use crate::plan::NodeKind;
 use crate::spec::codes::Code;
 use crate::spec::matrix::Distro;
 use crate::spec::SpecDiagnostic;
@@ -21,8 +20,10 @@ pub async fn run(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> NodeResult {
-    let key = ctx.key(NodeKind::Image, &distro.name);
-    let tag = ctx.image_ref(&distro.name);
+    let Some(chain) = ctx.chain(distro) else {
+        return no_chain(&distro.name);
+    };
+    let (key, tag) = (chain.image_key, chain.image_ref);
     match holds(&ctx.docker, &tag, &key).await {
         Ok(true) => {
             log.note(&format!("{tag} is up to date: not rebuilt"));
@@ -38,7 +39,7 @@ pub async fn run(
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| image.dockerfile.clone());
     let mut build_args: HashMap<String, String> = image.build_args.clone().into_iter().collect();
-    build_args.insert("BASE_IMAGE".into(), ctx.base_ref(distro));
+    build_args.insert("BASE_IMAGE".into(), chain.base_ref.clone());
     let mut labels = ctx.labels(&format!("image:{}", distro.name));
     labels.insert(LABEL_CACHE_KEY.into(), key);
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
@@ -49,7 +50,7 @@ pub async fn run(
         tag: tag.clone(),
         labels,
     };
-    log.note(&format!("building {tag} from {}", ctx.base_ref(distro)));
+    log.note(&format!("building {tag} from {}", chain.base_ref));
     let built = tokio::select! {
         r = ctx.docker.build_image(&request, |l| log.line(l)) => r,
         _ = cancel.cancelled() => return NodeResult::new(Outcome::Cancelled),

@@ -12,13 +12,12 @@ use runner_protocol::protocol::Event;
 use super::context::{
     holds, RunCtx, RunnerJob, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS,
 };
-use super::diagnostics::{infra, render_at_distro};
+use super::diagnostics::{infra, no_chain, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::specs;
 use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{InfraKind, NodeResult, Outcome};
-use crate::plan::NodeKind;
 use crate::spec::matrix::Distro;
 use crate::spec::matrix::Phase;
 use crate::spec::SpecDiagnostic;
@@ -53,8 +52,10 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> NodeResult {
     let node = format!("provision:{}", distro.name);
-    let key = ctx.key(NodeKind::Provision, &distro.name);
-    let tag = ctx.provisioned_ref(&distro.name);
+    let Some(chain) = ctx.chain(distro) else {
+        return no_chain(&distro.name);
+    };
+    let (key, tag) = (chain.provision_key, chain.provisioned_ref);
     match holds(&ctx.docker, &tag, &key).await {
         Ok(true) => {
             log.note(&format!("{tag} is up to date: not provisioned again"));
@@ -80,7 +81,7 @@ pub async fn run(
     let job = RunnerJob {
         distro: &distro.name,
         node: &node,
-        image: ctx.image_ref(&distro.name),
+        image: chain.image_ref,
         command: "provision",
         io: &io,
         phase: Phase::Provision,

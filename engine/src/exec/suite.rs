@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use runner_protocol::protocol::{Event, FinishStatus};
 
 use super::context::{RunCtx, RunnerJob};
-use super::diagnostics::{infra, render_at_distro};
+use super::diagnostics::{infra, no_chain, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::provision::Facts;
@@ -39,7 +39,10 @@ pub async fn run(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> NodeResult {
-    let image = ctx.provisioned_ref(&distro.name);
+    let Some(chain) = ctx.chain(distro) else {
+        return no_chain(&distro.name);
+    };
+    let image = chain.provisioned_ref;
     let facts = match ctx.docker.image_labels(&image).await {
         Ok(Some(labels)) => Facts::from_labels(&labels),
         Ok(None) => {
@@ -173,6 +176,9 @@ async fn once(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> Attempt {
+    let Some(provisioned) = ctx.chain(distro).map(|c| c.provisioned_ref) else {
+        return Attempt::Other(no_chain(&distro.name));
+    };
     let node = format!("suite:{}:{}", distro.name, suite.name);
     let io_name = if attempt > 1 {
         format!("{node}:attempt{attempt}")
@@ -204,7 +210,7 @@ async fn once(
     let job = RunnerJob {
         distro: &distro.name,
         node: &node,
-        image: ctx.provisioned_ref(&distro.name),
+        image: provisioned,
         command: "suite",
         io: &io,
         phase: Phase::Suite,

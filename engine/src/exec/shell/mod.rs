@@ -72,6 +72,12 @@ fn container_spec(
     suite: Option<&Suite>,
     node: &str,
 ) -> Result<ContainerSpec, SessionError> {
+    let image = ctx
+        .chain(distro)
+        .map(|c| c.provisioned_ref)
+        .ok_or_else(|| {
+            SessionError::Session(format!("no image of `{}` in this run", distro.name))
+        })?;
     let io = ctx.io_dir(node)?;
     let binds = ctx.binds(&distro.name, &io, Phase::Suite)?;
     // What a suite container of this distro gets: the matrix's and the distro's variables.
@@ -96,7 +102,7 @@ fn container_spec(
     names.extend(suite.iter().flat_map(|s| s.pass_env.iter().cloned()));
     env.extend(super::context::passed_env(&names).0);
     let mut spec = ContainerSpec {
-        image: ctx.provisioned_ref(&distro.name),
+        image,
         cmd: vec!["sh".into(), "-c".into(), SHELL.into()],
         entrypoint: Some(vec![]),
         env,
