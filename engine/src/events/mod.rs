@@ -63,6 +63,14 @@ pub fn discard() -> EventSink {
     Arc::new(|_: &RunEvent<'_>| {})
 }
 
+/// Where the log of `node` is in the run's folder: `<run>/logs/<node>.log` (exec writes it,
+/// reports point at it).
+pub fn log_path(run_dir: &Path, node: &str) -> PathBuf {
+    run_dir
+        .join("logs")
+        .join(format!("{}.log", Node::file_stem(node)))
+}
+
 /// Everything about a finished (or interrupted) run.
 pub struct RunResult {
     pub run_id: String,

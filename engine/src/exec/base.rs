@@ -10,6 +10,7 @@ use super::context::{short, RunCtx, LABEL_CACHE_KEY};
 use super::diagnostics::{infra, no_chain, render_at_distro};
 use super::log::NodeLog;
 use crate::events::{InfraKind, NodeResult, Outcome};
+use crate::plan::{Node, NodeKind};
 use crate::spec::codes::Code;
 use crate::spec::matrix::{Base, Distro, PullPolicy};
 use crate::spec::SpecDiagnostic;
@@ -203,7 +204,8 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
                 "this script failed",
             )));
     }
-    let mut labels: HashMap<String, String> = ctx.labels(&format!("base:{}", distro.name));
+    let mut labels: HashMap<String, String> =
+        ctx.labels(&Node::id_for(NodeKind::Base, &distro.name, None));
     labels.insert(LABEL_CACHE_KEY.into(), key.clone());
     log.note(&format!("importing {} as {reference}", tar.display()));
     let imported = ctx.docker.import_rootfs(&tar, &reference, &labels).await;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::docker::{labels, Bind, DockerClient};
-use crate::plan::{CacheKeys, NodeKind};
+use crate::plan::{CacheKeys, Node, NodeKind};
 use crate::spec::matrix::{Base, Distro, Phase};
 use crate::spec::{Loaded, Matrix};
 
@@ -151,14 +151,12 @@ impl RunCtx {
     }
 
     pub fn log_path(&self, node: &str) -> PathBuf {
-        self.run_dir
-            .join("logs")
-            .join(format!("{}.log", node.replace(':', "_")))
+        crate::events::log_path(&self.run_dir, node)
     }
 
     /// The node's I/O folder on the host (mounted at /engine/io), created empty.
     pub fn io_dir(&self, node: &str) -> std::io::Result<PathBuf> {
-        let dir = self.run_dir.join("io").join(node.replace(':', "_"));
+        let dir = self.run_dir.join("io").join(Node::file_stem(node));
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }

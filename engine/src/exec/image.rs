@@ -10,6 +10,7 @@ use super::diagnostics::{infra, no_chain, render_at_distro};
 use super::log::NodeLog;
 use crate::docker::{BuildRequest, DockerError};
 use crate::events::{InfraKind, NodeResult, Outcome};
+use crate::plan::{Node, NodeKind};
 use crate::spec::codes::Code;
 use crate::spec::matrix::Distro;
 use crate::spec::SpecDiagnostic;
@@ -40,7 +41,7 @@ pub async fn run(
         .unwrap_or_else(|_| image.dockerfile.clone());
     let mut build_args: HashMap<String, String> = image.build_args.clone().into_iter().collect();
     build_args.insert("BASE_IMAGE".into(), chain.base_ref.clone());
-    let mut labels = ctx.labels(&format!("image:{}", distro.name));
+    let mut labels = ctx.labels(&Node::id_for(NodeKind::Image, &distro.name, None));
     labels.insert(LABEL_CACHE_KEY.into(), key);
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
     let request = BuildRequest {

@@ -18,6 +18,7 @@ use super::log::NodeLog;
 use super::specs;
 use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{InfraKind, NodeResult, Outcome};
+use crate::plan::{Node, NodeKind};
 use crate::spec::matrix::Distro;
 use crate::spec::matrix::Phase;
 use crate::spec::SpecDiagnostic;
@@ -51,7 +52,7 @@ pub async fn run(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> NodeResult {
-    let node = format!("provision:{}", distro.name);
+    let node = Node::id_for(NodeKind::Provision, &distro.name, None);
     let Some(chain) = ctx.chain(distro) else {
         return no_chain(&distro.name);
     };
@@ -275,7 +276,7 @@ async fn commit(
     facts: &Facts,
     log: &mut NodeLog,
 ) -> NodeResult {
-    let mut labels = ctx.labels(&format!("provision:{}", distro.name));
+    let mut labels = ctx.labels(&Node::id_for(NodeKind::Provision, &distro.name, None));
     labels.insert(LABEL_CACHE_KEY.into(), target.key.to_string());
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
     labels.insert(

@@ -15,6 +15,7 @@ use super::provision::Facts;
 use super::specs;
 use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{InfraKind, NodeResult, Outcome};
+use crate::plan::{Node, NodeKind};
 use crate::spec::codes::Code;
 use crate::spec::locale::same_locale;
 use crate::spec::matrix::{Distro, Expect, LocalePolicy, Phase, Suite};
@@ -179,7 +180,7 @@ async fn once(
     let Some(provisioned) = ctx.chain(distro).map(|c| c.provisioned_ref) else {
         return Attempt::Other(no_chain(&distro.name));
     };
-    let node = format!("suite:{}:{}", distro.name, suite.name);
+    let node = Node::id_for(NodeKind::Suite, &distro.name, Some(&suite.name));
     let io_name = if attempt > 1 {
         format!("{node}:attempt{attempt}")
     } else {

@@ -51,6 +51,11 @@ impl Node {
             None => format!("{}:{distro}", kind.as_str()),
         }
     }
+
+    /// A node id as a file name (`suite:arch:x` -> `suite_arch_x`), for logs and I/O folders.
+    pub fn file_stem(id: &str) -> String {
+        id.replace(':', "_")
+    }
 }
 
 /// A distro x suite pair that will not run, and why: kept so that reports can say so.

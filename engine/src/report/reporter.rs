@@ -6,7 +6,7 @@
 //! too when stdout carries the JSON Lines events (`--message-format json`).
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::jsonl::{Event, JsonLines};
@@ -255,11 +255,7 @@ impl Reporter {
 }
 
 /// The log file of a node in a run's folder (as the executor names it).
-pub fn log_path(run_dir: &Path, node: &str) -> PathBuf {
-    run_dir
-        .join("logs")
-        .join(format!("{}.log", node.replace(':', "_")))
-}
+pub use crate::events::log_path;
 
 fn verdict(code: i32) -> &'static str {
     match code {
