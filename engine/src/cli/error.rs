@@ -57,12 +57,27 @@ pub enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("no suite to run: {selection} selects {}", nothing(.why))]
+    #[diagnostic(
+        code(engine::cli::nothing_to_run),
+        help("select pairs that apply (`engine list --why` shows which do not, and why), or pass --allow-empty")
+    )]
+    NothingToRun { selection: String, why: Vec<String> },
     #[error("cannot open a shell: the image of {distro} could not be prepared (exit {code})")]
     #[diagnostic(
         code(engine::cli::not_prepared),
         help("the lines above say which node failed; `engine build {distro} -v` shows all")
     )]
     NotPrepared { distro: String, code: i32 },
+}
+
+/// "only pairs that do not apply: a (why), b (why)", or "nothing" when no pair matched at all.
+fn nothing(why: &[String]) -> String {
+    if why.is_empty() {
+        "no suite at all".into()
+    } else {
+        format!("only pairs that do not apply:\n  {}", why.join("\n  "))
+    }
 }
 
 impl CliError {
@@ -76,6 +91,7 @@ impl CliError {
             | CliError::Shell(_)
             | CliError::StaleSchemas(_) => exit::INVALID,
             CliError::NotPrepared { code, .. } => *code,
+            CliError::NothingToRun { .. } => exit::NOTHING_TO_RUN,
             CliError::Docker(_)
             | CliError::Runner(_)
             | CliError::Session(_)

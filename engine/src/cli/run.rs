@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Print only failures and the summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Succeed when the selection leaves no suite to run (by default that is exit 4: a CI job
+    /// must not go green having tested nothing).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// What `engine run` prints on stdout.
@@ -79,6 +83,7 @@ pub fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
         message_format: MessageFormat::Human,
         verbose: args.verbose,
         quiet: false,
+        allow_empty: true,
     };
     execute_plan(cli, &run_args, true)
 }
@@ -92,8 +97,19 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
     let mut plan = narrow(&full, &matrix, &args.select)?;
+    // Before sharding: an empty shard of a selection that has suites is fine (more shards than
+    // suites); a selection with no suite at all is not.
+    let unsharded = crate::plan::select::select(&full, &matrix, &args.select.selection())?;
     if images_only {
         plan = plan.images_only();
+    } else if unsharded.suite_nodes().next().is_none() && !args.allow_empty {
+        return Err(CliError::NothingToRun {
+            selection: describe_selection(&args.select),
+            why: crate::plan::select::not_applicable(&full, &args.select.selection())
+                .iter()
+                .map(|s| format!("{}:{}: {}", s.distro, s.suite, s.reason))
+                .collect(),
+        });
     }
     print_grants(&matrix, &plan);
     let runner_bin = runner_path()?;
@@ -140,6 +156,25 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         let result = execute(docker, inputs, &plan, &req, reporter.sink()).await;
         Ok(reporter.finish(&result, &skipped))
     })
+}
+
+/// The selection as the user typed it, for messages.
+fn describe_selection(s: &SelectArgs) -> String {
+    let mut parts: Vec<String> = s.patterns.clone();
+    for (flag, values) in [("--distros", &s.distros), ("--suites", &s.suites)] {
+        if !values.is_empty() {
+            parts.push(format!("{flag} {}", values.join(",")));
+        }
+    }
+    parts.extend(s.exclude.iter().map(|e| format!("--exclude {e}")));
+    if let Some(k) = &s.shard {
+        parts.push(format!("--shard {k}"));
+    }
+    if parts.is_empty() {
+        "the whole matrix".into()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// Every privilege a run grants beyond the defaults, said before anything runs.

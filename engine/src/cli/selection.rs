@@ -43,15 +43,21 @@ pub fn load_matrix(cli: &Cli) -> Result<(Loaded, Matrix), CliError> {
     }
 }
 
+impl SelectArgs {
+    /// The patterns and filters, without sharding.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            patterns: self.patterns.clone(),
+            distros: self.distros.clone(),
+            suites: self.suites.clone(),
+            exclude: self.exclude.clone(),
+        }
+    }
+}
+
 /// Apply selection and sharding to a full plan.
 pub fn narrow(plan: &Plan, matrix: &Matrix, args: &SelectArgs) -> Result<Plan, CliError> {
-    let sel = Selection {
-        patterns: args.patterns.clone(),
-        distros: args.distros.clone(),
-        suites: args.suites.clone(),
-        exclude: args.exclude.clone(),
-    };
-    let mut plan = select(plan, matrix, &sel)?;
+    let mut plan = select(plan, matrix, &args.selection())?;
     if let Some(s) = args.shard {
         plan = shard::apply(&plan, s, &timings(args)?);
     }

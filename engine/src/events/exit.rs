@@ -8,5 +8,7 @@ pub const SUITE_FAILED: i32 = 1;
 pub const INVALID: i32 = 2;
 /// The infrastructure failed: the daemon, an image build, an unmet expectation of a distro.
 pub const INFRA: i32 = 3;
+/// The selection left no suite to run (`--allow-empty` makes that a success).
+pub const NOTHING_TO_RUN: i32 = 4;
 /// Interrupted by Ctrl-C or SIGTERM.
 pub const INTERRUPTED: i32 = 130;

@@ -168,6 +168,23 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
     Ok(out)
 }
 
+/// The pairs of the full plan that `sel` names but that do not apply, with why: what to say
+/// when a selection leaves nothing to run.
+pub fn not_applicable(plan: &Plan, sel: &Selection) -> Vec<super::Skipped> {
+    let Ok(c) = Compiled::parse(sel) else {
+        return Vec::new();
+    };
+    plan.skipped
+        .iter()
+        .filter(|s| {
+            c.distro_chosen(&s.distro)
+                && c.pair_matched(&s.distro, &s.suite)
+                && !c.pair_excluded(&s.distro, &s.suite)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Every pattern and filter must match something that exists; else an error that names the
 /// closest name.
 fn check_all_match(matrix: &Matrix, sel: &Selection) -> Result<(), SelectError> {

@@ -162,3 +162,38 @@ fn github_matrix_shards_cover_every_suite_once() {
     }
     assert_eq!(seen.len(), 36);
 }
+
+/// A selection that leaves no suite to run is not green: exit 4 before any container, naming
+/// the pairs that do not apply and why; `--allow-empty` opts out. (No daemon is needed: the
+/// check comes before connecting, and DOCKER_HOST points nowhere to prove it.)
+#[test]
+fn a_run_of_nothing_fails_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().to_path_buf();
+    crate::common::copy_tree(&repo_root().join("engine/tests/corpus/_base"), &base);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "cachyos:legacy"])
+        .current_dir(&base)
+        .env("NO_COLOR", "1")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("no suite to run"), "{err}");
+    assert!(
+        err.contains("cachyos:legacy: not in the suite's `distro-check` list"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-empty"), "{err}");
+    assert!(!base.join(".engine").exists(), "nothing may be written");
+    // With --allow-empty the run goes on (here to the missing daemon: exit 3).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "cachyos:legacy", "--allow-empty"])
+        .current_dir(&base)
+        .env("NO_COLOR", "1")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
