@@ -148,6 +148,12 @@ fn local_example_verdicts_then_everything_cached() {
         text(&first.stderr)
     );
     let r1 = last_report(p.path());
+    // `latest` points at this run.
+    let latest = p.path().join(".engine/runs/latest");
+    assert_eq!(
+        std::fs::read_link(&latest).unwrap().to_string_lossy(),
+        r1["run_id"].as_str().unwrap()
+    );
     let expect = [
         ("suite:arch:enable-default", "passed"),
         ("suite:arch:disable-in-german", "passed"),

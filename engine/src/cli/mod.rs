@@ -94,17 +94,31 @@ pub enum Command {
 }
 
 /// The matrix path the user meant.
+/// `-m`, else the nearest `matrix.toml` (else `matrix.ncl`) in this folder or one above it, as
+/// cargo finds Cargo.toml; else `matrix.toml` here (whose absence is then reported).
 pub fn matrix_path(cli: &Cli) -> PathBuf {
     if let Some(m) = &cli.matrix {
         return m.clone();
     }
-    let toml = PathBuf::from("matrix.toml");
-    let ncl = PathBuf::from("matrix.ncl");
-    if !toml.exists() && ncl.exists() {
-        ncl
-    } else {
-        toml
+    let here = PathBuf::from(".");
+    let cwd = std::env::current_dir().unwrap_or_else(|_| here.clone());
+    for dir in cwd.ancestors() {
+        for name in ["matrix.toml", "matrix.ncl"] {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                // Relative when it is here, so that messages read as before.
+                return if dir == cwd {
+                    PathBuf::from(name)
+                } else {
+                    candidate
+                };
+            }
+        }
     }
+    here.join("matrix.toml")
+        .strip_prefix(".")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("matrix.toml"))
 }
 
 /// Parse the command line and run; returns the process exit code.

@@ -125,6 +125,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         fail_fast: args.fail_fast || matrix.engine.fail_fast,
         keep_failed: args.keep_containers,
         state_dir: matrix.root.join(".engine"),
+        keep_runs: matrix.engine.keep_runs as usize,
         runner_bin,
     };
     let verbosity = if args.quiet {

@@ -81,6 +81,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         fail_fast: true,
         keep_failed: false,
         state_dir: matrix.root.join(".engine"),
+        keep_runs: matrix.engine.keep_runs as usize,
         runner_bin: super::run::runner_path()?,
     };
     let runtime = super::selection::runtime(true)?;

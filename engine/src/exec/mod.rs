@@ -8,6 +8,7 @@ pub mod image;
 pub mod log;
 pub mod provision;
 pub mod run;
+pub mod runs;
 pub mod scheduler;
 pub mod shell;
 pub mod specs;

@@ -27,6 +27,8 @@ pub struct RunRequest {
     pub keep_failed: bool,
     /// Where `.engine/` goes (the matrix's folder).
     pub state_dir: PathBuf,
+    /// Run folders kept under `.engine/runs/`.
+    pub keep_runs: usize,
     pub runner_bin: PathBuf,
 }
 
@@ -81,6 +83,9 @@ pub async fn execute(
         run_id,
     };
     let _ = std::fs::create_dir_all(ids.run_dir.join("logs"));
+    let runs = req.state_dir.join("runs");
+    let _ = super::runs::mark_latest(&runs, &ids.run_id);
+    super::runs::prune(&runs, req.keep_runs, &ids.run_id);
     let ctx = RunCtx::new(
         docker.clone(),
         inputs,

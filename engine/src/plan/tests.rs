@@ -73,6 +73,7 @@ pub(crate) fn matrix(distros: Vec<Distro>, suites: Vec<Suite>) -> Matrix {
             build_concurrency: 2,
             fail_fast: false,
             timeout: Duration::from_secs(60),
+            keep_runs: 20,
         },
         workspace: Workspace {
             source: PathBuf::from("/x"),

@@ -256,6 +256,7 @@ fn engine_settings(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> EngineSettin
         build_concurrency: m.engine.build_concurrency.unwrap_or(2),
         fail_fast: m.engine.fail_fast.unwrap_or(false),
         timeout,
+        keep_runs: m.engine.keep_runs.unwrap_or(20).max(1),
     }
 }
 

@@ -35,6 +35,8 @@ pub struct EngineSettings {
     pub fail_fast: bool,
     #[serde(with = "secs")]
     pub timeout: Duration,
+    /// Run folders kept under `.engine/runs/`.
+    pub keep_runs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

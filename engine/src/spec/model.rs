@@ -86,6 +86,9 @@ pub struct EngineSection {
     /// Default time limit of one suite, as a duration such as "30m", "90s" or "1h 30m". Suites may override. Default: "30m".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// How many run folders `.engine/runs/` keeps (the oldest go). Default: 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_runs: Option<u32>,
 }
 
 /// How an image is built from the base. In a distro file these settings override the matrix's.

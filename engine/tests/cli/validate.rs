@@ -276,3 +276,18 @@ fn every_diagnostic_code_is_listed() {
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("diagnostic_codes", stdout(&out));
 }
+
+/// As cargo finds Cargo.toml: from a subfolder, the nearest matrix above is used.
+#[test]
+fn the_matrix_is_found_from_a_subfolder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
+    let out = engine(&root.join("suites/smoke"), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.starts_with(&format!("{} is valid", root.join("matrix.toml").display())),
+        "{said}"
+    );
+}
