@@ -29,7 +29,8 @@ pub use crate::events::exit;
     max_term_width = 100
 )]
 pub struct Cli {
-    /// The matrix file. Default: ./matrix.toml, else ./matrix.ncl.
+    /// The matrix file. Default: the nearest matrix.toml (else matrix.ncl) here or in a folder
+    /// above.
     #[arg(
         short = 'm',
         long = "matrix",
