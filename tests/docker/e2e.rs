@@ -1020,3 +1020,69 @@ fn environment_levels_merge_and_a_provision_step_runs_as_its_user() {
     remove_run_images(&rt, &d, &r);
     assert_no_containers_left(&rt, &d);
 }
+
+/// On a daemon that two projects share, `engine clean --images` in one removes that project's
+/// leftover containers and images and leaves the other's.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn clean_removes_this_projects_leftovers_only() {
+    use engine::docker::labels;
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    let images = local_images();
+    let a = Project::new(None, &[], None);
+    let b = Project::new(None, &[], None);
+    let run = format!("clean-{}", std::process::id());
+    let mut ids = Vec::new();
+    for (p, tag) in [(&a, "a"), (&b, "b")] {
+        let mut l = labels::for_node(&run, "suite:arch:x");
+        l.insert(labels::PROJECT.into(), labels::project_id(p.path()));
+        // A dead owner: a crashed run's leftover.
+        l.insert("engine.pid".into(), "999999".into());
+        let spec = ContainerSpec {
+            image: images["arch"].clone(),
+            cmd: vec!["true".into()],
+            entrypoint: Some(vec![]),
+            labels: l.clone(),
+            ..Default::default()
+        };
+        let id = rt.block_on(d.create(&spec)).unwrap();
+        rt.block_on(d.commit(&id, "engine-test/clean", &format!("{tag}-{run}"), &l, &[]))
+            .unwrap();
+        ids.push(id);
+    }
+    let exists = |tag: &str| {
+        rt.block_on(d.image_exists(&format!("engine-test/clean:{tag}-{run}")))
+            .unwrap()
+    };
+    let out = engine(a.path(), &["clean", "--images"]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(said.contains("removed 1 container(s)"), "{said}");
+    assert!(said.contains("removed 1 image(s)"), "{said}");
+    assert!(!exists("a"), "project a's image is gone");
+    assert!(exists("b"), "project b's image is left");
+    assert_eq!(containers_of_run(&rt, &d, &run), 1, "b's container is left");
+    let out = engine(b.path(), &["clean", "--images"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!exists("b"));
+    assert_eq!(containers_of_run(&rt, &d, &run), 0);
+    // Outside any project, clean says what it needs.
+    let nowhere = tempfile::tempdir().unwrap();
+    let out = engine(nowhere.path(), &["clean"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--all-projects"),
+        "{}",
+        text(&out.stderr)
+    );
+    for id in ids {
+        let _ = rt.block_on(d.remove(&id, true));
+    }
+}

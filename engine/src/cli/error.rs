@@ -63,6 +63,12 @@ pub enum CliError {
         help("select pairs that apply (`engine list --why` shows which do not, and why), or pass --allow-empty")
     )]
     NothingToRun { selection: String, why: Vec<String> },
+    #[error("no project here: {} does not exist", matrix.display())]
+    #[diagnostic(
+        code(engine::cli::no_project),
+        help("`engine clean` removes one project's leftovers: run it in the project, name it with -m, or pass --all-projects (or --run ID)")
+    )]
+    NoProject { matrix: PathBuf },
     #[error("cannot open a shell: the image of {distro} could not be prepared (exit {code})")]
     #[diagnostic(
         code(engine::cli::not_prepared),
@@ -89,7 +95,8 @@ impl CliError {
             | CliError::Select(_)
             | CliError::Timings { .. }
             | CliError::Shell(_)
-            | CliError::StaleSchemas(_) => exit::INVALID,
+            | CliError::StaleSchemas(_)
+            | CliError::NoProject { .. } => exit::INVALID,
             CliError::NotPrepared { code, .. } => *code,
             CliError::NothingToRun { .. } => exit::NOTHING_TO_RUN,
             CliError::Docker(_)

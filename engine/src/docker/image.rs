@@ -67,6 +67,14 @@ fn label_instruction(labels: &HashMap<String, String>) -> String {
     format!("LABEL {}", pairs.join(" "))
 }
 
+/// What removing a set of images did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRemoval {
+    pub removed: usize,
+    /// Left because other images are built on them.
+    pub in_use: usize,
+}
+
 impl DockerClient {
     /// The labels of an image, or `None` when the daemon has no such image.
     pub async fn image_labels(
@@ -372,6 +380,15 @@ impl DockerClient {
         &self,
         labels: &HashMap<String, String>,
     ) -> Result<usize, DockerError> {
+        Ok(self.remove_images_in_order(labels).await?.removed)
+    }
+
+    /// Like [`Self::remove_images_by_labels`], but an image that others (not carrying the
+    /// labels) are built on is left, and counted, instead of failing.
+    pub async fn remove_images_in_order(
+        &self,
+        labels: &HashMap<String, String>,
+    ) -> Result<ImageRemoval, DockerError> {
         let filter = labels::with_managed(labels);
         let mut removed = 0;
         loop {
@@ -391,9 +408,18 @@ impl DockerClient {
                 }
             }
             match first_error {
-                None => return Ok(removed),
+                None => return Ok(ImageRemoval { removed, in_use: 0 }),
                 // Some removals made room (children gone): the parents may go now.
                 Some(_) if progress => continue,
+                // What is left is in use by images outside the set (a conflict, 409).
+                Some(DockerError::Api {
+                    status: Some(409), ..
+                }) => {
+                    return Ok(ImageRemoval {
+                        removed,
+                        in_use: remaining.len(),
+                    })
+                }
                 Some(e) => return Err(e),
             }
         }

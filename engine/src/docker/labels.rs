@@ -16,6 +16,18 @@ pub const RUN: &str = "engine.run";
 pub const NODE: &str = "engine.node";
 /// Content hash an image was built from; the planner reuses an image whose hash matches.
 pub const CONTENT_HASH: &str = "engine.content-hash";
+/// The project (the folder of the matrix) whose run made the object: `engine clean` acts on
+/// one project's leftovers on a daemon that several share.
+pub const PROJECT: &str = "engine.project";
+
+/// A project's id: a hash of its matrix folder's real path.
+pub fn project_id(matrix_folder: &std::path::Path) -> String {
+    let real = matrix_folder
+        .canonicalize()
+        .unwrap_or_else(|_| matrix_folder.to_path_buf());
+    let hash = blake3::hash(real.as_os_str().as_encoded_bytes());
+    hash.to_hex()[..16].to_string()
+}
 
 /// The label set for one node of one run.
 pub fn for_node(run: &str, node: &str) -> HashMap<String, String> {

@@ -132,6 +132,10 @@ impl RunCtx {
     /// Labels for something a node makes.
     pub fn labels(&self, node: &str) -> HashMap<String, String> {
         let mut l = labels::for_node(&self.run_id, node);
+        l.insert(
+            labels::PROJECT.into(),
+            labels::project_id(&self.matrix.root),
+        );
         l.insert(LABEL_PID.into(), std::process::id().to_string());
         l
     }
