@@ -176,6 +176,7 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     drop(tx);
     let deadline = step.timeout.map(|t| start + t);
     let mut timed_out = false;
+    let mut term_sent: Option<Instant> = None;
     let mut status = None;
     let mut open = 2;
     let mut stdout = std::io::stdout();
@@ -190,8 +191,17 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
                 kill_group(pgid);
                 drain_until = Some(Instant::now() + Duration::from_secs(2));
             } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                timed_out = true;
-                kill_group(pgid);
+                // As `docker stop` does: SIGTERM first, so that a suite's `trap ... TERM` can
+                // clean up, then SIGKILL after the grace period.
+                match term_sent {
+                    None => {
+                        timed_out = true;
+                        signal_group(pgid, libc::SIGTERM);
+                        term_sent = Some(Instant::now());
+                    }
+                    Some(at) if at.elapsed() >= GRACE => kill_group(pgid),
+                    Some(_) => {}
+                }
             }
         }
         if open == 0 && status.is_some() {
@@ -250,9 +260,16 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     }
 }
 
+/// Between SIGTERM and SIGKILL at a timeout, as `docker stop` waits.
+pub const GRACE: Duration = Duration::from_secs(10);
+
 fn kill_group(pgid: i32) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
+fn signal_group(pgid: i32, sig: i32) {
     // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
     unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
+        libc::kill(-pgid, sig);
     }
 }

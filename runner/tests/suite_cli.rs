@@ -250,3 +250,31 @@ fn every_command_prints_its_own_usage_on_help() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// At the timeout the suite gets SIGTERM first (its `trap ... TERM` runs), as `docker stop`
+/// does; the verdict stays a timeout.
+#[test]
+fn a_timeout_lets_the_suites_term_trap_clean_up() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(
+        t.path(),
+        "trap 'echo cleaning up after TERM; touch cleaned; exit 3' TERM\nsleep 30 &\nwait",
+    );
+    s.timeout_secs = 1;
+    let start = Instant::now();
+    let (code, evs) = run(t.path(), &s);
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(code, 4);
+    assert_eq!(finished(&evs), FinishStatus::TimedOut);
+    assert!(
+        t.path().join("cleaned").exists(),
+        "the TERM trap did not run"
+    );
+    assert!(evs
+        .iter()
+        .any(|e| matches!(e, Event::Output { line, .. } if line == "cleaning up after TERM")));
+}

@@ -256,14 +256,16 @@ async fn work(
     result
 }
 
-/// Ctrl-C or SIGTERM: cancel the run (containers are stopped and removed by their owners).
+/// Ctrl-C, SIGTERM or SIGHUP: cancel the run (containers are stopped and removed by their
+/// owners); the run then exits 130 whichever signal it was.
 fn spawn_signal_listener(
     cancel: CancellationToken,
     interrupted: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let wait_for = |kind: SignalKind| async move {
+            match signal(kind) {
                 Ok(mut s) => {
                     s.recv().await;
                 }
@@ -272,7 +274,9 @@ fn spawn_signal_listener(
         };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
+            _ = wait_for(SignalKind::terminate()) => {}
+            // A closed terminal or a dropped SSH session: stop as for Ctrl-C.
+            _ = wait_for(SignalKind::hangup()) => {}
         }
         interrupted.store(true, Ordering::SeqCst);
         cancel.cancel();
