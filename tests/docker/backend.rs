@@ -928,3 +928,41 @@ async fn missing_objects_are_typed_errors() {
         "{err:?}"
     );
 }
+
+/// `docker stop` from outside (SIGTERM, forwarded by the container's init) is told apart from
+/// a clean exit and from `docker kill`.
+#[tokio::test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+async fn stop_from_outside_is_reported() {
+    let Some(client) = crate::support::daemon().await else {
+        return;
+    };
+    let scope = Scope::new("outside-stop");
+    let image = base_image(&client, &scope).await;
+    let stopper = client.clone();
+    let filter = scope.run_filter();
+    let stopping = tokio::spawn(async move {
+        for _ in 0..100 {
+            let running = stopper.list_containers(&filter).await.expect("list");
+            if let Some(c) = running.iter().find(|c| c.state == "running") {
+                stopper
+                    .stop(&c.id, Duration::from_secs(10))
+                    .await
+                    .expect("stop");
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    });
+    let mut spec = sh(&image, &scope, "sleep 60");
+    spec.init = true;
+    let (outcome, _) = run(&client, &spec, RunOptions::default()).await;
+    assert!(
+        stopping.await.expect("stopper task"),
+        "the stopper never found the container"
+    );
+    assert_eq!(outcome.ending, Ending::StoppedExternally, "{outcome:?}");
+    assert_eq!(outcome.exit.map(|e| e.exit_code), Some(143));
+    assert_no_containers(&client, &scope).await;
+}

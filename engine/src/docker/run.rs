@@ -15,6 +15,9 @@ const LOG_DRAIN: Duration = Duration::from_secs(10);
 
 /// Exit code of a process killed by SIGKILL (128 + 9).
 const SIGKILL_EXIT: i64 = 137;
+/// 128 + SIGTERM: what a container stopped by `docker stop` (its init forwarding the signal)
+/// exits with. The runner's own exit codes are below 5.
+const SIGTERM_EXIT: i64 = 143;
 
 /// How a [`DockerClient::run_to_completion`] call is bounded.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +43,8 @@ pub enum Ending {
     OomKilled,
     /// It died of SIGKILL that we did not send (`docker kill`, a reboot of the daemon, ...).
     KilledExternally,
+    /// It was stopped with SIGTERM that we did not send (`docker stop`, a daemon shutdown).
+    StoppedExternally,
 }
 
 /// The result of [`DockerClient::run_to_completion`].
@@ -212,6 +217,7 @@ impl DockerClient {
             Some(ending) => ending,
             None if exit.oom_killed => Ending::OomKilled,
             None if exit.exit_code == SIGKILL_EXIT => Ending::KilledExternally,
+            None if exit.exit_code == SIGTERM_EXIT => Ending::StoppedExternally,
             None => Ending::Exited,
         };
         Ok(RunOutcome {

@@ -191,8 +191,13 @@ impl RunCtx {
         ];
         for mount in m.caches.mounts.iter().filter(|m| m.applies_to(phase)) {
             let host = mount.host_path(&m.caches.root, distro);
-            std::fs::create_dir_all(&host)?;
-            self.mount_point_in_workspace(&mount.target)?;
+            // The error names the folder: "cannot prepare the cache mounts: <path>: <why>".
+            let named = |e: std::io::Error, p: &Path| {
+                std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+            };
+            std::fs::create_dir_all(&host).map_err(|e| named(e, &host))?;
+            self.mount_point_in_workspace(&mount.target)
+                .map_err(|e| named(e, &m.workspace.source))?;
             binds.push(Bind {
                 host,
                 container: mount.target.clone(),

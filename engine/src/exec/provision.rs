@@ -182,7 +182,11 @@ fn stopped_early(ctx: &RunCtx, ending: &Ending, log: &NodeLog) -> Option<NodeRes
         .with_tail(log.tail(10)),
         Ending::KilledExternally => infra(
             InfraKind::Killed,
-            "the provision container was killed from outside".into(),
+            "the provision container was killed from outside (SIGKILL)".into(),
+        ),
+        Ending::StoppedExternally => infra(
+            InfraKind::Killed,
+            "the provision container was stopped from outside (SIGTERM)".into(),
         ),
         Ending::Exited => return None,
     })

@@ -271,7 +271,14 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
         Ending::KilledExternally => Attempt::Other(
             infra(
                 InfraKind::Killed,
-                "the suite container was killed from outside".into(),
+                "the suite container was killed from outside (SIGKILL)".into(),
+            )
+            .with_tail(log.tail(5)),
+        ),
+        Ending::StoppedExternally => Attempt::Other(
+            infra(
+                InfraKind::Killed,
+                "the suite container was stopped from outside (SIGTERM)".into(),
             )
             .with_tail(log.tail(5)),
         ),
