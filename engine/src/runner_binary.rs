@@ -167,58 +167,44 @@ fn write_out(dir: &Path, hash: &str) -> Result<PathBuf, RunnerError> {
 /// Whether an ELF file is statically linked: it has no `PT_INTERP` program header (no dynamic
 /// loader). `None` when the bytes are not an ELF file this reads (64-bit, either byte order).
 pub fn elf_is_static(bytes: &[u8]) -> Option<bool> {
-    const PT_INTERP: u32 = 3;
+    const PT_INTERP: u64 = 3;
     if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 {
         return None;
     }
     let big = bytes[5] == 2;
-    let u16_at = |at: usize| -> Option<u16> {
-        let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
+    // An unsigned field of `len` bytes at `at`, in the file's byte order.
+    let field = |at: usize, len: usize| -> Option<u64> {
+        let b = bytes.get(at..at + len)?;
+        let fold = |acc: u64, byte: &u8| (acc << 8) | u64::from(*byte);
         Some(if big {
-            u16::from_be_bytes(b)
+            b.iter().fold(0, fold)
         } else {
-            u16::from_le_bytes(b)
+            b.iter().rev().fold(0, fold)
         })
     };
-    let u32_at = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
-    let u64_at = |at: usize| -> Option<u64> {
-        let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
-        Some(if big {
-            u64::from_be_bytes(b)
-        } else {
-            u64::from_le_bytes(b)
-        })
-    };
-    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
-    let phentsize = usize::from(u16_at(0x36)?);
-    let phnum = usize::from(u16_at(0x38)?);
+    let phoff = usize::try_from(field(0x20, 8)?).ok()?;
+    let phentsize = usize::try_from(field(0x36, 2)?).ok()?;
+    let phnum = usize::try_from(field(0x38, 2)?).ok()?;
     for i in 0..phnum {
-        if u32_at(phoff + i * phentsize)? == PT_INTERP {
+        if field(phoff + i * phentsize, 4)? == PT_INTERP {
             return Some(false);
         }
     }
     Some(true)
 }
 
-/// The runner's description for `engine --version`, without writing anything.
+/// The runner's description for `engine --version`, without writing anything. Built for every
+/// command line (clap wants it up front), so it reads only the ELF headers: the hash and the
+/// path are `engine doctor`'s.
 pub fn version_note() -> String {
     let linking = match elf_is_static(EMBEDDED) {
         Some(true) => "static",
         Some(false) => "dynamically linked",
         None => "not an ELF file",
     };
-    let hash = blake3::hash(EMBEDDED).to_hex();
     format!(
-        "runner {} ({EMBEDDED_TARGET}, {linking}, blake3 {}, embedded; ENGINE_RUNNER overrides)",
+        "runner {} ({EMBEDDED_TARGET}, {linking}, embedded; ENGINE_RUNNER overrides; `engine doctor` shows its hash and path)",
         runner_protocol::VERSION,
-        &hash.as_str()[..12]
     )
 }
 

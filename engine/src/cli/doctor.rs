@@ -255,7 +255,7 @@ fn unreachable_check(endpoint: &str, e: &crate::docker::DockerError) -> Check {
                 socket.display()
             ),
         )
-        .fix("add the user to the `docker` group (then log in again), or run as root");
+        .fix(NO_ACCESS_FIX);
     }
     Check::new(
         Level::Fail,
@@ -281,9 +281,13 @@ fn socket_access(socket: &Path) -> Check {
             "socket",
             format!("permission denied on {}", socket.display()),
         )
-        .fix("add the user to the `docker` group (then log in again), or run as root")
+        .fix(NO_ACCESS_FIX)
     }
 }
+
+/// What to do when this user may not use the daemon's socket.
+const NO_ACCESS_FIX: &str =
+    "add the user to the `docker` group (then log in again), or run as root";
 
 fn unix_socket(endpoint: &str) -> Option<PathBuf> {
     endpoint.strip_prefix("unix://").map(PathBuf::from)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::error::{CliError, CliResult};
-use super::selection::{load_matrix, narrow, SelectArgs};
+use super::selection::{load_matrix, shard_of, SelectArgs};
 use super::Cli;
 use crate::exec::context::RunInputs;
 use crate::exec::run::{execute, RunRequest};
@@ -96,20 +96,22 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     let (mut loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
-    let mut plan = narrow(&full, &matrix, &args.select)?;
+    let selection = args.select.selection();
+    let selected = crate::plan::select::select(&full, &matrix, &selection)?;
     // Before sharding: an empty shard of a selection that has suites is fine (more shards than
     // suites); a selection with no suite at all is not.
-    let unsharded = crate::plan::select::select(&full, &matrix, &args.select.selection())?;
-    if images_only {
-        plan = plan.images_only();
-    } else if unsharded.suite_nodes().next().is_none() && !args.allow_empty {
+    if !images_only && selected.suite_nodes().next().is_none() && !args.allow_empty {
         return Err(CliError::NothingToRun {
             selection: describe_selection(&args.select),
-            why: crate::plan::select::not_applicable(&full, &args.select.selection())
+            why: crate::plan::select::not_applicable(&full, &selection)
                 .iter()
                 .map(|s| format!("{}:{}: {}", s.distro, s.suite, s.reason))
                 .collect(),
         });
+    }
+    let mut plan = shard_of(selected, &args.select)?;
+    if images_only {
+        plan = plan.images_only();
     }
     print_grants(&matrix, &plan);
     let runner_bin = runner_path()?;

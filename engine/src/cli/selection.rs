@@ -57,11 +57,15 @@ impl SelectArgs {
 
 /// Apply selection and sharding to a full plan.
 pub fn narrow(plan: &Plan, matrix: &Matrix, args: &SelectArgs) -> Result<Plan, CliError> {
-    let mut plan = select(plan, matrix, &args.selection())?;
-    if let Some(s) = args.shard {
-        plan = shard::apply(&plan, s, &timings(args)?);
+    shard_of(select(plan, matrix, &args.selection())?, args)
+}
+
+/// The shard `--shard` asks for of a selected plan (the plan itself without the flag).
+pub fn shard_of(selected: Plan, args: &SelectArgs) -> Result<Plan, CliError> {
+    match args.shard {
+        Some(s) => Ok(shard::apply(&selected, s, &timings(args)?)),
+        None => Ok(selected),
     }
-    Ok(plan)
 }
 
 /// The suite durations of `--timings`, for balancing shards (none without the flag).

@@ -1070,38 +1070,37 @@ fn suite_distros<'d>(
         for (i, d) in list.iter().enumerate() {
             if let Some(known) = distro_names.iter().find(|n| n.eq_ignore_ascii_case(d)) {
                 runs_on.push(known);
-            } else if input.distros_complete && o.legacy {
-                // The seed's runner ignores an ID it does not test: a matrix for fewer distros
-                // loads the same task files.
-                let help = match did_you_mean(d, distro_names.iter().copied()) {
-                    Some(s) => format!("did you mean \"{s}\"? Otherwise remove it, or ignore this"),
-                    None => format!("known distros: {}", distro_names.join(", ")),
-                };
-                let file = cx.sources.get(f);
-                let w = locate(
-                    SpecDiagnostic::error(
-                        Code::CheckUnknownDistro,
-                        format!("suite `{name}` names `{d}` in distro-check, which the matrix does not declare: ignored"),
-                    ),
-                    file,
-                    &o.pointer(&format!("/distros/{i}")),
-                    "no such distro in the matrix",
-                );
-                cx.diags.push(w.warning().help(help));
             } else if input.distros_complete {
-                let help = match did_you_mean(d, distro_names.iter().copied()) {
-                    Some(s) => format!("did you mean \"{s}\"?"),
-                    None => format!("known distros: {}", distro_names.join(", ")),
+                let near = did_you_mean(d, distro_names.iter().copied());
+                let known = format!("known distros: {}", distro_names.join(", "));
+                let (message, help) = if o.legacy {
+                    // The seed's runner ignores an ID it does not test: a matrix for fewer
+                    // distros loads the same task files. A warning, and the entry is left out.
+                    (
+                        format!("suite `{name}` names `{d}` in distro-check, which the matrix does not declare: ignored"),
+                        near.map_or(known, |n| {
+                            format!("did you mean \"{n}\"? Otherwise remove it, or ignore this")
+                        }),
+                    )
+                } else {
+                    ok = false;
+                    (
+                        format!("suite `{name}` names unknown distro `{d}`"),
+                        near.map_or(known, |n| format!("did you mean \"{n}\"?")),
+                    )
                 };
-                cx.error(
-                    f,
+                let diagnostic = locate(
+                    SpecDiagnostic::error(Code::CheckUnknownDistro, message),
+                    cx.sources.get(f),
                     &o.pointer(&format!("/distros/{i}")),
-                    Code::CheckUnknownDistro,
-                    format!("suite `{name}` names unknown distro `{d}`"),
                     "no such distro in the matrix",
-                    Some(help),
-                );
-                ok = false;
+                )
+                .help(help);
+                cx.diags.push(if o.legacy {
+                    diagnostic.warning()
+                } else {
+                    diagnostic
+                });
             }
         }
     }
