@@ -55,20 +55,28 @@ sys.exit(0 if at == len(want) else 1)
 EOF
 }
 
+# Runs the rest of the arguments (output in $work/NAME.out and .err) and checks the README's
+# exit code and grid; WHAT names the run in the verdicts.
+check_run() {
+  local name=$1 what=$2 code
+  shift 2
+  set +e
+  "$@" >"$work/$name.out" 2>"$work/$name.err"
+  code=$?
+  set -e
+  if [ "$code" -eq "$want_exit" ]; then ok "$what exits $code"; else
+    bad "$what exited $code, not $want_exit"
+    tail -n 30 "$work/$name.err"
+  fi
+  if has_grid "$work/$name.out"; then ok "$what prints the README's grid"; else
+    bad "$what's grid differs from the README's"
+    cat "$work/$name.out"
+  fi
+}
+
 start=$(date +%s)
-set +e
-bash -c "$cmd" >"$work/main.out" 2>"$work/main.err"
-code=$?
-set -e
+check_run main "the main command" bash -c "$cmd"
 echo "  took $(($(date +%s) - start)) s (cold build included)"
-if [ "$code" -eq "$want_exit" ]; then ok "the main command exits $code"; else
-  bad "the main command exited $code, not $want_exit"
-  tail -n 30 "$work/main.err"
-fi
-if has_grid "$work/main.out"; then ok "the main command prints the README's grid"; else
-  bad "the main command's grid differs from the README's"
-  cat "$work/main.out"
-fi
 
 # cargo install from the clone, then run the installed engine with no workspace around it.
 start=$(date +%s)
@@ -83,18 +91,7 @@ rm -rf "$work/clone/target"
 mkdir -p "$work/home"
 clean_env=(env -i "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" "HOME=$work/home")
 [ -n "${DOCKER_HOST:-}" ] && clean_env+=("DOCKER_HOST=$DOCKER_HOST")
-set +e
-"${clean_env[@]}" "$work/inst/bin/engine" run -m examples/local/matrix.toml >"$work/inst.out" 2>"$work/inst.err"
-code=$?
-set -e
-if [ "$code" -eq "$want_exit" ]; then ok "the installed engine exits $code"; else
-  bad "the installed engine exited $code, not $want_exit"
-  tail -n 30 "$work/inst.err"
-fi
-if has_grid "$work/inst.out"; then ok "the installed engine prints the README's grid"; else
-  bad "the installed engine's grid differs from the README's"
-  cat "$work/inst.out"
-fi
+check_run inst "the installed engine" "${clean_env[@]}" "$work/inst/bin/engine" run -m examples/local/matrix.toml
 runner=$("${clean_env[@]}" "$work/inst/bin/engine" doctor -m examples/local/matrix.toml | awk '$2 == "runner" { print $3 }')
 case "$runner" in
 "$work/home/.cache/engine/runner/"*) ok "the installed engine wrote its runner to the user's cache" ;;
