@@ -394,6 +394,7 @@ async fn build_uses_args_and_honours_dockerignore() {
         ]),
         tag: tag.clone(),
         labels: scope.labels("image"),
+        ..Default::default()
     };
     let mut output = Vec::new();
     let id = client

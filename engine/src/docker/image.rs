@@ -32,6 +32,16 @@ pub struct BuildRequest {
     pub tag: String,
     /// Set on the image, together with `engine.managed=true`.
     pub labels: HashMap<String, String>,
+    /// Build every step again, reusing no layer (`engine run --rebuild`).
+    pub no_cache: bool,
+}
+
+/// What the daemon says an image is: its id, the registry digests it was pulled by, its labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageIdentity {
+    pub id: String,
+    pub repo_digests: Vec<String>,
+    pub labels: HashMap<String, String>,
 }
 
 /// One image as listed by the daemon.
@@ -85,6 +95,22 @@ impl DockerClient {
             Ok(image) => Ok(Some(
                 image.config.and_then(|c| c.labels).unwrap_or_default(),
             )),
+            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => Ok(None),
+            Err(e) => Err(self.fail("image inspect", reference, e)),
+        }
+    }
+
+    /// The identity of an image (`None` when absent).
+    pub async fn image_identity(
+        &self,
+        reference: &str,
+    ) -> Result<Option<ImageIdentity>, DockerError> {
+        match self.api().inspect_image(reference).await {
+            Ok(image) => Ok(Some(ImageIdentity {
+                id: image.id.unwrap_or_default(),
+                repo_digests: image.repo_digests.unwrap_or_default(),
+                labels: image.config.and_then(|c| c.labels).unwrap_or_default(),
+            })),
             Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => Ok(None),
             Err(e) => Err(self.fail("image inspect", reference, e)),
         }
@@ -232,6 +258,7 @@ impl DockerClient {
             .dockerfile(&dockerfile)
             .t(tag)
             .rm(true)
+            .nocache(request.no_cache)
             .forcerm(true)
             .buildargs(&request.build_args)
             .labels(&image_labels)

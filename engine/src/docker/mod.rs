@@ -25,7 +25,7 @@ use bollard::Docker;
 pub use crate::build_context::{context_hash, tar_context, ContextError, DockerIgnore};
 pub use container::{Bind, ContainerSpec, ExitInfo, LogLine, LogStream};
 pub use error::DockerError;
-pub use image::{BuildRequest, ImageInfo, ImageRemoval};
+pub use image::{BuildRequest, ImageIdentity, ImageInfo, ImageRemoval};
 pub use run::{Ending, RunOptions, RunOutcome};
 pub use system::DaemonFacts;
 

@@ -50,6 +50,7 @@ pub async fn run(
         build_args,
         tag: tag.clone(),
         labels,
+        no_cache: false,
     };
     log.note(&format!("building {tag} from {}", chain.base_ref));
     let built = tokio::select! {
