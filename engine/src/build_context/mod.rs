@@ -8,8 +8,10 @@
 //! Below both users: `plan` hashes a context for image cache keys, `docker` sends its tar.
 
 mod dockerignore;
+mod reads;
 
 pub use dockerignore::DockerIgnore;
+pub use reads::{ReadMatcher, Reads};
 
 use std::fs;
 use std::io::{self, Write};
@@ -104,6 +106,54 @@ pub fn context_hash(
         }
     }
     Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// What a build can read of its context: the Dockerfile's text, and each context file (or
+/// symlink) its `COPY`/`ADD` sources reach, with a short content hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildReads {
+    pub dockerfile: String,
+    /// `(relative path, 16 hex digits of its content, mode and kind)`, in path order.
+    pub files: Vec<(String, String)>,
+    /// The Dockerfile reads the whole context (see [`Reads`]).
+    pub whole_context: bool,
+}
+
+/// The files of the context that the build can read (see [`Reads`]), hashed one by one.
+pub fn build_reads(context_dir: &Path, dockerfile: &Path) -> Result<BuildReads, ContextError> {
+    let entries = collect(context_dir, dockerfile)?;
+    let dockerfile_path = context_dir.join(dockerfile_in_context(dockerfile)?);
+    let text = fs::read_to_string(&dockerfile_path).map_err(|source| ContextError::Read {
+        path: dockerfile_path.clone(),
+        source,
+    })?;
+    let reads = Reads::of(&text);
+    let matcher = reads.matcher();
+    let mut files = Vec::new();
+    for entry in entries.iter().filter(|e| matcher.reads(&e.rel)) {
+        let mut h = blake3::Hasher::new();
+        match &entry.kind {
+            Kind::Dir => continue,
+            Kind::File { executable, .. } => {
+                h.update(if *executable { b"x" } else { b"f" });
+                let content = fs::read(&entry.abs).map_err(|source| ContextError::Read {
+                    path: entry.abs.clone(),
+                    source,
+                })?;
+                h.update(&content);
+            }
+            Kind::Symlink { target } => {
+                h.update(b"l");
+                h.update(target.to_string_lossy().as_bytes());
+            }
+        }
+        files.push((entry.rel.clone(), h.finalize().to_hex()[..16].to_string()));
+    }
+    Ok(BuildReads {
+        dockerfile: text,
+        files,
+        whole_context: reads == Reads::Whole,
+    })
 }
 
 /// The Dockerfile path as the daemon expects it: relative, `/`-separated, no `.` or `..`.

@@ -69,6 +69,14 @@ pub enum CliError {
         help("`engine clean` removes one project's leftovers: run it in the project, name it with -m, or pass --all-projects (or --run ID)")
     )]
     NoProject { matrix: PathBuf },
+    #[error("--rebuild {pattern}: {why}")]
+    #[diagnostic(
+        code(engine::cli::rebuild),
+        help(
+            "give a distro name or a glob over names, e.g. `--rebuild arch` or `--rebuild 'man*'`"
+        )
+    )]
+    Rebuild { pattern: String, why: String },
     #[error("cannot open a shell: the image of {distro} could not be prepared (exit {code})")]
     #[diagnostic(
         code(engine::cli::not_prepared),
@@ -96,6 +104,7 @@ impl CliError {
             | CliError::Timings { .. }
             | CliError::Shell(_)
             | CliError::StaleSchemas(_)
+            | CliError::Rebuild { .. }
             | CliError::NoProject { .. } => exit::INVALID,
             CliError::NotPrepared { code, .. } => *code,
             CliError::NothingToRun { .. } => exit::NOTHING_TO_RUN,

@@ -60,37 +60,42 @@ fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, CliErro
     let plan = Plan::build(&matrix, Some(&keys));
     let mut plan = narrow(&plan, &matrix, select)?;
     if status {
-        mark_cached(&mut plan, &matrix)?;
+        mark_cached(&mut plan, &matrix, &keys)?;
     }
     Ok(plan)
 }
 
 /// Ask the daemon, for every base, image and provision node, whether its result exists with the
-/// planned key (the same test `engine run` makes before building).
-fn mark_cached(plan: &mut Plan, matrix: &crate::spec::Matrix) -> Result<(), CliError> {
-    use crate::exec::context::{base_ref, holds, image_ref, provisioned_ref};
+/// key the run would compute, and why not (the same tests `engine run` makes before building).
+fn mark_cached(
+    plan: &mut Plan,
+    matrix: &crate::spec::Matrix,
+    keys: &crate::plan::CacheKeys,
+) -> Result<(), CliError> {
     use crate::plan::NodeKind;
     let rt = super::selection::runtime(false)?;
     rt.block_on(async {
         let docker = super::selection::connect().await?;
+        let project = crate::docker::labels::project_id(&matrix.root);
+        let mut statuses = std::collections::HashMap::new();
         for ix in plan.graph.node_indices().collect::<Vec<_>>() {
             let n = &plan.graph[ix];
-            let (Some(key), Some(distro)) = (n.cache_key.clone(), matrix.distros.get(&n.distro))
-            else {
+            if n.kind == NodeKind::Suite {
+                continue;
+            }
+            let Some(distro) = matrix.distros.get(&n.distro) else {
                 continue;
             };
-            let reference = match n.kind {
-                NodeKind::Base => base_ref(distro, &key),
-                NodeKind::Image => image_ref(&n.distro, &key),
-                NodeKind::Provision => provisioned_ref(&n.distro, &key),
-                NodeKind::Suite => continue,
-            };
-            // A base is reused by its name alone (a pulled image has no key of ours).
-            let cached = match n.kind {
-                NodeKind::Base => docker.image_exists(&reference).await.unwrap_or(false),
-                _ => holds(&docker, &reference, &key).await.unwrap_or(false),
-            };
-            plan.graph[ix].cached = Some(cached);
+            if !statuses.contains_key(&n.distro) {
+                let s = crate::exec::status::of_distro(&docker, &project, distro, keys).await?;
+                statuses.insert(n.distro.clone(), s);
+            }
+            if let Some(status) = statuses[&n.distro].get(&n.kind) {
+                let node = &mut plan.graph[ix];
+                node.cached = Some(status.cached);
+                node.cache_key = Some(status.key.clone());
+                node.why = status.why.clone();
+            }
         }
         Ok(())
     })

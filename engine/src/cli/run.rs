@@ -5,17 +5,61 @@ use std::sync::Arc;
 use super::error::{CliError, CliResult};
 use super::selection::{load_matrix, shard_of, SelectArgs};
 use super::Cli;
-use crate::exec::context::RunInputs;
+use crate::exec::context::{Force, RunInputs};
 use crate::exec::run::{execute, RunRequest};
 use crate::plan::Plan;
 use crate::report::live::Verbosity;
 use crate::report::reporter::{Options, Reporter};
 use crate::report::SourceFiles;
 
+/// Beyond the cache keys: pull the bases, or make a distro's images again.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CacheArgs {
+    /// Pull every base image, whatever its `pull` policy (a moved tag then rebuilds what is
+    /// built on it).
+    #[arg(long)]
+    pub pull: bool,
+    /// Make the base, image and provision of the distros matching PATTERN (a glob; all when
+    /// none is given) again, reusing no layer. Repeatable.
+    #[arg(long, value_name = "PATTERN", num_args = 0..=1, default_missing_value = "*")]
+    pub rebuild: Vec<String>,
+}
+
+impl CacheArgs {
+    /// The forced work, with `--rebuild` patterns resolved against the matrix's distros.
+    pub fn force(&self, matrix: &crate::spec::Matrix) -> Result<Force, CliError> {
+        let mut force = Force {
+            pull: self.pull,
+            ..Force::default()
+        };
+        for pattern in &self.rebuild {
+            let glob = globset::Glob::new(pattern)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| CliError::Rebuild {
+                    pattern: pattern.clone(),
+                    why: e.kind().to_string(),
+                })?;
+            let matched: Vec<&String> =
+                matrix.distros.keys().filter(|d| glob.is_match(d)).collect();
+            if matched.is_empty() {
+                let known: Vec<&str> = matrix.distros.keys().map(String::as_str).collect();
+                return Err(CliError::Rebuild {
+                    pattern: pattern.clone(),
+                    why: format!("it matches no distro (distros: {})", known.join(", ")),
+                });
+            }
+            force.rebuild.extend(matched.into_iter().cloned());
+        }
+        Ok(force)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Nodes run at once. Default: `engine.concurrency` of the matrix, else the number of CPUs.
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
@@ -63,6 +107,8 @@ pub enum MessageFormat {
 pub struct BuildArgs {
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Image builds at once. Default: `engine.build_concurrency`, else 2.
     #[arg(long, value_name = "N")]
     pub build_jobs: Option<usize>,
@@ -74,6 +120,7 @@ pub struct BuildArgs {
 pub fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
     let run_args = RunArgs {
         select: args.select.clone(),
+        cache: args.cache.clone(),
         jobs: None,
         build_jobs: args.build_jobs,
         fail_fast: false,
@@ -113,6 +160,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     if images_only {
         plan = plan.images_only();
     }
+    let force = args.cache.force(&matrix)?;
     print_grants(&matrix, &plan);
     let runner_bin = runner_path()?;
     let jobs = args
@@ -129,6 +177,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         state_dir: matrix.root.join(".engine"),
         keep_runs: matrix.engine.keep_runs as usize,
         runner_bin,
+        force,
     };
     let verbosity = if args.quiet {
         Verbosity::Quiet

@@ -83,6 +83,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         state_dir: matrix.root.join(".engine"),
         keep_runs: matrix.engine.keep_runs as usize,
         runner_bin: super::run::runner_path()?,
+        force: Default::default(),
     };
     let runtime = super::selection::runtime(true)?;
     loaded.matrix = None;

@@ -159,6 +159,9 @@ pub struct NodeResult {
     /// Last lines of output, for failures.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tail: Vec<String>,
+    /// Why an image or provision was made again: the parts of its key that changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 impl NodeResult {
@@ -171,7 +174,13 @@ impl NodeResult {
             attempts: 0,
             diagnostic: None,
             tail: Vec::new(),
+            why: Vec::new(),
         }
+    }
+
+    pub fn with_why(mut self, why: Vec<String>) -> Self {
+        self.why = why;
+        self
     }
 
     pub fn with_diagnostic(mut self, d: Option<String>) -> Self {

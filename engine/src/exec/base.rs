@@ -48,6 +48,12 @@ async fn pulled(
             )
         }
     };
+    // `engine run --pull`, or `--rebuild` of this distro: pulled whatever the policy.
+    let pull = if ctx.force.pull || ctx.forced(&distro.name) {
+        PullPolicy::Always
+    } else {
+        pull
+    };
     let must_pull = match pull {
         PullPolicy::Always => true,
         PullPolicy::Missing => !present,
@@ -76,8 +82,23 @@ async fn pulled(
         )));
     }
     log.note(&format!("pulling {reference}"));
+    let before = ctx.docker.image_identity(reference).await.ok().flatten();
     match ctx.docker.pull(reference).await {
-        Ok(()) => NodeResult::new(Outcome::Passed),
+        Ok(()) => {
+            let after = ctx.docker.image_identity(reference).await.ok().flatten();
+            let id = |i: &Option<crate::docker::ImageIdentity>| i.as_ref().map(|i| i.id.clone());
+            let why = match (id(&before), id(&after)) {
+                (Some(a), Some(b)) if a == b => {
+                    log.note(&format!("{reference} is unchanged ({})", short_id(&b)));
+                    return NodeResult::new(Outcome::Cached);
+                }
+                (Some(a), Some(b)) => format!("moved: {} -> {}", short_id(&a), short_id(&b)),
+                (None, Some(b)) => format!("pulled: {}", short_id(&b)),
+                _ => "pulled".to_string(),
+            };
+            log.note(&format!("{reference} {why}"));
+            NodeResult::new(Outcome::Passed).with_why(vec![why])
+        }
         Err(e) if present => {
             // pull = "always" with a registry out of reach: the local copy still works; say so.
             log.note(&format!(
@@ -119,19 +140,19 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     let Base::Rootfs { script, args } = &distro.base else {
         return infra(InfraKind::Base, "not a rootfs base".into());
     };
-    let Some(chain) = ctx.chain(distro) else {
+    let Some(chain) = ctx.base_of(distro) else {
         return no_chain(&distro.name);
     };
-    let (key, reference) = (chain.base_key, chain.base_ref);
+    let (key, reference) = chain;
     // Distros sharing one base wait for each other here, then find the image.
     let lock = ctx.key_lock(&key);
     let _held = lock.lock().await;
     match ctx.docker.image_exists(&reference).await {
-        Ok(true) => {
+        Ok(true) if !ctx.forced(&distro.name) => {
             log.note(&format!("base {reference} exists: script not run"));
             return NodeResult::new(Outcome::Cached);
         }
-        Ok(false) => {}
+        Ok(_) => {}
         Err(e) => {
             return infra(
                 InfraKind::Daemon,
@@ -215,5 +236,13 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
         Err(e) => {
             infra(InfraKind::Base, format!("cannot import the rootfs: {e}")).with_tail(log.tail(5))
         }
+    }
+}
+
+/// `sha256:1a2b3c4d5e6f` of an image id.
+fn short_id(id: &str) -> String {
+    match id.split_once(':') {
+        Some((algo, hex)) => format!("{algo}:{}", &hex[..hex.len().min(12)]),
+        None => id[..id.len().min(12)].to_string(),
     }
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::docker::{labels, Bind, DockerClient};
-use crate::plan::{CacheKeys, Node, NodeKind};
+use crate::events::{InfraKind, NodeResult};
+use crate::plan::{CacheKeys, Node, NodeKind, Recipe};
 use crate::spec::matrix::{Base, Distro, Phase};
 use crate::spec::{Loaded, Matrix};
 
@@ -17,6 +18,9 @@ pub const IO_IN_CONTAINER: &str = "/engine/io";
 /// Label keys the engine sets on images it makes, besides `engine.managed`/`engine.run`/`engine.node`.
 pub const LABEL_CACHE_KEY: &str = "engine.cache-key";
 pub const LABEL_DISTRO: &str = "engine.distro";
+/// On images and provisioned images: what their cache key was made of (see `plan::recipe`), so
+/// that a later run can say what changed.
+pub const LABEL_RECIPE: &str = "engine.key-recipe";
 /// On a provisioned image: what provisioning found (missing locales, the AUR helper), as JSON.
 pub const LABEL_PROVISION_FACTS: &str = "engine.provision-facts";
 /// On containers: the engine process that owns them (`engine clean` leaves live owners alone).
@@ -52,16 +56,30 @@ pub struct RunIds {
     pub run_dir: PathBuf,
 }
 
-/// One distro's chain: the cache key of each node and the image each makes.
+/// One distro's chain once its base is there: the cache key of each node, what the keys are
+/// made of, and the image each node makes.
 #[derive(Debug, Clone)]
 pub struct Chain {
     pub base_key: String,
     pub image_key: String,
     pub provision_key: String,
+    pub image_recipe: Recipe,
+    pub provision_recipe: Recipe,
     /// The base image: the declared reference, or the tag of an imported rootfs.
     pub base_ref: String,
+    /// The base image's id, part of the image key.
+    pub base_id: String,
     pub image_ref: String,
     pub provisioned_ref: String,
+}
+
+/// What `engine run --pull` and `--rebuild` ask for beyond the keys.
+#[derive(Debug, Clone, Default)]
+pub struct Force {
+    /// Pull every base image, whatever its policy.
+    pub pull: bool,
+    /// Distros whose base, image and provision are made again (no layer cache either).
+    pub rebuild: std::collections::BTreeSet<String>,
 }
 
 pub struct RunCtx {
@@ -76,6 +94,11 @@ pub struct RunCtx {
     pub keys: CacheKeys,
     /// Leave failed suite containers in place (`--keep-containers`).
     pub keep_failed: bool,
+    pub force: Force,
+    /// This project's id (the `engine.project` label).
+    pub project: String,
+    /// The id of each distro's base image, once known (see [`RunCtx::chain`]).
+    base_ids: Mutex<HashMap<String, String>>,
     /// Serialises work on one cache key (distros sharing a base import it once).
     key_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Containers named so far per node (a retried suite gets `-2`, `-3`, ...).
@@ -90,6 +113,7 @@ impl RunCtx {
         runner_bin: PathBuf,
         keep_failed: bool,
     ) -> Self {
+        let project = labels::project_id(&inputs.matrix.root);
         RunCtx {
             docker,
             matrix: inputs.matrix,
@@ -99,27 +123,82 @@ impl RunCtx {
             runner_bin,
             keys: inputs.keys,
             keep_failed,
+            force: Force::default(),
+            project,
+            base_ids: Mutex::new(HashMap::new()),
             key_locks: Mutex::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The keys and image references of `distro`'s chain. Every distro of the matrix has keys
+    pub fn with_force(mut self, force: Force) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Whether `engine run --rebuild` names this distro.
+    pub fn forced(&self, distro: &str) -> bool {
+        self.force.rebuild.contains(distro)
+    }
+
+    /// The key and image reference of `distro`'s base. Every distro of the matrix has keys
     /// (computed before the run); `None` only for a distro the run was not given.
-    pub fn chain(&self, distro: &Distro) -> Option<Chain> {
-        let key = |kind| self.keys.get(kind, &distro.name).map(str::to_string);
-        let (base_key, image_key, provision_key) = (
-            key(NodeKind::Base)?,
-            key(NodeKind::Image)?,
-            key(NodeKind::Provision)?,
-        );
-        Some(Chain {
-            base_ref: base_ref(distro, &base_key),
-            image_ref: image_ref(&distro.name, &image_key),
-            provisioned_ref: provisioned_ref(&distro.name, &provision_key),
+    pub fn base_of(&self, distro: &Distro) -> Option<(String, String)> {
+        let key = self.keys.get(NodeKind::Base, &distro.name)?.to_string();
+        Some((key.clone(), base_ref(distro, &key)))
+    }
+
+    /// Record the id of `distro`'s base image (the base node, after a pull or an import).
+    pub fn note_base_id(&self, distro: &str, id: &str) {
+        let mut ids = self.base_ids.lock().unwrap_or_else(|p| p.into_inner());
+        ids.insert(distro.to_string(), id.to_string());
+    }
+
+    /// The keys and image references of `distro`'s chain, with its base image's id among the
+    /// image's parts (asked of the daemon when the base node of this run did not say it).
+    /// The error is the node's result: no keys (an engine error), the daemon, or no base.
+    pub async fn chain(&self, distro: &Distro) -> Result<Chain, NodeResult> {
+        let Some((base_key, base_ref)) = self.base_of(distro) else {
+            return Err(super::diagnostics::no_chain(&distro.name));
+        };
+        let known = {
+            let ids = self.base_ids.lock().unwrap_or_else(|p| p.into_inner());
+            ids.get(&distro.name).cloned()
+        };
+        let base_id = match known {
+            Some(id) => id,
+            None => match self.docker.image_identity(&base_ref).await {
+                Ok(Some(found)) => {
+                    self.note_base_id(&distro.name, &found.id);
+                    found.id
+                }
+                Ok(None) => {
+                    return Err(super::diagnostics::infra(
+                        InfraKind::Base,
+                        format!("the base image {base_ref} is not there"),
+                    ))
+                }
+                Err(e) => {
+                    return Err(super::diagnostics::infra(
+                        InfraKind::Daemon,
+                        format!("cannot inspect {base_ref}: {e}"),
+                    ))
+                }
+            },
+        };
+        let Some(resolved) = self.keys.resolved(&distro.name, &base_id) else {
+            return Err(super::diagnostics::no_chain(&distro.name));
+        };
+        Ok(Chain {
+            image_ref: image_ref(&distro.name, &resolved.image_key),
+            provisioned_ref: provisioned_ref(&distro.name, &resolved.provision_key),
+            base_ref,
+            base_id,
             base_key,
-            image_key,
-            provision_key,
+            image_key: resolved.image_key,
+            provision_key: resolved.provision_key,
+            image_recipe: resolved.image,
+            provision_recipe: resolved.provision,
         })
     }
 
@@ -132,10 +211,7 @@ impl RunCtx {
     /// Labels for something a node makes.
     pub fn labels(&self, node: &str) -> HashMap<String, String> {
         let mut l = labels::for_node(&self.run_id, node);
-        l.insert(
-            labels::PROJECT.into(),
-            labels::project_id(&self.matrix.root),
-        );
+        l.insert(labels::PROJECT.into(), self.project.clone());
         l.insert(LABEL_PID.into(), std::process::id().to_string());
         l
     }

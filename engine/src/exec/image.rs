@@ -5,8 +5,8 @@ use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
-use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO};
-use super::diagnostics::{infra, no_chain, render_at_distro};
+use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_RECIPE};
+use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
 use crate::docker::{BuildRequest, DockerError};
 use crate::events::{InfraKind, NodeResult, Outcome};
@@ -21,18 +21,28 @@ pub async fn run(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> NodeResult {
-    let Some(chain) = ctx.chain(distro) else {
-        return no_chain(&distro.name);
+    let chain = match ctx.chain(distro).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let (key, tag) = (chain.image_key, chain.image_ref);
-    match holds(&ctx.docker, &tag, &key).await {
-        Ok(true) => {
-            log.note(&format!("{tag} is up to date: not rebuilt"));
-            return NodeResult::new(Outcome::Cached);
+    let node = Node::id_for(NodeKind::Image, &distro.name, None);
+    let forced = ctx.forced(&distro.name);
+    let why = if forced {
+        vec!["--rebuild".to_string()]
+    } else {
+        match holds(&ctx.docker, &tag, &key).await {
+            Ok(true) => {
+                log.note(&format!("{tag} is up to date: not rebuilt"));
+                return NodeResult::new(Outcome::Cached);
+            }
+            Ok(false) => {
+                super::why::why(&ctx.docker, &ctx.project, &node, &chain.image_recipe).await
+            }
+            Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
         }
-        Ok(false) => {}
-        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
-    }
+    };
+    log.note(&format!("building because: {}", why.join("; ")));
     let image = &distro.image;
     let dockerfile = image
         .dockerfile
@@ -41,16 +51,17 @@ pub async fn run(
         .unwrap_or_else(|_| image.dockerfile.clone());
     let mut build_args: HashMap<String, String> = image.build_args.clone().into_iter().collect();
     build_args.insert("BASE_IMAGE".into(), chain.base_ref.clone());
-    let mut labels = ctx.labels(&Node::id_for(NodeKind::Image, &distro.name, None));
+    let mut labels = ctx.labels(&node);
     labels.insert(LABEL_CACHE_KEY.into(), key);
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
+    labels.insert(LABEL_RECIPE.into(), chain.image_recipe.to_label());
     let request = BuildRequest {
         context_dir: image.context.clone(),
         dockerfile,
         build_args,
         tag: tag.clone(),
         labels,
-        no_cache: false,
+        no_cache: forced,
     };
     log.note(&format!("building {tag} from {}", chain.base_ref));
     let built = tokio::select! {
@@ -58,7 +69,7 @@ pub async fn run(
         _ = cancel.cancelled() => return NodeResult::new(Outcome::Cancelled),
     };
     match built {
-        Ok(_) => NodeResult::new(Outcome::Passed),
+        Ok(_) => NodeResult::new(Outcome::Passed).with_why(why),
         Err(DockerError::BuildFailed { tail, .. }) => {
             let d = SpecDiagnostic::error(
                 Code::InfraImageBuild,

@@ -12,6 +12,8 @@ pub mod runs;
 pub mod scheduler;
 pub mod shell;
 pub mod specs;
+pub mod status;
 pub mod suite;
+pub mod why;
 
 pub use crate::events::{NodeResult, Outcome};

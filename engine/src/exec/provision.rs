@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use runner_protocol::protocol::Event;
 
 use super::context::{
-    holds, RunCtx, RunnerJob, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS,
+    holds, RunCtx, RunnerJob, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS, LABEL_RECIPE,
 };
-use super::diagnostics::{infra, no_chain, render_at_distro};
+use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::specs;
@@ -53,18 +53,26 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> NodeResult {
     let node = Node::id_for(NodeKind::Provision, &distro.name, None);
-    let Some(chain) = ctx.chain(distro) else {
-        return no_chain(&distro.name);
+    let chain = match ctx.chain(distro).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    let (key, tag) = (chain.provision_key, chain.provisioned_ref);
-    match holds(&ctx.docker, &tag, &key).await {
-        Ok(true) => {
-            log.note(&format!("{tag} is up to date: not provisioned again"));
-            return NodeResult::new(Outcome::Cached);
+    let (key, tag) = (chain.provision_key.clone(), chain.provisioned_ref.clone());
+    let why = if ctx.forced(&distro.name) {
+        vec!["--rebuild".to_string()]
+    } else {
+        match holds(&ctx.docker, &tag, &key).await {
+            Ok(true) => {
+                log.note(&format!("{tag} is up to date: not provisioned again"));
+                return NodeResult::new(Outcome::Cached);
+            }
+            Ok(false) => {
+                super::why::why(&ctx.docker, &ctx.project, &node, &chain.provision_recipe).await
+            }
+            Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
         }
-        Ok(false) => {}
-        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
-    }
+    };
+    log.note(&format!("provisioning because: {}", why.join("; ")));
     let io = match ctx.io_dir(&node) {
         Ok(d) => d,
         Err(e) => return infra(InfraKind::Io, format!("cannot create the I/O folder: {e}")),
@@ -115,8 +123,11 @@ pub async fn run(
     let target = Target {
         tag: &tag,
         key: &key,
+        recipe: &chain.provision_recipe,
     };
-    let result = finish(ctx, distro, &io, &outcome, target, log).await;
+    let result = finish(ctx, distro, &io, &outcome, target, log)
+        .await
+        .with_why(why);
     if let Some(id) = &outcome.container_id {
         let _ = ctx.docker.remove(id, true).await;
     }
@@ -128,6 +139,7 @@ pub async fn run(
 struct Target<'a> {
     tag: &'a str,
     key: &'a str,
+    recipe: &'a crate::plan::Recipe,
 }
 
 /// The verdict of a provision container that ended: an infra error, or its commit.
@@ -283,6 +295,7 @@ async fn commit(
     let mut labels = ctx.labels(&Node::id_for(NodeKind::Provision, &distro.name, None));
     labels.insert(LABEL_CACHE_KEY.into(), target.key.to_string());
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
+    labels.insert(LABEL_RECIPE.into(), target.recipe.to_label());
     labels.insert(
         LABEL_PROVISION_FACTS.into(),
         serde_json::to_string(facts).unwrap_or_default(),

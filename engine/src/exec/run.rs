@@ -30,6 +30,8 @@ pub struct RunRequest {
     /// Run folders kept under `.engine/runs/`.
     pub keep_runs: usize,
     pub runner_bin: PathBuf,
+    /// `--pull` and `--rebuild`.
+    pub force: super::context::Force,
 }
 
 /// A run id that sorts by time and does not collide between two runs in the same second.
@@ -92,7 +94,8 @@ pub async fn execute(
         ids.clone(),
         req.runner_bin.clone(),
         req.keep_failed,
-    );
+    )
+    .with_force(req.force.clone());
     events(&RunEvent::Started {
         run_id: &ids.run_id,
         run_dir: &ids.run_dir,

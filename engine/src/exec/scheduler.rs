@@ -350,6 +350,7 @@ mod tests {
             suite: None,
             cache_key: None,
             cached: None,
+            why: Vec::new(),
         };
         let facts = NodeFacts {
             exclusive: exclusive.iter().map(|s| s.to_string()).collect(),

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use runner_protocol::protocol::{Event, FinishStatus};
 
 use super::context::{RunCtx, RunnerJob};
-use super::diagnostics::{infra, no_chain, render_at_distro};
+use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::provision::Facts;
@@ -40,10 +40,10 @@ pub async fn run(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> NodeResult {
-    let Some(chain) = ctx.chain(distro) else {
-        return no_chain(&distro.name);
+    let image = match ctx.chain(distro).await {
+        Ok(chain) => chain.provisioned_ref,
+        Err(r) => return r,
     };
-    let image = chain.provisioned_ref;
     let facts = match ctx.docker.image_labels(&image).await {
         Ok(Some(labels)) => Facts::from_labels(&labels),
         Ok(None) => {
@@ -177,8 +177,9 @@ async fn once(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> Attempt {
-    let Some(provisioned) = ctx.chain(distro).map(|c| c.provisioned_ref) else {
-        return Attempt::Other(no_chain(&distro.name));
+    let provisioned = match ctx.chain(distro).await {
+        Ok(chain) => chain.provisioned_ref,
+        Err(r) => return Attempt::Other(r),
     };
     let node = Node::id_for(NodeKind::Suite, &distro.name, Some(&suite.name));
     let io_name = if attempt > 1 {

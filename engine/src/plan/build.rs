@@ -45,6 +45,7 @@ impl Plan {
                     suite: None,
                     cache_key: key(NodeKind::Base),
                     cached: None,
+                    why: Vec::new(),
                 },
             );
             let image = add(
@@ -56,6 +57,7 @@ impl Plan {
                     suite: None,
                     cache_key: key(NodeKind::Image),
                     cached: None,
+                    why: Vec::new(),
                 },
             );
             let provision = add(
@@ -67,6 +69,7 @@ impl Plan {
                     suite: None,
                     cache_key: key(NodeKind::Provision),
                     cached: None,
+                    why: Vec::new(),
                 },
             );
             graph.add_edge(base, image, ());
@@ -105,6 +108,7 @@ impl Plan {
                         suite: Some(sname.clone()),
                         cache_key: None,
                         cached: None,
+                        why: Vec::new(),
                     },
                 );
                 graph.add_edge(provision, s, ());

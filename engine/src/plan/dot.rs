@@ -131,9 +131,11 @@ pub fn to_list(plan: &Plan, why: bool) -> String {
         match &n.cache_key {
             Some(k) => {
                 let status = match n.cached {
-                    Some(true) => "  cached",
-                    Some(false) => "  to build",
-                    None => "",
+                    Some(true) if n.why.is_empty() => "  cached".to_string(),
+                    Some(true) => format!("  cached ({})", n.why.join("; ")),
+                    Some(false) if n.why.is_empty() => "  to build".to_string(),
+                    Some(false) => format!("  to build: {}", n.why.join("; ")),
+                    None => String::new(),
                 };
                 let _ = writeln!(
                     out,

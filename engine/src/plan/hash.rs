@@ -1,83 +1,72 @@
-//! Cache keys at plan time: the content hash of everything an image or provision result depends
-//! on. A later run reuses a result whose key label matches; `engine graph` shows the keys.
+//! Cache keys at plan time: for each distro, the [`Recipe`] of its base, image and provision
+//! results (what each depends on, part by part) and the key made of it. A later run reuses a
+//! result whose key label matches; `engine graph` shows the keys, `engine list --status` the
+//! parts that changed.
+//!
+//! - base: the image reference, or the rootfs script's content and arguments.
+//! - image: the base, the Dockerfile's text, the build args, and the context files that the
+//!   Dockerfile's `COPY`/`ADD` can read (see [`crate::build_context::Reads`]). At run time the
+//!   base image's id joins them ([`CacheKeys::resolved`]), so a moved tag rebuilds.
+//! - provision: the image's key, the runner protocol, the provision spec (users, each step,
+//!   locales and policies, the workspace, the cache mounts, the environment), and the content of
+//!   the workspace files the steps' `inputs` match.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::recipe::{digest, Recipe};
 use super::{CacheKeys, NodeKind};
-use crate::build_context::context_hash;
+use crate::build_context::build_reads;
 use crate::spec::matrix::{Base, Distro};
 use crate::spec::Matrix;
 
-/// Bumped when what a key covers changes, so that old results stop matching.
-const DOMAIN: &str = "engine plan cache v1";
+/// Above this many files, a recipe keeps one hash for them all instead of one part per file
+/// (a label stays small; the change is then named "build context changed").
+const FILES_PER_RECIPE: usize = 256;
 
-fn hasher(kind: &str) -> blake3::Hasher {
-    let mut h = blake3::Hasher::new();
-    h.update(DOMAIN.as_bytes());
-    h.update(&[0]);
-    h.update(kind.as_bytes());
-    h.update(&[0]);
-    h
-}
-
-fn field(h: &mut blake3::Hasher, s: &str) {
-    // Length prefixes keep ("ab","c") and ("a","bc") apart.
-    h.update(&(s.len() as u64).to_le_bytes());
-    h.update(s.as_bytes());
-}
-
-/// Key of a base: the image reference (pull policies decide freshness at run time), or the
-/// rootfs script's content and arguments.
-pub fn base_key(base: &Base) -> String {
-    let mut h = hasher("base");
+/// The recipe of a base: the image reference, or the rootfs script's content and arguments.
+pub fn base_recipe(base: &Base) -> Recipe {
+    let mut r = Recipe::default();
     match base {
-        Base::Image { reference, .. } => {
-            field(&mut h, "image");
-            field(&mut h, reference);
-        }
+        Base::Image { reference, .. } => r.set("base", reference.clone()),
         Base::Rootfs { script, args } => {
-            field(&mut h, "rootfs");
-            h.update(&std::fs::read(script).unwrap_or_default());
-            for a in args {
-                field(&mut h, a);
-            }
+            // An unreadable script gets a part that changes when it becomes readable.
+            r.set(
+                "rootfs script",
+                std::fs::read(script)
+                    .map(|b| digest(&b))
+                    .unwrap_or_else(|e| format!("unreadable: {e}")),
+            );
+            r.set("rootfs args", digest(args.join("\0").as_bytes()));
         }
     }
-    h.finalize().to_hex().to_string()
+    r
 }
 
-/// Compute the keys of every distro's base, image and provision nodes.
+/// The recipes and keys of every distro's base, image and provision nodes.
 pub fn cache_keys(matrix: &Matrix) -> CacheKeys {
     let mut keys = CacheKeys::default();
-    // Many distros share one context: hash each (context, Dockerfile) once.
-    let mut contexts: HashMap<(PathBuf, PathBuf), String> = HashMap::new();
-    let inputs = provision_inputs_hash(matrix);
+    // Many distros share one context: read each (context, Dockerfile) once.
+    let mut contexts: HashMap<(PathBuf, PathBuf), Recipe> = HashMap::new();
+    let inputs = provision_inputs(matrix);
     for (name, d) in &matrix.distros {
-        let base = base_key(&d.base);
-        let ctx = contexts
+        let base = base_recipe(&d.base);
+        let base_key = base.key("base");
+        let mut image = contexts
             .entry((d.image.context.clone(), d.image.dockerfile.clone()))
-            .or_insert_with(|| {
-                let rel = d
-                    .image
-                    .dockerfile
-                    .strip_prefix(&d.image.context)
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|_| d.image.dockerfile.clone());
-                // An unreadable context gets a key that never matches; the build reports why.
-                context_hash(&d.image.context, &rel, &[])
-                    .unwrap_or_else(|e| format!("unreadable:{e}"))
-            })
+            .or_insert_with(|| build_recipe(&d.image.context, &d.image.dockerfile))
             .clone();
-        let mut h = hasher("image");
-        field(&mut h, &base);
-        field(&mut h, &ctx);
+        image.set(
+            "base",
+            match &d.base {
+                Base::Image { reference, .. } => reference.clone(),
+                Base::Rootfs { .. } => format!("rootfs {}", &base_key[..16]),
+            },
+        );
         for (k, v) in &d.image.build_args {
-            field(&mut h, k);
-            field(&mut h, v);
+            image.set(format!("build arg {k}"), digest(v.as_bytes()));
         }
-        let image = h.finalize().to_hex().to_string();
-        let provision = provision_key(matrix, d, &image, &inputs);
+        let provision = provision_recipe(matrix, d, &image.key("image"), &inputs);
         keys.insert(NodeKind::Base, name, base);
         keys.insert(NodeKind::Image, name, image);
         keys.insert(NodeKind::Provision, name, provision);
@@ -85,35 +74,82 @@ pub fn cache_keys(matrix: &Matrix) -> CacheKeys {
     keys
 }
 
-/// Key of a distro's provisioned image: its image, the provision spec the runner gets, the
-/// runner's version, and the content of the files the steps declare as inputs.
-fn provision_key(matrix: &Matrix, d: &Distro, image: &str, inputs: &str) -> String {
-    let mut h = hasher("provision");
-    field(&mut h, image);
-    field(&mut h, runner_protocol::VERSION);
-    // The spec as JSON: every field that changes what provisioning does.
-    let mut spec = serde_json::json!({
-        "users": matrix.provision.users,
-        "steps": matrix.provision.steps,
-        "locales": d.locales,
-        "on_missing_locale": d.on_missing_locale,
-        "aur_helper": d.aur_helper,
-        "workspace": matrix.workspace.target,
-        "mounts": matrix.caches.mounts,
-    });
-    // Only when set, so that matrices without it keep the keys they had.
-    let env = matrix.environment_of(d);
-    if !env.is_empty() {
-        spec["environment"] = serde_json::json!(env);
+/// The Dockerfile and the context files it can read.
+fn build_recipe(context: &Path, dockerfile: &Path) -> Recipe {
+    let mut r = Recipe::default();
+    let rel = dockerfile
+        .strip_prefix(context)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| dockerfile.to_path_buf());
+    match build_reads(context, &rel) {
+        Ok(reads) => {
+            r.set("Dockerfile", digest(reads.dockerfile.as_bytes()));
+            files(&mut r, "context file", "build context", &reads.files);
+        }
+        // An unreadable context gets a key of its own; the build reports why.
+        Err(e) => r.set("build context", format!("unreadable: {e}")),
     }
-    field(&mut h, &spec.to_string());
-    field(&mut h, inputs);
-    h.finalize().to_hex().to_string()
+    r
 }
 
-/// Hash of the workspace files matched by the provision steps' `inputs` globs (sorted paths and
-/// contents). Walks the workspace honouring .gitignore, so build outputs are not hashed.
-fn provision_inputs_hash(matrix: &Matrix) -> String {
+/// One part per file (`<each> <path>`), or one part `<all>` for many files.
+fn files(r: &mut Recipe, each: &str, all: &str, files: &[(String, String)]) {
+    if files.len() <= FILES_PER_RECIPE {
+        for (rel, hash) in files {
+            r.set(format!("{each} {rel}"), hash.clone());
+        }
+    } else {
+        let joined: Vec<String> = files.iter().map(|(p, h)| format!("{p}\0{h}")).collect();
+        r.set(all, digest(joined.join("\0").as_bytes()));
+    }
+}
+
+/// The provision result's recipe: its image, the runner protocol, every field of the spec the
+/// runner gets (step by step) and the input files.
+fn provision_recipe(
+    matrix: &Matrix,
+    d: &Distro,
+    image_key: &str,
+    inputs: &[(String, String)],
+) -> Recipe {
+    let json = |v: serde_json::Value| digest(v.to_string().as_bytes());
+    let mut r = Recipe::default();
+    r.set("image", image_key);
+    r.set("runner protocol", runner_protocol::VERSION);
+    r.set("users", json(serde_json::json!(matrix.provision.users)));
+    let steps = &matrix.provision.steps;
+    for (i, step) in steps.iter().enumerate() {
+        let mut name = format!("step {}", step.name);
+        if steps[..i].iter().any(|s| s.name == step.name) {
+            name = format!("{name} #{}", i + 1);
+        }
+        r.set(name, json(serde_json::json!(step)));
+    }
+    let order: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    r.set("step order", json(serde_json::json!(order)));
+    r.set("locales", json(serde_json::json!(d.locales)));
+    r.set(
+        "locale policy",
+        json(serde_json::json!(d.on_missing_locale)),
+    );
+    r.set("AUR helper", json(serde_json::json!(d.aur_helper)));
+    r.set("workspace", matrix.workspace.target.clone());
+    r.set(
+        "cache mounts",
+        json(serde_json::json!(matrix.caches.mounts)),
+    );
+    let env = matrix.environment_of(d);
+    if !env.is_empty() {
+        r.set("environment", json(serde_json::json!(env)));
+    }
+    files(&mut r, "input", "inputs", inputs);
+    r
+}
+
+/// The workspace files matched by the provision steps' `inputs` globs, with their content
+/// hashes, in path order. Walks the workspace honouring .gitignore, so build outputs are not
+/// hashed.
+fn provision_inputs(matrix: &Matrix) -> Vec<(String, String)> {
     let mut builder = globset::GlobSetBuilder::new();
     let mut any = false;
     for step in &matrix.provision.steps {
@@ -127,12 +163,9 @@ fn provision_inputs_hash(matrix: &Matrix) -> String {
             }
         }
     }
-    let mut h = hasher("inputs");
-    if !any {
-        return h.finalize().to_hex().to_string();
-    }
-    let Ok(set) = builder.build() else {
-        return h.finalize().to_hex().to_string();
+    let set = match builder.build() {
+        Ok(set) if any => set,
+        _ => return Vec::new(),
     };
     let root = &matrix.workspace.source;
     let mut files: Vec<PathBuf> = ignore::WalkBuilder::new(root)
@@ -145,9 +178,11 @@ fn provision_inputs_hash(matrix: &Matrix) -> String {
         .filter(|rel| set.is_match(rel))
         .collect();
     files.sort();
-    for rel in files {
-        field(&mut h, &rel.to_string_lossy());
-        h.update(&std::fs::read(root.join(&rel)).unwrap_or_default());
-    }
-    h.finalize().to_hex().to_string()
+    files
+        .into_iter()
+        .map(|rel| {
+            let content = std::fs::read(root.join(&rel)).unwrap_or_default();
+            (rel.to_string_lossy().into_owned(), digest(&content))
+        })
+        .collect()
 }

@@ -42,6 +42,9 @@ pub struct Node {
     /// Whether the daemon already holds this node's result (`engine graph --status`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached: Option<bool>,
+    /// Why the node's result will be made (`--status`): the parts of its key that changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 impl Node {

@@ -82,6 +82,10 @@ pub struct NodeReport {
     /// The last lines of output, for failures and errors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tail: Vec<String>,
+    /// For an image or provision made again (or a base that moved): why, one phrase per part
+    /// of its cache key that changed ("Dockerfile changed", "input src/main.rs changed").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
     /// The node's full log on the machine that ran it.
     pub log: String,
 }
@@ -198,6 +202,7 @@ impl NodeReport {
             duration_ms: result.duration.as_millis() as u64,
             diagnostic: result.diagnostic.clone(),
             tail: result.tail.clone(),
+            why: result.why.clone(),
             log,
         }
     }

@@ -151,11 +151,11 @@ pub fn is_bad(o: &Outcome) -> bool {
 /// `failed    suite:arch:must-fail (1.2s): execute exited with 1`
 pub fn finished_line(node: &Node, result: &NodeResult) -> String {
     let secs = result.duration.as_secs_f64();
-    let reason = result
-        .outcome
-        .reason()
-        .map(|r| format!(": {r}"))
-        .unwrap_or_default();
+    let reason = match result.outcome.reason() {
+        Some(r) => format!(": {r}"),
+        None if !result.why.is_empty() => format!(": made again: {}", result.why.join("; ")),
+        None => String::new(),
+    };
     let timing = if result.started.is_some() {
         format!(" ({secs:.1}s)")
     } else {

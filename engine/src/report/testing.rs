@@ -16,6 +16,7 @@ fn node(kind: NodeKind, distro: &str, suite: Option<&str>) -> Node {
         suite: suite.map(Into::into),
         cache_key: (kind != NodeKind::Suite).then(|| "0123456789abcdef0123".into()),
         cached: None,
+        why: Vec::new(),
     }
 }
 

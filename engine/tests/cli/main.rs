@@ -4,12 +4,14 @@
 //! - [`validate`]: `engine validate` and `engine schema` on the repository's files
 //! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
 //! - [`plan`]: `graph`, `list` and `plan` output (snapshots), selection and shards
+//! - [`keys`]: which edits change which cache keys (on a copy of the root matrix)
 //! - [`fuzz`]: no input makes the loader panic (property tests; `PROPTEST_CASES` scales them)
 //! - [`seed_tree`]: the seed project's `tests/` tree as it is (support folders, task.yaml rules)
 
 mod common;
 mod corpus;
 mod fuzz;
+mod keys;
 mod plan;
 mod seed_tree;
 mod validate;

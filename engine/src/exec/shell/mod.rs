@@ -52,7 +52,18 @@ pub async fn open(
         Some(s) => format!("shell:{}:{}", distro.name, s.name),
         None => format!("shell:{}", distro.name),
     };
-    let spec = container_spec(ctx, distro, suite, &node)?;
+    let image = ctx
+        .chain(distro)
+        .await
+        .map_err(|r| {
+            SessionError::Session(format!(
+                "no image of `{}`: {}",
+                distro.name,
+                r.outcome.reason().unwrap_or_default()
+            ))
+        })?
+        .provisioned_ref;
+    let spec = container_spec(ctx, distro, suite, &node, image)?;
     let docker = ctx.docker.clone();
     let id = docker.create_interactive(&spec).await?;
     // In its own task: even a panic in the session comes back here, to the removal.
@@ -71,13 +82,8 @@ fn container_spec(
     distro: &Distro,
     suite: Option<&Suite>,
     node: &str,
+    image: String,
 ) -> Result<ContainerSpec, SessionError> {
-    let image = ctx
-        .chain(distro)
-        .map(|c| c.provisioned_ref)
-        .ok_or_else(|| {
-            SessionError::Session(format!("no image of `{}` in this run", distro.name))
-        })?;
     let io = ctx.io_dir(node)?;
     let binds = ctx.binds(&distro.name, &io, Phase::Suite)?;
     // What a suite container of this distro gets: the matrix's and the distro's variables.
