@@ -3,11 +3,13 @@
 //! is what CI runs. Without a daemon the tests print a loud SKIP; under `CI=true` they fail.
 //!
 //! - [`backend`]: the bollard backend on a busybox image made from Debian's busybox-static
+//! - [`cache`]: what `engine list --status` says will be reused or made again and why, `--rebuild`
 //! - [`e2e`]: `engine run` on the offline test bed (look-alikes, caching, isolation, faults)
 //! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
 //! - [`support`]: the one fixture ([`support::DockerTest`]) and the offline test bed
 
 mod backend;
+mod cache;
 mod e2e;
 mod report;
 mod support;

@@ -162,6 +162,10 @@ pub struct NodeResult {
     /// Why an image or provision was made again: the parts of its key that changed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub why: Vec<String>,
+    /// The cache key the node worked with: for images and provisions, the plan's key with the
+    /// base image's id resolved (what their tags carry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl NodeResult {
@@ -175,7 +179,13 @@ impl NodeResult {
             diagnostic: None,
             tail: Vec::new(),
             why: Vec::new(),
+            key: None,
         }
+    }
+
+    pub fn with_key(mut self, key: String) -> Self {
+        self.key = Some(key);
+        self
     }
 
     pub fn with_why(mut self, why: Vec<String>) -> Self {

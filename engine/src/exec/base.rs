@@ -147,12 +147,14 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     // Distros sharing one base wait for each other here, then find the image.
     let lock = ctx.key_lock(&key);
     let _held = lock.lock().await;
+    // Not made again by `--rebuild`: distros share a rootfs base, and a new import (a new id)
+    // would rebuild theirs too. Its key covers the script and its arguments.
     match ctx.docker.image_exists(&reference).await {
-        Ok(true) if !ctx.forced(&distro.name) => {
+        Ok(true) => {
             log.note(&format!("base {reference} exists: script not run"));
             return NodeResult::new(Outcome::Cached);
         }
-        Ok(_) => {}
+        Ok(false) => {}
         Err(e) => {
             return infra(
                 InfraKind::Daemon,

@@ -34,7 +34,7 @@ pub async fn run(
         match holds(&ctx.docker, &tag, &key).await {
             Ok(true) => {
                 log.note(&format!("{tag} is up to date: not rebuilt"));
-                return NodeResult::new(Outcome::Cached);
+                return NodeResult::new(Outcome::Cached).with_key(key);
             }
             Ok(false) => {
                 super::why::why(&ctx.docker, &ctx.project, &node, &chain.image_recipe).await
@@ -52,7 +52,7 @@ pub async fn run(
     let mut build_args: HashMap<String, String> = image.build_args.clone().into_iter().collect();
     build_args.insert("BASE_IMAGE".into(), chain.base_ref.clone());
     let mut labels = ctx.labels(&node);
-    labels.insert(LABEL_CACHE_KEY.into(), key);
+    labels.insert(LABEL_CACHE_KEY.into(), key.clone());
     labels.insert(LABEL_DISTRO.into(), distro.name.clone());
     labels.insert(LABEL_RECIPE.into(), chain.image_recipe.to_label());
     let request = BuildRequest {
@@ -69,7 +69,7 @@ pub async fn run(
         _ = cancel.cancelled() => return NodeResult::new(Outcome::Cancelled),
     };
     match built {
-        Ok(_) => NodeResult::new(Outcome::Passed).with_why(why),
+        Ok(_) => NodeResult::new(Outcome::Passed).with_why(why).with_key(key),
         Err(DockerError::BuildFailed { tail, .. }) => {
             let d = SpecDiagnostic::error(
                 Code::InfraImageBuild,

@@ -64,7 +64,7 @@ pub async fn run(
         match holds(&ctx.docker, &tag, &key).await {
             Ok(true) => {
                 log.note(&format!("{tag} is up to date: not provisioned again"));
-                return NodeResult::new(Outcome::Cached);
+                return NodeResult::new(Outcome::Cached).with_key(key);
             }
             Ok(false) => {
                 super::why::why(&ctx.docker, &ctx.project, &node, &chain.provision_recipe).await
@@ -127,7 +127,8 @@ pub async fn run(
     };
     let result = finish(ctx, distro, &io, &outcome, target, log)
         .await
-        .with_why(why);
+        .with_why(why)
+        .with_key(key.clone());
     if let Some(id) = &outcome.container_id {
         let _ = ctx.docker.remove(id, true).await;
     }

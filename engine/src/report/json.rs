@@ -184,7 +184,7 @@ impl NodeReport {
             kind: node.kind.into(),
             distro: node.distro.clone(),
             suite: node.suite.clone(),
-            cache_key: node.cache_key.clone(),
+            cache_key: result.key.clone().or_else(|| node.cache_key.clone()),
             status: (&result.outcome).into(),
             reason: result.outcome.reason(),
             infra_kind: result.outcome.infra_kind(),

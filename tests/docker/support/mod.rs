@@ -194,7 +194,15 @@ pub fn local_images() -> &'static HashMap<String, String> {
         );
         let graph = engine(
             &repo,
-            &["graph", "--json", "-m", "examples/local/matrix.toml"],
+            // --status: the keys resolved against the daemon (with the base image's id), as
+            // the image tags carry them.
+            &[
+                "graph",
+                "--json",
+                "--status",
+                "-m",
+                "examples/local/matrix.toml",
+            ],
         );
         let v: serde_json::Value = serde_json::from_slice(&graph.stdout).unwrap();
         let mut map = HashMap::new();
