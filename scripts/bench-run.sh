@@ -30,7 +30,7 @@ done
 
 echo "preparing the provisioned arch image (engine build arch)..."
 "$engine" -m "$work/matrix.toml" build arch >/dev/null 2>&1
-image=$("$engine" -m "$work/matrix.toml" graph --json --distros arch | python3 -c '
+image=$("$engine" -m "$work/matrix.toml" graph --json --status --distros arch | python3 -c '
 import json,sys
 for n in json.load(sys.stdin)["nodes"]:
     if n["kind"] == "provision": print("engine-provisioned/arch:" + n["cache_key"][:16])')
