@@ -1,5 +1,5 @@
-//! Why a result is made again: the parts of its key that changed since the newest image of the
-//! same node in this project (see `plan::recipe`). `engine run` says it when it rebuilds;
+//! Why a result is made again: the parts of its key that changed since the closest earlier
+//! image of the same node in this project (see `plan::recipe`). `engine run` says it when it rebuilds;
 //! `engine list --status` says it before.
 
 use std::collections::HashMap;
@@ -15,17 +15,26 @@ const NAMED: usize = 5;
 /// recipe wanted now: one phrase per changed part, or one phrase saying there is no earlier
 /// image to compare with.
 pub async fn why(docker: &DockerClient, project: &str, node: &str, wanted: &Recipe) -> Vec<String> {
-    // This project's images first; else another project's (results are shared by key, so a
-    // copy of a project finds the images its original made).
-    let mine = newest_recipe(docker, node, Some(project)).await;
-    let newest = match mine {
-        Some(r) => Some(r),
-        None => newest_recipe(docker, node, None).await,
-    };
-    match newest {
+    // Every project's images of this node: results are shared by key (a copy of a project uses
+    // the images its original made). The closest (fewest changed parts; the newest of equals)
+    // explains the miss best: an older image built on another base is not to blame for a
+    // Dockerfile edit. Of equals, this project's image wins.
+    let older = recipes(docker, node, project).await;
+    let closest = older
+        .iter()
+        .map(|(mine, created, r)| {
+            (
+                wanted.changes_since(r, usize::MAX).len(),
+                !mine,
+                -created,
+                r,
+            )
+        })
+        .min_by_key(|(changes, other, newer, _)| (*changes, *other, *newer));
+    match closest {
         None => vec!["no earlier image of this node".into()],
-        Some(older) => {
-            let changes = wanted.changes_since(&older, NAMED);
+        Some((_, _, _, older)) => {
+            let changes = wanted.changes_since(older, NAMED);
             if changes.is_empty() {
                 // Same parts, no image with the key: it was removed (engine clean, docker rmi).
                 vec!["its image was removed".into()]
@@ -36,19 +45,16 @@ pub async fn why(docker: &DockerClient, project: &str, node: &str, wanted: &Reci
     }
 }
 
-/// The recipe of the newest image of `node` (in `project`, when given) that carries one.
-async fn newest_recipe(docker: &DockerClient, node: &str, project: Option<&str>) -> Option<Recipe> {
-    let mut filter = HashMap::from([(labels::NODE.to_string(), node.to_string())]);
-    if let Some(p) = project {
-        filter.insert(labels::PROJECT.to_string(), p.to_string());
-    }
+/// The images of `node` that carry a recipe: (made by `project`, created, recipe).
+async fn recipes(docker: &DockerClient, node: &str, project: &str) -> Vec<(bool, i64, Recipe)> {
+    let filter = HashMap::from([(labels::NODE.to_string(), node.to_string())]);
     let images = docker.list_images(&filter).await.unwrap_or_default();
     images
         .iter()
         .filter_map(|i| {
             let recipe = Recipe::from_label(i.labels.get(LABEL_RECIPE)?)?;
-            Some((i.created, recipe))
+            let mine = i.labels.get(labels::PROJECT).map(String::as_str) == Some(project);
+            Some((mine, i.created, recipe))
         })
-        .max_by_key(|(created, _)| *created)
-        .map(|(_, r)| r)
+        .collect()
 }

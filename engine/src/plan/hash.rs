@@ -84,7 +84,11 @@ fn build_recipe(context: &Path, dockerfile: &Path) -> Recipe {
     match build_reads(context, &rel) {
         Ok(reads) => {
             r.set("Dockerfile", digest(reads.dockerfile.as_bytes()));
-            files(&mut r, "context file", "build context", &reads.files);
+            // The Dockerfile's own text is the part above (also when a COPY reaches it).
+            let own = rel.to_string_lossy();
+            let read: Vec<(String, String)> =
+                reads.files.into_iter().filter(|(p, _)| *p != own).collect();
+            files(&mut r, "context file", "build context", &read);
         }
         // An unreadable context gets a key of its own; the build reports why.
         Err(e) => r.set("build context", format!("unreadable: {e}")),
