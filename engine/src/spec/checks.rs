@@ -815,10 +815,23 @@ fn resolve_base(
 ) -> Option<Base> {
     let f = o.file;
     match (&d.base_image, &d.base_rootfs) {
-        (Some(r), None) => Some(Base::Image {
-            reference: r.clone(),
-            pull: d.pull.unwrap_or(PullPolicy::Missing),
-        }),
+        (Some(r), None) => {
+            if let Some(problem) = super::reference::problem(r) {
+                cx.error(
+                    f,
+                    &o.pointer("/base_image"),
+                    Code::CheckImageReference,
+                    format!("`{r}` is not an image reference: {problem}"),
+                    "not an image reference",
+                    Some("write it as Docker does: `name:tag`, `host:port/name:tag`, or `name@sha256:<digest>` to pin it".into()),
+                );
+                return None;
+            }
+            Some(Base::Image {
+                reference: r.clone(),
+                pull: d.pull.unwrap_or(PullPolicy::Missing),
+            })
+        }
         (None, Some(rf)) => {
             let script = relative_to(dir, &rf.script);
             if !script.is_file() {

@@ -74,6 +74,7 @@ codes! {
     CheckDockerSocket => "check::docker-socket", "a mount that is or holds the Docker socket";
     CheckReserved => "check::reserved", "a build argument the engine sets itself";
     CheckBase => "check::base", "a distro with no base, or with two";
+    CheckImageReference => "check::image-reference", "a base_image that is not an image reference Docker accepts";
     CheckAurIncomplete => "check::aur-incomplete", "an AUR policy that builds a helper without package or source";
     CheckAurBuildUncached => "check::aur-build-uncached", "the AUR build folder is on no provisioning cache mount (a warning)";
     CheckEmptyExecute => "check::empty-execute", "a suite with nothing to execute";

@@ -10,6 +10,7 @@ pub mod locale;
 pub mod matrix;
 pub mod model;
 pub mod nickel;
+pub mod reference;
 pub mod schema;
 pub mod source;
 pub mod suggest;
