@@ -115,6 +115,19 @@ fn rebuild_makes_one_distro_again_and_says_why() {
             assert_eq!(status(&r, &format!("{kind}:{d}")), "cached", "{kind}:{d}");
         }
     }
+    // The replaced images are gone (none of arch's is left without a tag).
+    for node in ["image:arch", "provision:arch"] {
+        let filter = std::collections::HashMap::from([(
+            engine::docker::labels::NODE.to_string(),
+            node.to_string(),
+        )]);
+        let images = t.rt.block_on(t.docker.list_images(&filter)).unwrap();
+        let dangling: Vec<_> = images.iter().filter(|i| i.tags.is_empty()).collect();
+        assert!(
+            dangling.is_empty(),
+            "{node}: replaced images left: {dangling:?}"
+        );
+    }
     // The rebuilt image keeps its key: the next build reuses everything.
     let again = engine(p.path(), &["build"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));

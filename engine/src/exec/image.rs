@@ -69,7 +69,10 @@ pub async fn run(
         _ = cancel.cancelled() => return NodeResult::new(Outcome::Cancelled),
     };
     match built {
-        Ok(_) => NodeResult::new(Outcome::Passed).with_why(why).with_key(key),
+        Ok(_) => {
+            remove_replaced(ctx, &node, log).await;
+            NodeResult::new(Outcome::Passed).with_why(why).with_key(key)
+        }
         Err(DockerError::BuildFailed { tail, .. }) => {
             let d = SpecDiagnostic::error(
                 Code::InfraImageBuild,
@@ -108,4 +111,20 @@ fn distro_declares_image(ctx: &RunCtx, distro: &str) -> bool {
             .get(&o.pointer("/image"))
             .is_some()
     })
+}
+
+/// Images of `node` left without a tag because a new one took it (`--rebuild` makes an image
+/// under the same key): removed, so that a forced rebuild leaves no garbage. An image still in
+/// use (a provisioned image built on it, a container) stays; the daemon refuses, and that is
+/// fine.
+pub(super) async fn remove_replaced(ctx: &RunCtx, node: &str, log: &mut NodeLog) {
+    let filter = HashMap::from([(crate::docker::labels::NODE.to_string(), node.to_string())]);
+    let Ok(images) = ctx.docker.list_images(&filter).await else {
+        return;
+    };
+    for image in images.iter().filter(|i| i.tags.is_empty()) {
+        if let Ok(true) = ctx.docker.remove_image(&image.id, false).await {
+            log.note(&format!("removed the replaced image {}", image.id));
+        }
+    }
 }

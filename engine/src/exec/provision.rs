@@ -129,6 +129,12 @@ pub async fn run(
         .await
         .with_why(why)
         .with_key(key.clone());
+    if result.outcome == Outcome::Passed {
+        // The replaced provisioned image first: the replaced image below it is then free.
+        super::image::remove_replaced(ctx, &node, log).await;
+        let image_node = Node::id_for(NodeKind::Image, &distro.name, None);
+        super::image::remove_replaced(ctx, &image_node, log).await;
+    }
     if let Some(id) = &outcome.container_id {
         let _ = ctx.docker.remove(id, true).await;
     }
