@@ -192,7 +192,7 @@ fn collect(context_dir: &Path, dockerfile: &Path) -> Result<Vec<Entry>, ContextE
     };
 
     let mut entries = Vec::new();
-    walk(context_dir, "", &ignore, &mut entries)?;
+    walk(context_dir, &ignore, &mut entries)?;
 
     // The Dockerfile and .dockerignore are always sent, even when .dockerignore excludes
     // them (as the docker CLI does).
@@ -224,57 +224,54 @@ fn collect(context_dir: &Path, dockerfile: &Path) -> Result<Vec<Entry>, ContextE
     Ok(entries)
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    ignore: &DockerIgnore,
-    out: &mut Vec<Entry>,
-) -> Result<(), ContextError> {
-    let read_err = |source| ContextError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut children: Vec<fs::DirEntry> = fs::read_dir(dir)
-        .map_err(read_err)?
-        .collect::<Result<_, _>>()
-        .map_err(read_err)?;
-    children.sort_by_key(|c| c.file_name());
-
-    for child in children {
-        let abs = child.path();
-        let name = child.file_name();
-        let name = name
-            .to_str()
-            .ok_or_else(|| ContextError::NonUtf8Path { path: abs.clone() })?;
-        let rel = if prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{prefix}/{name}")
-        };
+/// Every entry of the context that `.dockerignore` keeps, depth first in name order. Symlinks
+/// are not followed (they are sent as links); nothing else is ignored (this is not git).
+fn walk(root: &Path, ignore: &DockerIgnore, out: &mut Vec<Entry>) -> Result<(), ContextError> {
+    let has_exceptions = ignore.has_exceptions();
+    let (filter_root, filter_ignore) = (root.to_path_buf(), ignore.clone());
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .follow_links(false)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(move |e| {
+            // Below an excluded folder only a `!` line can bring something back.
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            if !is_dir || e.depth() == 0 || has_exceptions {
+                return true;
+            }
+            relative(&filter_root, e.path()).is_none_or(|rel| !filter_ignore.is_excluded(&rel))
+        })
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| ContextError::Read {
+            path: root.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let abs = entry.path().to_path_buf();
+        let rel =
+            relative(root, &abs).ok_or_else(|| ContextError::NonUtf8Path { path: abs.clone() })?;
+        if ignore.is_excluded(&rel) {
+            continue;
+        }
         let meta = fs::symlink_metadata(&abs).map_err(|source| ContextError::Read {
             path: abs.clone(),
             source,
         })?;
-        let excluded = ignore.is_excluded(&rel);
-        if meta.is_dir() {
-            if !excluded {
-                out.push(Entry {
-                    rel: rel.clone(),
-                    abs: abs.clone(),
-                    kind: Kind::Dir,
-                });
-            }
-            // Something below an excluded directory may be re-included by a `!` line.
-            if !excluded || ignore.has_exceptions() {
-                walk(&abs, &rel, ignore, out)?;
-            }
-        } else if !excluded {
-            if let Some(kind) = kind_of(&abs, &meta)? {
-                out.push(Entry { rel, abs, kind });
-            }
+        if let Some(kind) = kind_of(&abs, &meta)? {
+            out.push(Entry { rel, abs, kind });
         }
     }
     Ok(())
+}
+
+/// `path` relative to `root`, `/`-separated; `None` for a name that is not UTF-8.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    rel.to_str()
+        .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
 }
 
 /// What goes into the tar for a path; `None` for sockets, fifos and devices.

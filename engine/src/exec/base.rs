@@ -59,6 +59,9 @@ async fn pulled(
         PullPolicy::Missing => !present,
         PullPolicy::Never => false,
     };
+    if let Some((_, digest)) = reference.split_once('@') {
+        log.note(&format!("base image pinned at {digest}"));
+    }
     if !must_pull {
         if present {
             log.note(&format!("base image {reference} is present"));

@@ -39,37 +39,23 @@ pub fn expand(root: &Path, pattern: &str, dirs: bool) -> Vec<PathBuf> {
             Vec::new()
         };
     }
-    let mut out = Vec::new();
-    walk(root, &start, 1, max_depth, dirs, &matcher, &mut out);
+    // Symlinks followed (a linked suite folder is a suite); nothing ignored (this is not git).
+    let mut out: Vec<PathBuf> = ignore::WalkBuilder::new(&start)
+        .standard_filters(false)
+        .follow_links(true)
+        .max_depth(Some(max_depth))
+        .build()
+        .flatten()
+        .filter(|e| e.depth() > 0)
+        .filter(|e| {
+            e.file_type()
+                .is_some_and(|t| if dirs { t.is_dir() } else { t.is_file() })
+        })
+        .filter(|e| matcher.is_match(e.path().strip_prefix(root).unwrap_or(e.path())))
+        .map(|e| canonical(e.path()))
+        .collect();
     out.sort();
     out
-}
-
-fn walk(
-    root: &Path,
-    dir: &Path,
-    depth: usize,
-    max_depth: usize,
-    dirs: bool,
-    matcher: &globset::GlobMatcher,
-    out: &mut Vec<PathBuf>,
-) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(ft) = std::fs::metadata(&path).map(|m| m.file_type()) else {
-            continue;
-        };
-        let rel = path.strip_prefix(root).unwrap_or(&path);
-        if ft.is_dir() == dirs && (ft.is_dir() || ft.is_file()) && matcher.is_match(rel) {
-            out.push(canonical(&path));
-        }
-        if ft.is_dir() && depth < max_depth {
-            walk(root, &path, depth + 1, max_depth, dirs, matcher, out);
-        }
-    }
 }
 
 fn canonical(p: &Path) -> PathBuf {
