@@ -12,8 +12,8 @@ const LAYERS: &[&[&str]] = &[
     &["files", "build_context", "runner_binary"],
     // The checked model of the user's files.
     &["spec"],
-    // The graph of work, from the model.
-    &["plan"],
+    // The graph of work, from the model; the shell lint of its scripts.
+    &["plan", "lint"],
     // The daemon, which knows nothing of matrices or plans.
     &["docker"],
     // The run's vocabulary: what exec produces and report consumes.

@@ -34,6 +34,7 @@ pub mod docker;
 pub mod events;
 pub mod exec;
 pub mod files;
+pub mod lint;
 pub mod plan;
 pub mod report;
 pub mod runner_binary;

@@ -69,6 +69,9 @@ pub enum CliError {
         help("`engine clean` removes one project's leftovers: run it in the project, name it with -m, or pass --all-projects (or --run ID)")
     )]
     NoProject { matrix: PathBuf },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lint(#[from] crate::lint::LintError),
     #[error("--rebuild {pattern}: {why}")]
     #[diagnostic(
         code(engine::cli::rebuild),
@@ -112,6 +115,7 @@ impl CliError {
             | CliError::Runner(_)
             | CliError::Session(_)
             | CliError::Runtime(_)
+            | CliError::Lint(_)
             | CliError::Write { .. } => exit::INFRA,
         }
     }

@@ -20,6 +20,18 @@ pub struct Args {
     /// List every diagnostic code with what it means, and exit.
     #[arg(long)]
     pub list_codes: bool,
+    /// Also check every suite script and provision step with shellcheck, as the runner runs
+    /// them (`bash -eu`); findings are warnings, or errors with `--lint=error`.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "warn", value_name = "LEVEL")]
+    pub lint: Option<LintLevel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintLevel {
+    /// Findings are warnings: the matrix stays valid.
+    Warn,
+    /// Findings are errors: exit 2.
+    Error,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,7 +103,14 @@ pub fn run(cli: &Cli, args: &Args) -> super::error::CliResult {
         return Ok(exit::OK);
     }
     let path = matrix_path(cli);
-    let loaded = spec::load(&path);
+    let mut loaded = spec::load(&path);
+    if let (Some(level), Some(m)) = (args.lint, &loaded.matrix) {
+        if !loaded.has_errors() {
+            let found = crate::lint::lint(&loaded, m, level == LintLevel::Error)
+                .map_err(super::error::CliError::Lint)?;
+            loaded.diagnostics.extend(found);
+        }
+    }
     let name = loaded
         .origins
         .matrix

@@ -78,6 +78,7 @@ codes! {
     CheckAurIncomplete => "check::aur-incomplete", "an AUR policy that builds a helper without package or source";
     CheckAurBuildUncached => "check::aur-build-uncached", "the AUR build folder is on no provisioning cache mount (a warning)";
     CheckEmptyExecute => "check::empty-execute", "a suite with nothing to execute";
+    LintShellcheck => "lint::shellcheck", "a finding of shellcheck in a suite's or a provision step's script (`validate --lint`)";
     InfraBaseMissing => "infra::base-missing", "a base image is absent and pull = \"never\"";
     InfraBaseUnavailable => "infra::base-unavailable", "a base image can be neither found nor pulled";
     InfraRootfsScript => "infra::rootfs-script", "a base_rootfs script failed";

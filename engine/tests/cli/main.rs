@@ -5,6 +5,7 @@
 //! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
 //! - [`plan`]: `graph`, `list` and `plan` output (snapshots), selection and shards
 //! - [`keys`]: which edits change which cache keys (on a copy of the root matrix)
+//! - [`lint`]: `validate --lint` with the real shellcheck, findings at their place in the task file
 //! - [`fuzz`]: no input makes the loader panic (property tests; `PROPTEST_CASES` scales them)
 //! - [`seed_tree`]: the seed project's `tests/` tree as it is (support folders, task.yaml rules)
 
@@ -12,6 +13,7 @@ mod common;
 mod corpus;
 mod fuzz;
 mod keys;
+mod lint;
 mod plan;
 mod seed_tree;
 mod validate;
