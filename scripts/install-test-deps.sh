@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine, only when missing: graphviz (the DOT
 # test), debootstrap (the offline base image), busybox-static (the Docker backend's tiny test
-# image and the no-libc test), libxml2-utils (xmllint), file (the static runner check), python3
-# junitparser (JUnit read-back). The runner's static target is added by the engine's build.
+# image and the no-libc test), libxml2-utils (xmllint), file (the static runner check),
+# docker-registry (the reference registry the registry tests start on a port of their own; a
+# service the package may start on :5000 is not used), apache2-utils (`htpasswd -B` for its
+# login), shellcheck (`engine validate --lint`), python3 junitparser (JUnit read-back). The
+# runner's static target is added by the engine's build.
 set -euo pipefail
 need=()
 command -v dot >/dev/null || need+=(graphviz)
@@ -11,6 +14,9 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 [ -x /usr/bin/time ] || need+=(time)
 command -v file >/dev/null || need+=(file)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; install them (as root): apt-get install -y ${need[*]}" >&2

@@ -5,11 +5,13 @@
 //! - [`backend`]: the bollard backend on a busybox image made from Debian's busybox-static
 //! - [`cache`]: what `engine list --status` says will be reused or made again and why, `--rebuild`
 //! - [`e2e`]: `engine run` on the offline test bed (look-alikes, caching, isolation, faults)
+//! - [`registry`]: pulls from a real local registry (by tag, by digest, a login)
 //! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
 //! - [`support`]: the one fixture ([`support::DockerTest`]) and the offline test bed
 
 mod backend;
 mod cache;
 mod e2e;
+mod registry;
 mod report;
 mod support;

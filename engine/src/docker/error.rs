@@ -57,6 +57,14 @@ pub enum DockerError {
     )]
     PullFailed { reference: String, reason: String },
 
+    /// The registry credentials for a pull cannot be read (the error names the file or host).
+    #[error("pulling image `{reference}`: {error}")]
+    #[diagnostic(code(engine::docker::credentials))]
+    Credentials {
+        reference: String,
+        error: super::AuthError,
+    },
+
     #[error("importing {path} as image `{reference}` failed: {reason}")]
     #[diagnostic(
         code(engine::docker::import_failed),

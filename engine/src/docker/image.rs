@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
 use super::error::{is_connection_error, server_error};
-use super::{labels, DockerClient, DockerError};
+use super::{auth, labels, DockerClient, DockerError, RegistryCredentials};
 use crate::build_context::{dockerfile_in_context, tar_context};
 
 /// How many lines of build output a [`DockerError::BuildFailed`] keeps.
@@ -55,7 +55,14 @@ pub struct ImageInfo {
 }
 
 /// `repo:tag` split at the tag colon (not a registry port); no tag means `latest`.
+///
+/// A digest reference (`repo@sha256:HEX`, also `repo:tag@sha256:HEX`) is not split: it comes
+/// back whole with an empty tag. That is what a pull by digest sends: the Docker API takes the
+/// digest in `fromImage` and no `tag` (an absent tag with a plain name would pull every tag).
 pub fn split_reference(reference: &str) -> (&str, &str) {
+    if reference.contains('@') {
+        return (reference, "");
+    }
     let name_start = reference.rfind('/').map_or(0, |i| i + 1);
     match reference[name_start..].rfind(':') {
         Some(i) => (
@@ -205,14 +212,32 @@ impl DockerClient {
             .ok_or_else(|| failed("the daemon returned no image id".into()))
     }
 
-    /// Pulls an image from its registry.
+    /// Pulls an image from its registry (by tag, or by digest for `name@sha256:HEX`), with the
+    /// registry's credentials from [`Self::docker_config`] when it has some.
     pub async fn pull(&self, reference: &str) -> Result<(), DockerError> {
+        // A reference that names no registry goes to the daemon's default one: its address is
+        // what `docker login` keyed the credentials by.
+        let default_registry = match auth::registry_host(reference) {
+            Some(_) => None,
+            None => self.default_registry().await,
+        };
+        let credentials = self
+            .docker_config()
+            .credentials_for(reference, default_registry.as_deref())
+            .map_err(|error| DockerError::Credentials {
+                reference: reference.to_string(),
+                error,
+            })?;
         let (repo, tag) = split_reference(reference);
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(repo)
-            .tag(tag)
-            .build();
-        let mut progress = self.api().create_image(Some(options), None, None);
+        let mut options = CreateImageOptionsBuilder::default().from_image(repo);
+        if !tag.is_empty() {
+            options = options.tag(tag);
+        }
+        let mut progress = self.api().create_image(
+            Some(options.build()),
+            None,
+            credentials.as_ref().map(RegistryCredentials::to_bollard),
+        );
         while let Some(item) = progress.next().await {
             let reason = match item {
                 Ok(_) => continue,
@@ -225,10 +250,55 @@ impl DockerClient {
             };
             return Err(DockerError::PullFailed {
                 reference: reference.to_string(),
-                reason,
+                reason: self.with_credentials_hint(
+                    reference,
+                    reason,
+                    credentials.as_ref(),
+                    default_registry.as_deref(),
+                ),
             });
         }
         Ok(())
+    }
+
+    /// The daemon's default registry (`IndexServerAddress`), where references without a host go.
+    async fn default_registry(&self) -> Option<String> {
+        self.api().info().await.ok()?.index_server_address
+    }
+
+    /// A refused pull that looks like a login problem says which credentials were sent.
+    fn with_credentials_hint(
+        &self,
+        reference: &str,
+        reason: String,
+        credentials: Option<&RegistryCredentials>,
+        default_registry: Option<&str>,
+    ) -> String {
+        let lower = reason.to_lowercase();
+        let auth_failure = ["unauthorized", "authentication required", "no basic auth"]
+            .iter()
+            .any(|word| lower.contains(word));
+        if !auth_failure {
+            return reason;
+        }
+        let registry = auth::registry_host(reference)
+            .or(default_registry)
+            .unwrap_or("the default registry");
+        let file = self.docker_config().path().map_or_else(
+            || "no Docker config file".to_string(),
+            |p| p.display().to_string(),
+        );
+        match credentials {
+            Some(c) => format!(
+                "{reason} (sent the credentials of `{}` for user {:?} from {file})",
+                c.server_address,
+                c.username().unwrap_or("")
+            ),
+            None => format!(
+                "{reason} (no credentials for `{registry}` in {file}: `docker login {registry}`, \
+                 or set DOCKER_CONFIG to a folder whose config.json has them)"
+            ),
+        }
     }
 
     /// Builds an image with the classic builder. Every line of build output goes to `on_line`.
@@ -495,6 +565,24 @@ mod tests {
         assert_eq!(split_reference("a/b"), ("a/b", "latest"));
         assert_eq!(split_reference("host:5000/b"), ("host:5000/b", "latest"));
         assert_eq!(split_reference("host:5000/b:t"), ("host:5000/b", "t"));
+        assert_eq!(split_reference("host:5000/a/b:t"), ("host:5000/a/b", "t"));
+        assert_eq!(
+            split_reference("localhost:5000/b"),
+            ("localhost:5000/b", "latest")
+        );
+        assert_eq!(split_reference("debian:12"), ("debian", "12"));
+    }
+
+    #[test]
+    fn digest_references_are_pulled_whole_without_a_tag() {
+        let hex = "a".repeat(64);
+        for reference in [
+            format!("b@sha256:{hex}"),
+            format!("host:5000/a/b@sha256:{hex}"),
+            format!("host:5000/b:t@sha256:{hex}"),
+        ] {
+            assert_eq!(split_reference(&reference), (reference.as_str(), ""));
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //!
 //! - [`DockerClient`]: connection (DOCKER_HOST or the default socket), version negotiation
 //! - [`image`]: inspect, import a rootfs tar, pull, build, commit, remove, list
+//! - [`auth`]: registry credentials for a pull, from the Docker client's config file
 //! - the build context tar comes from [`crate::build_context`] (shared with the planner)
 //! - [`container`]: create/start/wait/logs/kill/stop/remove, label-based cleanup
 //! - [`run`]: run a container to completion with timeout, cancellation and guaranteed removal
@@ -10,6 +11,7 @@
 //! - [`interactive`]: a container with a TTY and stdin, for `engine shell`
 //! - [`system`]: the daemon's version and data folder, for `engine doctor`
 
+pub mod auth;
 pub mod container;
 pub mod error;
 pub mod image;
@@ -23,6 +25,7 @@ use std::time::Duration;
 use bollard::Docker;
 
 pub use crate::build_context::{context_hash, tar_context, ContextError, DockerIgnore};
+pub use auth::{AuthError, DockerConfig, RegistryCredentials};
 pub use container::{Bind, ContainerSpec, ExitInfo, LogLine, LogStream};
 pub use error::DockerError;
 pub use image::{BuildRequest, ImageIdentity, ImageInfo, ImageRemoval};
@@ -45,6 +48,8 @@ pub struct DockerClient {
     docker: Docker,
     endpoint: String,
     api_version: String,
+    /// Where pulls find registry credentials.
+    docker_config: DockerConfig,
 }
 
 impl DockerClient {
@@ -92,10 +97,23 @@ impl DockerClient {
             .map_err(unreachable)?;
         let api_version = docker.client_version().to_string();
         Ok(DockerClient {
-            docker,
+            docker: docker.with_request_modifier(auth::url_safe_registry_headers),
             endpoint: endpoint.to_string(),
             api_version,
+            docker_config: DockerConfig::from_env(),
         })
+    }
+
+    /// The same client, reading registry credentials from `config` instead of
+    /// [`DockerConfig::from_env`] (`$DOCKER_CONFIG`, else `~/.docker`).
+    pub fn with_docker_config(mut self, config: DockerConfig) -> DockerClient {
+        self.docker_config = config;
+        self
+    }
+
+    /// Where pulls find registry credentials.
+    pub fn docker_config(&self) -> &DockerConfig {
+        &self.docker_config
     }
 
     /// The DOCKER_HOST-style address this client talks to.

@@ -17,6 +17,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use engine::docker::{labels, DockerClient};
 
 pub mod project;
+pub mod registry;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
