@@ -99,4 +99,11 @@ pub struct SuiteSpec {
     pub restore: Option<String>,
     /// Run as this user instead of root.
     pub user: Option<String>,
+    /// Run after a failed prepare or execute (before restore), its output with the failure.
+    #[serde(default)]
+    pub debug: Option<String>,
+    /// spread's helper commands (`MATCH`, `NOMATCH`, `REBOOT`) as shell functions in every step
+    /// (through `BASH_ENV`), for spread's task files.
+    #[serde(default)]
+    pub spread_helpers: bool,
 }

@@ -39,6 +39,22 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         .or_insert_with(|| spec.name.clone());
     env.entry("ENGINE_DISTRO".into())
         .or_insert_with(|| spec.distro.clone());
+    if spec.spread_helpers {
+        match spread_helpers() {
+            Ok(path) => {
+                env.insert("BASH_ENV".into(), path);
+            }
+            Err(e) => {
+                events.emit(Event::InfraError {
+                    code: "spread-helpers".into(),
+                    message: format!("cannot write spread's helper functions: {e}"),
+                    remedy: None,
+                    scope: None,
+                });
+                return finish(events, FinishStatus::Infra, start);
+            }
+        }
+    }
     let make = |name: &'static str, text: &str, timeout: Duration| Step {
         name,
         argv: step::script(text),
@@ -70,6 +86,11 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         let r = step::run(&make("execute", &spec.execute, remaining()), events);
         verdict(&r, &mut failed, &mut timed_out);
     }
+    // spread's debug: after a failure (not a timeout: the deadline is spent), in the same
+    // container, before restore undoes what it would look at.
+    if let (true, false, Some(d)) = (failed, timed_out, &spec.debug) {
+        let _ = step::run(&make("debug", d, RESTORE_LIMIT), events);
+    }
     if let Some(r) = &spec.restore {
         let res = step::run(&make("restore", r, RESTORE_LIMIT), events);
         // A restore that fails leaves the system dirty: the suite fails (unless it timed out).
@@ -93,4 +114,38 @@ fn finish(events: &mut EventWriter, status: FinishStatus, start: Instant) -> Fin
         duration_ms: start.elapsed().as_millis() as u64,
     });
     status
+}
+
+/// spread's helpers, defined for every bash the steps start (`BASH_ENV` names this file).
+const SPREAD_HELPERS: &str = r#"# spread's helper commands, as the engine's runner defines them.
+MATCH() {
+    local input
+    input="$(cat)"
+    if ! printf '%s\n' "$input" | grep -q -E -- "$@"; then
+        printf 'error: pattern not found, got:\n%s\n' "$input" >&2
+        return 1
+    fi
+}
+NOMATCH() {
+    local input
+    input="$(cat)"
+    if printf '%s\n' "$input" | grep -q -E -- "$@"; then
+        printf 'error: pattern found, got:\n%s\n' "$input" >&2
+        return 1
+    fi
+}
+REBOOT() {
+    echo "REBOOT: a container cannot reboot (spread's REBOOT needs a machine backend)" >&2
+    return 1
+}
+export -f MATCH NOMATCH REBOOT
+"#;
+
+/// Write the helpers where every step's user can read them; returns the path.
+fn spread_helpers() -> std::io::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join("engine-spread-helpers.sh");
+    std::fs::write(&path, SPREAD_HELPERS)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+    Ok(path.to_string_lossy().into_owned())
 }

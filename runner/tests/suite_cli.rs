@@ -19,6 +19,8 @@ fn spec(dir: &Path, execute: &str) -> SuiteSpec {
         execute: execute.into(),
         restore: None,
         user: None,
+        debug: None,
+        spread_helpers: false,
     }
 }
 
@@ -277,4 +279,81 @@ fn a_timeout_lets_the_suites_term_trap_clean_up() {
     assert!(evs
         .iter()
         .any(|e| matches!(e, Event::Output { line, .. } if line == "cleaning up after TERM")));
+}
+
+/// Output lines of one step, in order.
+fn step_lines<'a>(evs: &'a [Event], name: &str) -> Vec<&'a str> {
+    evs.iter()
+        .filter_map(|e| match e {
+            Event::Output { step, line, .. } if step == name => Some(line.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn debug_runs_after_a_failure_before_restore_and_never_after_a_pass() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "echo state > state; false");
+    s.debug = Some("echo debugging; cat state; test ! -e restored".into());
+    s.restore = Some("touch restored".into());
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 1);
+    assert_eq!(step_lines(&evs, "debug"), ["debugging", "state"]);
+    assert!(t.path().join("restored").exists());
+    // The debug script's own failure does not change the verdict (already failed).
+
+    let mut s = spec(t.path(), "true");
+    s.debug = Some("touch debugged".into());
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0);
+    assert!(step_lines(&evs, "debug").is_empty());
+    assert!(!t.path().join("debugged").exists());
+}
+
+#[test]
+fn spreads_match_and_nomatch_helpers_work_in_every_step_and_can_fail() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(
+        t.path(),
+        "echo 'coreutils enabled' | MATCH 'core.*enabled'\necho abc | NOMATCH xyz\nbash -c 'echo nested | MATCH nest'\ntouch matched",
+    );
+    s.spread_helpers = true;
+    s.prepare = Some("echo ready | MATCH ready".into());
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0, "{evs:?}");
+    assert!(t.path().join("matched").exists());
+
+    // A pattern that is not there fails the step (set -e) and shows what was read.
+    let mut s = spec(
+        t.path(),
+        "echo 'sudo-rs disabled' | MATCH 'enabled'\ntouch never",
+    );
+    s.spread_helpers = true;
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 1);
+    assert!(!t.path().join("never").exists());
+    let err: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output {
+                line,
+                stream: Stream::Stderr,
+                ..
+            } => Some(line.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(err, ["error: pattern not found, got:", "sudo-rs disabled"]);
+
+    // Without the flag (native suites), no such command.
+    let s = spec(t.path(), "echo x | MATCH x");
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 1);
+    assert!(
+        evs.iter().any(
+            |e| matches!(e, Event::Output { line, .. } if line.contains("MATCH: command not found"))
+        ),
+        "{evs:?}"
+    );
 }

@@ -152,11 +152,17 @@ fn node_facts(
                 _ => Vec::new(),
             };
             let expected = timings.get(&n.id).map(|ms| Duration::from_millis(*ms));
+            let priority = n
+                .suite
+                .as_ref()
+                .and_then(|s| ctx.matrix.suites.get(s))
+                .map_or(0, |s| s.priority);
             (
                 ix,
                 NodeFacts {
                     exclusive,
                     expected,
+                    priority,
                 },
             )
         })

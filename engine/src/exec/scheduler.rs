@@ -47,11 +47,13 @@ pub struct NodeFacts {
     pub exclusive: Vec<String>,
     /// Expected duration (from an earlier run), for ordering.
     pub expected: Option<Duration>,
+    /// The suite's priority (spread's `priority`): higher first, before durations.
+    pub priority: i64,
 }
 
-/// The order among ready nodes: builds, then provisioning, then suites; longer expected first;
-/// then by id, so that equal nodes start in a stable order.
-type Rank = (u8, Reverse<u128>, String, NodeIndex);
+/// The order among ready nodes: builds, then provisioning, then suites; higher priority first;
+/// longer expected first; then by id, so that equal nodes start in a stable order.
+type Rank = (u8, Reverse<i64>, Reverse<u128>, String, NodeIndex);
 
 /// A ready node as admission sees it.
 #[derive(Debug, Clone)]
@@ -69,8 +71,15 @@ impl Candidate {
             NodeKind::Suite => 2,
         };
         let expected = facts.and_then(|f| f.expected).map_or(0, |d| d.as_millis());
+        let priority = facts.map_or(0, |f| f.priority);
         Candidate {
-            rank: (class, Reverse(expected), node.id.clone(), ix),
+            rank: (
+                class,
+                Reverse(priority),
+                Reverse(expected),
+                node.id.clone(),
+                ix,
+            ),
             is_build: class == 0,
             exclusive: facts.map(|f| f.exclusive.clone()).unwrap_or_default(),
         }
@@ -103,7 +112,7 @@ impl Admission {
 
     fn ready(&mut self, c: Candidate) {
         self.ready.insert(c.rank.clone());
-        self.candidates.insert(c.rank.3, c);
+        self.candidates.insert(c.rank.4, c);
     }
 
     /// The ready nodes that start now, best first; from here on they count as running.
@@ -113,7 +122,7 @@ impl Admission {
             if self.running >= self.jobs {
                 break;
             }
-            let c = &self.candidates[&rank.3];
+            let c = &self.candidates[&rank.4];
             if c.is_build && self.building >= self.build_jobs {
                 continue;
             }
@@ -123,7 +132,7 @@ impl Admission {
             self.running += 1;
             self.building += usize::from(c.is_build);
             self.held.extend(c.exclusive.iter().cloned());
-            started.push(rank.3);
+            started.push(rank.4);
         }
         for ix in &started {
             let rank = self.candidates[ix].rank.clone();
@@ -353,6 +362,7 @@ mod tests {
             why: Vec::new(),
         };
         let facts = NodeFacts {
+            priority: if id.ends_with(":urgent") { 10 } else { 0 },
             exclusive: exclusive.iter().map(|s| s.to_string()).collect(),
             expected: Some(Duration::from_millis(expected_ms)),
         };
@@ -419,6 +429,14 @@ mod tests {
         a.ready(cand(3, "image:d", 0, &[]));
         a.ready(cand(4, "suite:d:a-unknown", 0, &[]));
         assert_eq!(ids(&a.admit()), [3, 2, 1, 0, 4]);
+    }
+
+    #[test]
+    fn a_higher_priority_goes_before_a_longer_suite() {
+        let mut a = admission(10, 10);
+        a.ready(cand(0, "suite:d:long", 900, &[]));
+        a.ready(cand(1, "suite:d:urgent", 10, &[]));
+        assert_eq!(ids(&a.admit()), [1, 0]);
     }
 
     fn limits(jobs: usize) -> Limits {
@@ -493,6 +511,7 @@ mod tests {
                 NodeFacts {
                     exclusive: vec!["aur".into()],
                     expected: None,
+                    priority: 0,
                 },
             );
         }

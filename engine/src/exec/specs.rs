@@ -2,7 +2,7 @@
 
 use runner_protocol::spec::{AurSpec, LocaleSpec, ProvisionSpec, StepSpec, SuiteSpec};
 
-use crate::spec::matrix::{Distro, Suite};
+use crate::spec::matrix::{Distro, Suite, SuiteFormat};
 use crate::spec::Matrix;
 
 /// Who builds the AUR helper: the seed's layout (the folder is the distro's `build_dir`).
@@ -46,21 +46,70 @@ pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
 }
 
 pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
+    let spread = suite.format == SuiteFormat::Spread;
+    // The suite's variables over the distro's over the matrix's (spread's own under them all).
+    let mut environment = if spread {
+        spread_environment(matrix, distro, suite)
+    } else {
+        Default::default()
+    };
+    environment.extend(matrix.environment_of(distro));
+    environment.extend(suite.environment.clone());
     SuiteSpec {
         v: runner_protocol::protocol::PROTOCOL_VERSION,
         name: suite.name.clone(),
         distro: distro.name.clone(),
-        workdir: matrix.workspace.target.clone(),
-        // The suite's variables over the distro's over the matrix's.
-        environment: {
-            let mut env = matrix.environment_of(distro);
-            env.extend(suite.environment.clone());
-            env
+        // spread runs a task in its folder; native suites run at the workspace's root.
+        workdir: match (spread, task_path(matrix, suite)) {
+            (true, Some(rel)) => format!("{}/{rel}", matrix.workspace.target.trim_end_matches('/')),
+            _ => matrix.workspace.target.clone(),
         },
+        environment,
         timeout_secs: suite.timeout.as_secs().max(1),
         prepare: suite.prepare.clone(),
         execute: suite.execute.clone(),
         restore: suite.restore.clone(),
         user: suite.user.clone(),
+        debug: suite.debug.clone(),
+        spread_helpers: spread,
     }
+}
+
+/// The suite's folder relative to the workspace (`tests/smoke`), when it lies inside it.
+fn task_path(matrix: &Matrix, suite: &Suite) -> Option<String> {
+    let rel = suite.dir.strip_prefix(&matrix.workspace.source).ok()?;
+    let rel = rel.to_str()?.trim_matches('/');
+    (!rel.is_empty()).then(|| rel.to_string())
+}
+
+/// The variables spread gives a task, which real tasks read: the job's names and paths.
+fn spread_environment(
+    matrix: &Matrix,
+    distro: &Distro,
+    suite: &Suite,
+) -> std::collections::BTreeMap<String, String> {
+    let task = task_path(matrix, suite).unwrap_or_else(|| suite.name.clone());
+    let suite_dir = match task.rsplit_once('/') {
+        Some((parent, _)) => format!("{parent}/"),
+        None => String::new(),
+    };
+    let project = matrix
+        .root
+        .file_name()
+        .map_or_else(|| "project".into(), |n| n.to_string_lossy().into_owned());
+    [
+        ("SPREAD_BACKEND", "docker".to_string()),
+        ("SPREAD_SYSTEM", distro.name.clone()),
+        ("SPREAD_SUITE", suite_dir),
+        ("SPREAD_TASK", task.clone()),
+        ("SPREAD_VARIANT", String::new()),
+        ("SPREAD_JOB", format!("docker:{}:{task}", distro.name)),
+        ("SPREAD_PROJECT", project),
+        ("SPREAD_PATH", matrix.workspace.target.clone()),
+        ("SPREAD_SAMPLE", "1".to_string()),
+        ("SPREAD_REBOOT", "0".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }

@@ -7,7 +7,6 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::node::{Node, NodeKind, Skipped};
 use super::CacheKeys;
 use crate::spec::locale::same_locale;
-use crate::spec::matrix::SuiteFormat;
 use crate::spec::Matrix;
 
 /// The graph of work for a matrix.
@@ -75,15 +74,11 @@ impl Plan {
             graph.add_edge(base, image, ());
             graph.add_edge(image, provision, ());
             for (sname, suite) in &matrix.suites {
-                if !suite.runs_on(name) {
+                if let Some(reason) = suite.why_not_on(name) {
                     skipped.push(Skipped {
                         distro: name.clone(),
                         suite: sname.clone(),
-                        reason: match suite.format {
-                            SuiteFormat::Legacy => "not in the suite's `distro-check` list",
-                            SuiteFormat::Native => "not in the suite's `distros` list",
-                        }
-                        .into(),
+                        reason,
                     });
                     continue;
                 }

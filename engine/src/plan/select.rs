@@ -81,6 +81,9 @@ struct Compiled {
     distro_filter: Vec<Pattern>,
     suite_filter: Vec<Pattern>,
     excludes: Vec<Pattern>,
+    /// Suite names written out in full (no glob) by a pattern or `--suites`: the only way to
+    /// select a `manual` suite.
+    named_suites: HashSet<String>,
 }
 
 impl Compiled {
@@ -93,7 +96,15 @@ impl Compiled {
         if patterns.is_empty() {
             patterns.push(parse("*")?);
         }
+        let named_suites = sel
+            .patterns
+            .iter()
+            .filter_map(|p| p.split_once(':').map(|(_, s)| s.to_string()))
+            .chain(sel.suites.iter().cloned())
+            .filter(|s| !s.is_empty() && !s.contains(['*', '?', '[', '{']))
+            .collect();
         Ok(Compiled {
+            named_suites,
             patterns,
             distro_filter: all(&sel.distros, &|d| d.clone())?,
             suite_filter: all(&sel.suites, &|s| format!(":{s}"))?,
@@ -147,6 +158,7 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
     check_all_match(matrix, sel)?;
     let c = Compiled::parse(sel)?;
     let mut keep = HashSet::new();
+    let mut manual_left = Vec::new();
     for ix in plan.graph.node_indices() {
         let n = &plan.graph[ix];
         if !c.distro_chosen(&n.distro) {
@@ -154,7 +166,20 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
         }
         let chosen = match (&n.kind, &n.suite) {
             (NodeKind::Suite, Some(s)) => {
-                c.pair_matched(&n.distro, s) && !c.pair_excluded(&n.distro, s)
+                let matched = c.pair_matched(&n.distro, s) && !c.pair_excluded(&n.distro, s);
+                let manual = matrix.suites.get(s).is_some_and(|x| x.manual);
+                if matched && manual && !c.named_suites.contains(s) {
+                    manual_left.push(super::Skipped {
+                        distro: n.distro.clone(),
+                        suite: s.clone(),
+                        reason:
+                            "manual: runs only when a pattern names it (`DISTRO:SUITE` or `:SUITE`)"
+                                .into(),
+                    });
+                    false
+                } else {
+                    matched
+                }
             }
             _ => c.chain_chosen(&n.distro),
         };
@@ -165,6 +190,7 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
     let mut out = plan.retain(&keep);
     // Skipped pairs follow the same suite choice.
     out.skipped.retain(|s| c.pair_matched(&s.distro, &s.suite));
+    out.skipped.extend(manual_left);
     Ok(out)
 }
 

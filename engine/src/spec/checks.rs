@@ -980,8 +980,54 @@ fn resolve_suite(
         None => Some(default_timeout),
     };
     ok &= timeout.is_some();
-    let (runs_on, known) = suite_distros(cx, name, s, o, input, distro_names);
+    let (mut runs_on, known) = suite_distros(cx, name, s, o, input, distro_names);
     ok &= known;
+    let mut distros_key = if o.legacy { "distro-check" } else { "distros" };
+    let mut listed = s.distros.is_some();
+    let mut not_applicable = None;
+    if let Some(spread) = &s.spread {
+        if let Some(systems) = &spread.systems {
+            match spread_systems(cx, name, o, systems, distro_names) {
+                Some(chosen) => {
+                    runs_on.retain(|d| chosen.contains(d));
+                    distros_key = if listed {
+                        "distro-check` and `systems"
+                    } else {
+                        "systems"
+                    };
+                    listed = true;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(backends) = &spread.backends {
+            match spread_list(backends, &["docker"]) {
+                Ok(chosen) if chosen.is_empty() => {
+                    not_applicable = Some(format!(
+                        "its `backends` ({}) leave out `docker`, the engine's backend",
+                        backends.join(", ")
+                    ))
+                }
+                Ok(_) => {}
+                Err((i, why)) => {
+                    spread_list_error(cx, o, &format!("/backends/{i}"), &why);
+                    ok = false;
+                }
+            }
+        }
+        for (key, what) in &spread.not_applied {
+            let d = SpecDiagnostic::error(
+                Code::CheckSpreadNotApplied,
+                format!("suite `{name}`: `{key}` is not applied by the engine yet"),
+            );
+            let file = cx.sources.get(o.file);
+            cx.diags.push(
+                locate(d, file, &format!("/{key}"), "not applied yet")
+                    .help(*what)
+                    .warning(),
+            );
+        }
+    }
     ok &= check_suite_user(cx, name, s, o, input);
     ok &= check_suite_pass_env(cx, s, o);
     if let Some(c) = &s.container {
@@ -1002,15 +1048,17 @@ fn resolve_suite(
         name: name.to_string(),
         dir,
         format: if o.legacy {
-            SuiteFormat::Legacy
+            SuiteFormat::Spread
         } else {
             SuiteFormat::Native
         },
         summary: s.summary.clone(),
-        distros: s
-            .distros
-            .as_ref()
-            .map(|_| runs_on.iter().map(|d| d.to_string()).collect()),
+        details: s.details.clone(),
+        distros: listed.then(|| runs_on.iter().map(|d| d.to_string()).collect()),
+        distros_key: distros_key.to_string(),
+        not_applicable,
+        priority: s.priority.unwrap_or(0),
+        manual: s.manual.unwrap_or(false),
         requires_locales: locales,
         timeout,
         retries: s.retries.unwrap_or(0),
@@ -1019,10 +1067,119 @@ fn resolve_suite(
         prepare: s.prepare.clone(),
         execute: s.execute.clone(),
         restore: s.restore.clone(),
+        debug: s.debug.clone(),
         user: s.user.clone(),
         pass_env: s.pass_env.clone(),
         container: s.container.clone(),
     })
+}
+
+/// spread's `systems` over the matrix's distros; `None` after an error (reported).
+fn spread_systems<'d>(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    o: &Origin,
+    systems: &[String],
+    distro_names: &[&'d str],
+) -> Option<Vec<&'d str>> {
+    let chosen = match spread_list(systems, distro_names) {
+        Ok(c) => c,
+        Err((i, why)) => {
+            spread_list_error(cx, o, &format!("/systems/{i}"), &why);
+            return None;
+        }
+    };
+    // A plain name the matrix does not have is left out, as the seed's distro-check: a warning.
+    for (i, entry) in systems.iter().enumerate() {
+        let pattern = entry.trim_start_matches(['+', '-']);
+        let is_glob = pattern.contains(['*', '?', '[']);
+        if !is_glob && !distro_names.iter().any(|d| d.eq_ignore_ascii_case(pattern)) {
+            let near = did_you_mean(pattern, distro_names.iter().copied());
+            let d = SpecDiagnostic::error(
+                Code::CheckUnknownDistro,
+                format!("suite `{name}` names `{pattern}` in systems, which the matrix does not declare: ignored"),
+            );
+            let file = cx.sources.get(o.file);
+            cx.diags.push(
+                locate(
+                    d,
+                    file,
+                    &format!("/systems/{i}"),
+                    "no such distro in the matrix",
+                )
+                .help(near.map_or_else(
+                    || format!("known distros: {}", distro_names.join(", ")),
+                    |n| format!("did you mean \"{n}\"? Otherwise remove it, or ignore this"),
+                ))
+                .warning(),
+            );
+        }
+    }
+    Some(chosen)
+}
+
+/// spread's list rules over `universe`: plain entries (globs) choose from it; a list of only
+/// `+x`/`-x` entries starts from all of it and adds or removes; the two kinds do not mix.
+/// The error is the index of the first offending entry and why.
+pub fn spread_list<'u>(
+    entries: &[String],
+    universe: &[&'u str],
+) -> Result<Vec<&'u str>, (usize, String)> {
+    let is_delta = |e: &str| e.starts_with('+') || e.starts_with('-');
+    let delta = entries.first().is_some_and(|e| is_delta(e));
+    if let Some(i) = entries.iter().position(|e| is_delta(e) != delta) {
+        return Err((
+            i,
+            "mixes plain entries with `+`/`-` entries: write either names to choose, or only `+`/`-` changes to all".into(),
+        ));
+    }
+    let matcher = |i: usize, pattern: &str| {
+        globset::GlobBuilder::new(pattern)
+            .case_insensitive(true)
+            .build()
+            .map(|g| g.compile_matcher())
+            .map_err(|e| {
+                (
+                    i,
+                    format!("`{pattern}` is not a valid pattern: {}", e.kind()),
+                )
+            })
+    };
+    let mut chosen: Vec<&'u str> = if delta { universe.to_vec() } else { Vec::new() };
+    for (i, e) in entries.iter().enumerate() {
+        let (op, pattern) = match e.strip_prefix('-') {
+            Some(p) => ('-', p),
+            None => ('+', e.strip_prefix('+').unwrap_or(e)),
+        };
+        let m = matcher(i, pattern)?;
+        match op {
+            '-' => chosen.retain(|u| !m.is_match(u)),
+            _ => {
+                for u in universe.iter().filter(|u| m.is_match(u)) {
+                    if !chosen.contains(u) {
+                        chosen.push(u);
+                    }
+                }
+            }
+        }
+    }
+    // In the universe's order, whatever the entries' order.
+    Ok(universe
+        .iter()
+        .copied()
+        .filter(|u| chosen.contains(u))
+        .collect())
+}
+
+fn spread_list_error(cx: &mut Ctx<'_>, o: &Origin, pointer: &str, why: &str) {
+    cx.error(
+        o.file,
+        pointer,
+        Code::CheckSpreadList,
+        why.to_string(),
+        "here",
+        Some("spread's lists: `[arch, manjaro]` chooses; `[-cachyos]` or `[+arch, -manjaro]` change the whole set".into()),
+    );
 }
 
 /// A suite must execute something: its exit status is the verdict.

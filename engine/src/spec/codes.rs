@@ -77,6 +77,8 @@ codes! {
     CheckImageReference => "check::image-reference", "a base_image that is not an image reference Docker accepts";
     CheckAurIncomplete => "check::aur-incomplete", "an AUR policy that builds a helper without package or source";
     CheckAurBuildUncached => "check::aur-build-uncached", "the AUR build folder is on no provisioning cache mount (a warning)";
+    CheckSpreadList => "check::spread-list", "a spread `systems`/`backends` list that mixes plain and +/- entries, or a bad pattern";
+    CheckSpreadNotApplied => "check::spread-not-applied", "a spread task key the engine does not apply yet (a warning naming what happens instead)";
     CheckEmptyExecute => "check::empty-execute", "a suite with nothing to execute";
     LintShellcheck => "lint::shellcheck", "a finding of shellcheck in a suite's or a provision step's script (`validate --lint`)";
     InfraBaseMissing => "infra::base-missing", "a base image is absent and pull = \"never\"";
@@ -121,7 +123,10 @@ mod tests {
         for c in Code::ALL {
             assert!(seen.insert(c.as_str()), "{} twice", c.as_str());
             let (ns, name) = c.as_str().split_once("::").unwrap();
-            assert!(["load", "toml", "yaml", "nickel", "schema", "check", "infra"].contains(&ns));
+            assert!(
+                ["load", "toml", "yaml", "nickel", "schema", "check", "lint", "infra"]
+                    .contains(&ns)
+            );
             let ok = |x: char| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '-';
             assert!(name.chars().all(ok), "{name}");
         }

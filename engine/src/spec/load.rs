@@ -13,7 +13,7 @@ use super::codes::Code;
 use super::diag::{FileRef, SpecDiagnostic};
 use super::glob::expand;
 use super::matrix::Matrix;
-use super::model::{DistroFile, LegacyTask, MatrixFile, SuiteFile};
+use super::model::{DistroFile, MatrixFile, SpreadOnly, SpreadTask, SuiteFile};
 use super::nickel;
 use super::schema::{self, FileKind};
 use super::source::{FileId, SourceFile, Sources};
@@ -400,8 +400,8 @@ fn suite_folder(
     let parsed = if has_toml {
         load_file::<SuiteFile>(&toml, FileKind::Suite, out).map(|(s, id)| (s, id, false))
     } else {
-        load_file::<LegacyTask>(&yaml, FileKind::LegacySuite, out)
-            .map(|(t, id)| (legacy_to_native(t), id, true))
+        load_file::<SpreadTask>(&yaml, FileKind::LegacySuite, out)
+            .map(|(t, id)| (spread_to_native(t), id, true))
     };
     match parsed {
         Some((s, id, legacy)) => {
@@ -578,8 +578,25 @@ fn load_file<T: DeserializeOwned>(
         push_syntax_errors(out, id, errors, code);
         return None;
     }
+    let mut value = value;
+    if kind == FileKind::LegacySuite {
+        scalars_as_strings(&mut value, "environment");
+    }
     let parsed = check_and_parse(kind, value, out.sources.get(id), "", &mut out.diagnostics)?;
     Some((parsed, id))
+}
+
+/// spread reads a task's `environment` as strings, so `A: 1` and `B: true` are "1" and "true".
+fn scalars_as_strings(value: &mut Value, field: &str) {
+    if let Some(Value::Object(map)) = value.get_mut(field) {
+        for v in map.values_mut() {
+            match v {
+                Value::Number(n) => *v = Value::String(n.to_string()),
+                Value::Bool(b) => *v = Value::String(b.to_string()),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Schema-check a value, then deserialize it. When the schema finds problems, the offending parts
@@ -663,21 +680,78 @@ fn prune(value: &mut Value, mut pointers: Vec<String>) {
     }
 }
 
-fn legacy_to_native(t: LegacyTask) -> SuiteFile {
+/// A spread task in the native model. What has no native key (systems, backends, the keys not
+/// applied yet) travels in `spread`, for the checks to resolve and report.
+fn spread_to_native(t: SpreadTask) -> SuiteFile {
+    let mut not_applied = Vec::new();
+    let variant_keys = t.environment.keys().any(|k| k.contains('/'));
+    if t.variants.is_some() || variant_keys {
+        not_applied.push((
+            if t.variants.is_some() {
+                "variants"
+            } else {
+                "environment"
+            },
+            "variants are not run yet: the task runs once, with the variables that name no variant",
+        ));
+    }
+    if t.environment.values().any(|v| v.contains("$(HOST:")) {
+        not_applied.push((
+            "environment",
+            "`$(HOST: ...)` values are not evaluated yet: passed as written",
+        ));
+    }
+    let keys: [(&'static str, bool, &'static str); 4] = [
+        (
+            "skip",
+            !t.skip.is_empty(),
+            "skip conditions are not evaluated yet: the task runs",
+        ),
+        (
+            "artifacts",
+            !t.artifacts.is_empty(),
+            "artifacts are not copied out yet",
+        ),
+        (
+            "warn-timeout",
+            t.warn_timeout.is_some(),
+            "no running-late note yet",
+        ),
+        ("samples", t.samples.is_some(), "the task runs once"),
+    ];
+    for (key, present, what) in keys {
+        if present {
+            not_applied.push((key, what));
+        }
+    }
     SuiteFile {
         summary: t.summary,
+        details: t.details,
         // The seed's runner: an empty (or absent) distro-check means every distro.
         distros: t.distro_check.filter(|d| !d.is_empty()),
         requires: None,
         timeout: t.kill_timeout,
         retries: None,
         expect: t.expect,
-        environment: t.environment,
+        // Variant keys (`NAME/variant`) are no variable names.
+        environment: t
+            .environment
+            .into_iter()
+            .filter(|(k, _)| !k.contains('/'))
+            .collect(),
         prepare: t.prepare,
         execute: t.execute,
         restore: t.restore,
+        debug: t.debug,
+        priority: t.priority,
+        manual: t.manual,
         user: None,
         pass_env: Vec::new(),
         container: None,
+        spread: Some(SpreadOnly {
+            systems: t.systems,
+            backends: t.backends,
+            not_applied,
+        }),
     }
 }

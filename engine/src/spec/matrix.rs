@@ -230,8 +230,8 @@ pub const DEFAULT_AUR_BUILD_DIR: &str = "/home/builder/build";
 pub enum SuiteFormat {
     /// `task.toml`
     Native,
-    /// The seed's `task.yaml`
-    Legacy,
+    /// spread's `task.yaml` (the seed's format)
+    Spread,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -240,8 +240,17 @@ pub struct Suite {
     pub dir: PathBuf,
     pub format: SuiteFormat,
     pub summary: Option<String>,
+    pub details: Option<String>,
     /// None: every distro.
     pub distros: Option<Vec<String>>,
+    /// The key that chose `distros` (`distros`, `distro-check`, `systems`), for "not in ..." reasons.
+    pub distros_key: String,
+    /// Why the suite applies to no distro at all (spread's `backends` without `docker`).
+    pub not_applicable: Option<String>,
+    /// Higher first when several suites are ready.
+    pub priority: i64,
+    /// Only selected when a pattern names it exactly.
+    pub manual: bool,
     pub requires_locales: Vec<String>,
     #[serde(with = "secs")]
     pub timeout: Duration,
@@ -251,6 +260,8 @@ pub struct Suite {
     pub prepare: Option<String>,
     pub execute: String,
     pub restore: Option<String>,
+    /// Run after a failed prepare or execute.
+    pub debug: Option<String>,
     pub user: Option<String>,
     pub pass_env: Vec<String>,
     /// Overrides of its distro's container settings.
@@ -259,9 +270,19 @@ pub struct Suite {
 
 impl Suite {
     pub fn runs_on(&self, distro: &str) -> bool {
-        self.distros
-            .as_ref()
-            .is_none_or(|ds| ds.iter().any(|d| d.eq_ignore_ascii_case(distro)))
+        self.not_applicable.is_none()
+            && self
+                .distros
+                .as_ref()
+                .is_none_or(|ds| ds.iter().any(|d| d.eq_ignore_ascii_case(distro)))
+    }
+
+    /// Why the suite does not run on `distro` (`None`: it does).
+    pub fn why_not_on(&self, distro: &str) -> Option<String> {
+        if let Some(why) = &self.not_applicable {
+            return Some(why.clone());
+        }
+        (!self.runs_on(distro)).then(|| format!("not in the suite's `{}` list", self.distros_key))
     }
 }
 

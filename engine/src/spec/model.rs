@@ -321,6 +321,9 @@ pub struct SuiteFile {
     /// One line saying what the suite proves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// More prose about the suite (shown by `engine validate --dump`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
     /// Distros this suite runs on. Default: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distros: Option<Vec<String>>,
@@ -348,6 +351,16 @@ pub struct SuiteFile {
     /// Shell script run after execute, even when prepare or execute failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
+    /// Shell script run after a failed prepare or execute, in the same container (before
+    /// restore); its output is shown with the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug: Option<String>,
+    /// Scheduling order: higher first (default 0; negative values allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    /// `true`: runs only when a pattern names the suite exactly (not in the default selection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<bool>,
     /// Run the scripts as this user (created by [provision] users). Default: root, as the seed does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -357,6 +370,23 @@ pub struct SuiteFile {
     /// Privileges and limits for this suite, over its distro's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerSection>,
+    /// What only spread's task.yaml says (systems and backends as spread reads them, and the
+    /// keys the engine does not apply yet); never in a task.toml.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub spread: Option<SpreadOnly>,
+}
+
+/// The parts of a spread task that have no native key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpreadOnly {
+    /// `systems`: globs over distro names; `-x` removes, `+x` adds; a list of only `+`/`-`
+    /// entries starts from every distro.
+    pub systems: Option<Vec<String>>,
+    /// `backends`, by the same rules; the engine is the backend `docker`.
+    pub backends: Option<Vec<String>>,
+    /// Keys present that the engine does not apply yet, with what it does instead.
+    pub not_applied: Vec<(&'static str, &'static str)>,
 }
 
 /// What a suite requires.
@@ -381,19 +411,33 @@ pub enum Expect {
     Xfail,
 }
 
-/// The seed's legacy suite format (`task.yaml`, spread-style), loaded unchanged into the same model.
+/// A spread task (`task.yaml`), as spread's projects and the seed write them, loaded unchanged
+/// into the same model as a task.toml.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct LegacyTask {
+pub struct SpreadTask {
     /// One line saying what the suite proves.
     #[serde(default)]
     pub summary: Option<String>,
-    /// Distro IDs the suite is compatible with. Default: all.
+    /// More prose.
+    #[serde(default)]
+    pub details: Option<String>,
+    /// The seed's key: distro IDs the task is compatible with. Default (absent or empty): all.
     #[serde(default)]
     pub distro_check: Option<Vec<String>>,
-    /// Environment variables.
+    /// spread's systems, here the distros: globs (`arch*`); `-name` removes, `+name` adds; a
+    /// list of only `+`/`-` entries starts from every distro.
+    #[serde(default)]
+    pub systems: Option<Vec<String>>,
+    /// spread's backends, by the same rules; the engine is the backend `docker`.
+    #[serde(default)]
+    pub backends: Option<Vec<String>>,
+    /// Environment variables; keys `NAME/variant` belong to variants.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Variants to add (`+x`) or remove (`-x`).
+    #[serde(default)]
+    pub variants: Option<Vec<String>>,
     /// Shell script run before execute.
     #[serde(default)]
     pub prepare: Option<String>,
@@ -403,10 +447,42 @@ pub struct LegacyTask {
     /// Shell script run after execute, even when it failed.
     #[serde(default)]
     pub restore: Option<String>,
+    /// Shell script run after a failed prepare or execute; its output is shown with the failure.
+    #[serde(default)]
+    pub debug: Option<String>,
     /// spread's time limit, e.g. "10m".
     #[serde(default)]
     pub kill_timeout: Option<String>,
-    /// Expected outcome.
+    /// After this long, a "running late" note (not a failure).
+    #[serde(default)]
+    pub warn_timeout: Option<String>,
+    /// Scheduling order: higher first.
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// Runs only when named explicitly.
+    #[serde(default)]
+    pub manual: Option<bool>,
+    /// Conditions that skip the task: `{reason, if}`.
+    #[serde(default)]
+    pub skip: Vec<SpreadSkip>,
+    /// Paths (relative to the task's folder) copied out after the run.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
+    /// Run the task this many times.
+    #[serde(default)]
+    pub samples: Option<u32>,
+    /// Expected outcome (an engine key).
     #[serde(default)]
     pub expect: Option<Expect>,
+}
+
+/// One of spread's skip conditions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SpreadSkip {
+    /// Said when the condition holds.
+    pub reason: String,
+    /// A shell condition, evaluated in the container before prepare.
+    #[serde(rename = "if")]
+    pub condition: String,
 }

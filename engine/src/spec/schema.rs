@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::codes::Code;
 use super::diag::SpecDiagnostic;
-use super::model::{DistroFile, LegacyTask, MatrixFile, SuiteFile};
+use super::model::{DistroFile, MatrixFile, SpreadTask, SuiteFile};
 use super::source::{child, last_segment, SourceFile};
 use super::suggest::did_you_mean;
 
@@ -46,7 +46,7 @@ pub fn generate(kind: FileKind) -> Value {
         FileKind::Matrix => gen.into_root_schema_for::<MatrixFile>(),
         FileKind::Distro => gen.into_root_schema_for::<DistroFile>(),
         FileKind::Suite => gen.into_root_schema_for::<SuiteFile>(),
-        FileKind::LegacySuite => gen.into_root_schema_for::<LegacyTask>(),
+        FileKind::LegacySuite => gen.into_root_schema_for::<SpreadTask>(),
     };
     committed_form(schema, kind.schema_file())
 }

@@ -7,6 +7,7 @@
 //! - [`keys`]: which edits change which cache keys (on a copy of the root matrix)
 //! - [`lint`]: `validate --lint` with the real shellcheck, findings at their place in the task file
 //! - [`fuzz`]: no input makes the loader panic (property tests; `PROPTEST_CASES` scales them)
+//! - [`spread`]: spread's task.yaml keys (systems, backends, manual, priority, debug) and their list rules
 //! - [`seed_tree`]: the seed project's `tests/` tree as it is (support folders, task.yaml rules)
 
 mod common;
@@ -16,4 +17,5 @@ mod keys;
 mod lint;
 mod plan;
 mod seed_tree;
+mod spread;
 mod validate;

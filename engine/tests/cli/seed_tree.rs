@@ -193,7 +193,7 @@ fn first(v: &serde_json::Value, code: &str) -> (String, String, u64) {
 #[test]
 fn unknown_keys_warn_in_task_yaml_and_fail_in_task_toml() {
     let (_tmp, root) = project_with_tests_glob("\"tests/*\"");
-    let yaml = "summary: y\npriority: 100\nexecute: |\n  true\n";
+    let yaml = "summary: y\nworkers: 2\nexecute: |\n  true\n";
     write(&root, "tests/y/task.yaml", yaml);
     let (code, v) = validate_json(&root);
     assert_eq!(code, Some(0), "{v}");
@@ -201,7 +201,7 @@ fn unknown_keys_warn_in_task_yaml_and_fail_in_task_toml() {
     assert_eq!(first(&v, "schema::unknown-key"), want);
 
     std::fs::remove_dir_all(root.join("tests/y")).unwrap();
-    let toml = "summary = \"t\"\npriority = 100\nexecute = \"true\"\n";
+    let toml = "summary = \"t\"\nworkers = 2\nexecute = \"true\"\n";
     write(&root, "tests/t/task.toml", toml);
     let (code, v) = validate_json(&root);
     assert_eq!(code, Some(2), "{v}");

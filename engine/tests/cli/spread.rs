@@ -1,0 +1,176 @@
+//! spread's task.yaml as spread's projects write it: `systems` and `backends` with spread's list
+//! rules, `manual`, `priority`, `details`, `debug`; keys the engine does not apply yet are
+//! warnings that name them. Table-driven: each task file and the suite nodes `engine list` must
+//! show for it.
+
+use std::path::Path;
+
+use crate::common::{copy_tree, engine, repo_root, stderr, stdout};
+
+/// A project with four distros (arch, cachyos, endeavouros, manjaro) and one spread task.
+fn project(task: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), dir.path());
+    std::fs::remove_dir_all(dir.path().join("suites")).unwrap();
+    for d in ["endeavouros", "manjaro"] {
+        std::fs::write(
+            dir.path().join(format!("distros/{d}.toml")),
+            format!("base_image = \"{d}/base:latest\"\nlocales = [\"en_US.UTF-8\"]\n"),
+        )
+        .unwrap();
+    }
+    let t = dir.path().join("suites/t");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(t.join("task.yaml"), task).unwrap();
+    dir
+}
+
+/// The suite nodes `engine list` shows (with the given selection).
+fn listed(dir: &Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["list"];
+    all.extend_from_slice(args);
+    let out = engine(dir, &all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("suite").map(|r| r.trim().to_string()))
+        .collect()
+}
+
+fn nodes(distros: &[&str]) -> Vec<String> {
+    distros.iter().map(|d| format!("suite:{d}:t")).collect()
+}
+
+#[test]
+fn systems_and_backends_follow_spreads_list_rules() {
+    let all = ["arch", "cachyos", "endeavouros", "manjaro"];
+    let cases: &[(&str, &[&str])] = &[
+        ("", &all),
+        ("systems: [arch, manjaro]\n", &["arch", "manjaro"]),
+        ("systems: [\"*os\"]\n", &["cachyos", "endeavouros"]),
+        ("systems: [-cachyos]\n", &["arch", "endeavouros", "manjaro"]),
+        (
+            "systems: [\"-*os\", +cachyos]\n",
+            &["arch", "cachyos", "manjaro"],
+        ),
+        ("systems: [arch, ubuntu-24.04]\n", &["arch"]),
+        (
+            "distro-check: [arch, cachyos]\nsystems: [-arch]\n",
+            &["cachyos"],
+        ),
+        ("backends: [docker, lxd]\n", &all),
+        ("backends: [-lxd]\n", &all),
+        ("backends: [lxd, qemu]\n", &[]),
+        ("backends: [-docker]\n", &[]),
+    ];
+    for (keys, want) in cases {
+        let dir = project(&format!("summary: s\n{keys}execute: |\n  true\n"));
+        assert_eq!(listed(dir.path(), &[]), nodes(want), "{keys}");
+    }
+}
+
+#[test]
+fn why_names_the_key_that_left_a_pair_out() {
+    let dir = project("systems: [arch]\nbackends: [docker]\nexecute: |\n  true\n");
+    let out = stdout(&engine(dir.path(), &["list", "--why"]));
+    assert!(
+        out.contains("suite:cachyos:t  (not in the suite's `systems` list)"),
+        "{out}"
+    );
+    let dir = project("backends: [lxd]\nexecute: |\n  true\n");
+    let out = stdout(&engine(dir.path(), &["list", "--why"]));
+    assert!(
+        out.contains(
+            "suite:arch:t  (its `backends` (lxd) leave out `docker`, the engine's backend)"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_list_mixing_plain_and_delta_entries_is_an_error_at_the_entry() {
+    let dir = project("systems: [arch, -cachyos]\nexecute: |\n  true\n");
+    let out = engine(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("check::spread-list"), "{err}");
+    assert!(err.contains("suites/t/task.yaml:1:"), "{err}");
+}
+
+#[test]
+fn an_unknown_system_is_a_warning_with_a_suggestion() {
+    let dir = project("systems: [arch, manjar]\nexecute: |\n  true\n");
+    let out = engine(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("names `manjar` in systems"), "{err}");
+    assert!(err.contains("did you mean \"manjaro\""), "{err}");
+}
+
+#[test]
+fn a_manual_task_runs_only_when_named() {
+    let dir = project("manual: true\nexecute: |\n  true\n");
+    assert_eq!(listed(dir.path(), &[]), Vec::<String>::new());
+    assert_eq!(listed(dir.path(), &[":t*"]), Vec::<String>::new());
+    assert_eq!(listed(dir.path(), &["arch:t"]), nodes(&["arch"]));
+    assert_eq!(listed(dir.path(), &[":t"]).len(), 4);
+    let why = stdout(&engine(dir.path(), &["list", "--why"]));
+    assert!(
+        why.contains("manual: runs only when a pattern names it"),
+        "{why}"
+    );
+    // `engine run` of the whole matrix then has nothing to run, and says why (exit 4).
+    let run = engine(dir.path(), &["run"]);
+    assert_eq!(run.status.code(), Some(4), "{}", stderr(&run));
+}
+
+#[test]
+fn keys_not_applied_yet_are_warnings_that_name_them() {
+    let task = "summary: s\nenvironment:\n  A: 1\n  B/foo: 2\n  C: \"$(HOST: echo hi)\"\nskip:\n  - reason: never\n    if: \"false\"\nartifacts: [out.log]\nwarn-timeout: 1m\nsamples: 2\nexecute: |\n  true\n";
+    let dir = project(task);
+    let out = engine(dir.path(), &["validate", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let named: Vec<String> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "check::spread-not-applied")
+        .map(|d| {
+            assert_eq!(d["severity"], "warning");
+            d["message"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for key in [
+        "environment",
+        "skip",
+        "artifacts",
+        "warn-timeout",
+        "samples",
+    ] {
+        assert!(
+            named.iter().any(|m| m.contains(&format!("`{key}`"))),
+            "{key} not named: {named:?}"
+        );
+    }
+    // The variables that name no variant reach the suite; `B/foo` does not.
+    let dump = engine(dir.path(), &["validate", "--dump"]);
+    let m: serde_json::Value = serde_json::from_str(&stdout(&dump)).unwrap();
+    let env = &m["suites"]["t"]["environment"];
+    assert_eq!(env["A"], "1");
+    assert!(env.get("B/foo").is_none(), "{env}");
+}
+
+#[test]
+fn details_priority_and_debug_are_kept() {
+    let task = "summary: s\ndetails: |\n  Long prose.\npriority: 50\ndebug: |\n  journalctl -n 20\nexecute: |\n  true\n";
+    let dir = project(task);
+    let out = engine(dir.path(), &["validate", "--dump"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let t = &m["suites"]["t"];
+    assert_eq!(t["details"], "Long prose.\n");
+    assert_eq!(t["priority"], 50);
+    assert_eq!(t["debug"], "journalctl -n 20\n");
+    assert_eq!(t["format"], "spread");
+}
