@@ -51,9 +51,13 @@ impl CacheKeys {
     }
 
     /// The image and provision keys of `distro` with its base image's id among the image's
-    /// parts: a base that moved (a new pull, a re-imported rootfs) changes both.
+    /// parts (in place of the base's name): a base that moved (a new pull, a re-imported
+    /// rootfs) changes both.
     pub fn resolved(&self, distro: &str, base_image_id: &str) -> Option<Resolved> {
         let mut image = self.recipe(NodeKind::Image, distro)?.clone();
+        // The id says what the base is; the name it was reached by does not matter (a tag
+        // pinned to the digest it points at reuses the image).
+        image.remove("base");
         image.set("base image", base_image_id);
         let image_key = image.key(NodeKind::Image.as_str());
         let mut provision = self.recipe(NodeKind::Provision, distro)?.clone();

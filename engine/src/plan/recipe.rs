@@ -26,6 +26,10 @@ impl Recipe {
         self.parts.insert(name.into(), value.into());
     }
 
+    pub fn remove(&mut self, name: &str) {
+        self.parts.remove(name);
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.parts.get(name).map(String::as_str)
     }
