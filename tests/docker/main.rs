@@ -7,6 +7,7 @@
 //! - [`e2e`]: `engine run` on the offline test bed (look-alikes, caching, isolation, faults)
 //! - [`registry`]: pulls from a real local registry (by tag, by digest, a login)
 //! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
+//! - [`spread`]: spread's task files on the look-alikes (helpers, SPREAD_* variables, debug, manual)
 //! - [`support`]: the one fixture ([`support::DockerTest`]) and the offline test bed
 
 mod backend;
@@ -14,4 +15,5 @@ mod cache;
 mod e2e;
 mod registry;
 mod report;
+mod spread;
 mod support;
