@@ -63,6 +63,11 @@ pub enum Event {
         remedy: Option<String>,
         scope: Option<String>,
     },
+    /// The suite does not apply here, decided in the container: a `skip` condition held, or a
+    /// step exited with [`SKIP_EXIT`]. Comes before `Finished { status: Skipped }`.
+    Skipped {
+        reason: String,
+    },
     /// Last event: the verdict.
     Finished {
         status: FinishStatus,
@@ -107,7 +112,13 @@ pub enum FinishStatus {
     /// The environment failed (an expectation, a missing tool).
     Infra,
     TimedOut,
+    /// Not applicable here (see [`Event::Skipped`]): neither passed nor failed.
+    Skipped,
 }
+
+/// The exit code by which a native suite's prepare or execute says "this does not apply here"
+/// (automake's convention); the reason is the step's last line of output.
+pub const SKIP_EXIT: i32 = 77;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Probe {
@@ -146,6 +157,8 @@ pub struct HelperInfo {
 /// event written before it died.
 pub struct EventWriter {
     out: Box<dyn Write + Send>,
+    /// The last non-blank line of output written (a skip's reason).
+    last_output: Option<String>,
 }
 
 impl EventWriter {
@@ -154,15 +167,31 @@ impl EventWriter {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(EventWriter { out: Box::new(f) })
+        Ok(EventWriter {
+            out: Box::new(f),
+            last_output: None,
+        })
     }
 
     /// Events into any writer (tests, stdout for `probe`).
     pub fn to(out: Box<dyn Write + Send>) -> EventWriter {
-        EventWriter { out }
+        EventWriter {
+            out,
+            last_output: None,
+        }
+    }
+
+    /// The last non-blank line of output emitted so far.
+    pub fn last_line(&self) -> Option<String> {
+        self.last_output.clone()
     }
 
     pub fn emit(&mut self, event: Event) {
+        if let Event::Output { line, .. } = &event {
+            if !line.trim().is_empty() {
+                self.last_output = Some(line.trim().to_string());
+            }
+        }
         let env = Envelope {
             v: PROTOCOL_VERSION,
             event,

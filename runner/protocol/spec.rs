@@ -106,4 +106,20 @@ pub struct SuiteSpec {
     /// (through `BASH_ENV`), for spread's task files.
     #[serde(default)]
     pub spread_helpers: bool,
+    /// Conditions evaluated before prepare (as the steps run); the first that holds skips the
+    /// suite with its reason.
+    #[serde(default)]
+    pub skip: Vec<SkipIf>,
+    /// A prepare or execute exiting with 77 skips the suite (native suites; spread's have no
+    /// such convention).
+    #[serde(default)]
+    pub skip_exit: bool,
+}
+
+/// One skip condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkipIf {
+    pub reason: String,
+    /// A shell condition (`test "$(uname -m)" = aarch64`).
+    pub condition: String,
 }

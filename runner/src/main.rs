@@ -36,7 +36,7 @@ USAGE:
   suite      prepare, execute, restore of one suite, with its environment and timeout
 
 Events are JSON Lines (protocol v1) appended to FILE; the steps' own output goes to stdout and
-stderr. Exit status: 0 ok, 1 failed, 2 bad usage or spec, 3 infrastructure error, 4 timed out.
+stderr. Exit status: 0 ok, 1 failed, 2 bad usage or spec, 3 infrastructure error, 4 timed out, 5 skipped.
 ";
 
 /// The usage of one command, for `runner COMMAND --help`.
@@ -66,7 +66,7 @@ runner suite --spec FILE --events FILE
 Runs one suite from the JSON spec in FILE: prepare, execute and restore, with the suite's
 environment, user and timeout (the whole process group is killed when it expires). Events are
 appended to the events FILE.
-Exit status: 0 passed, 1 failed, 2 bad usage or spec, 3 infrastructure error, 4 timed out.
+Exit status: 0 passed, 1 failed, 2 bad usage or spec, 3 infrastructure error, 4 timed out, 5 skipped.
 "
         }
         _ => return None,
@@ -79,6 +79,7 @@ fn exit_of(status: FinishStatus) -> ExitCode {
         FinishStatus::Failed => 1,
         FinishStatus::Infra => 3,
         FinishStatus::TimedOut => 4,
+        FinishStatus::Skipped => 5,
     })
 }
 

@@ -69,8 +69,27 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
             .max(Duration::from_millis(1))
     };
 
+    // Skip conditions, before anything changes the container.
+    for (i, rule) in spec.skip.iter().enumerate() {
+        let name = if spec.skip.len() == 1 {
+            "skip-if".to_string()
+        } else {
+            format!("skip-if-{}", i + 1)
+        };
+        let mut step = make("skip-if", &rule.condition, remaining().min(RESTORE_LIMIT));
+        step.name = &name;
+        let r = step::run(&step, events);
+        if r.exit_code == Some(0) {
+            events.emit(Event::Skipped {
+                reason: rule.reason.clone(),
+            });
+            return finish(events, FinishStatus::Skipped, start);
+        }
+    }
+
     let mut failed = false;
     let mut timed_out = false;
+    let mut skipped: Option<String> = None;
     let verdict = |r: &StepResult, failed: &mut bool, timed_out: &mut bool| {
         if r.timed_out {
             *timed_out = true;
@@ -78,13 +97,23 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
             *failed = true;
         }
     };
+    let skip_exit = |r: &StepResult, events: &EventWriter| -> Option<String> {
+        (spec.skip_exit && r.exit_code == Some(crate::protocol::SKIP_EXIT))
+            .then(|| events.last_line().unwrap_or_else(|| "exit 77".into()))
+    };
     if let Some(p) = &spec.prepare {
         let r = step::run(&make("prepare", p, remaining()), events);
-        verdict(&r, &mut failed, &mut timed_out);
+        skipped = skip_exit(&r, events);
+        if skipped.is_none() {
+            verdict(&r, &mut failed, &mut timed_out);
+        }
     }
-    if !failed && !timed_out {
+    if !failed && !timed_out && skipped.is_none() {
         let r = step::run(&make("execute", &spec.execute, remaining()), events);
-        verdict(&r, &mut failed, &mut timed_out);
+        skipped = skip_exit(&r, events);
+        if skipped.is_none() {
+            verdict(&r, &mut failed, &mut timed_out);
+        }
     }
     // spread's debug: after a failure (not a timeout: the deadline is spent), in the same
     // container, before restore undoes what it would look at.
@@ -97,6 +126,12 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         if !res.ok() && !timed_out {
             failed = true;
         }
+    }
+    if let (Some(reason), false) = (&skipped, failed) {
+        events.emit(Event::Skipped {
+            reason: reason.clone(),
+        });
+        return finish(events, FinishStatus::Skipped, start);
     }
     let status = if timed_out {
         FinishStatus::TimedOut

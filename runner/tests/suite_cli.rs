@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use runner_protocol::protocol::{read_events, Event, FinishStatus, Stream};
-use runner_protocol::spec::SuiteSpec;
+use runner_protocol::spec::{SkipIf, SuiteSpec};
 
 fn spec(dir: &Path, execute: &str) -> SuiteSpec {
     SuiteSpec {
@@ -21,6 +21,8 @@ fn spec(dir: &Path, execute: &str) -> SuiteSpec {
         user: None,
         debug: None,
         spread_helpers: false,
+        skip: Vec::new(),
+        skip_exit: true,
     }
 }
 
@@ -356,4 +358,64 @@ fn spreads_match_and_nomatch_helpers_work_in_every_step_and_can_fail() {
         ),
         "{evs:?}"
     );
+}
+
+fn skipped_reason(evs: &[Event]) -> Option<&str> {
+    evs.iter().find_map(|e| match e {
+        Event::Skipped { reason } => Some(reason.as_str()),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_first_skip_condition_that_holds_skips_before_anything_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "touch executed");
+    s.prepare = Some("touch prepared".into());
+    s.skip = vec![
+        SkipIf {
+            reason: "never".into(),
+            condition: "test -e /nonexistent".into(),
+        },
+        SkipIf {
+            reason: "this host is not arm".into(),
+            condition: "test \"$(uname -m)\" != aarch64".into(),
+        },
+        SkipIf {
+            reason: "not reached".into(),
+            condition: "true".into(),
+        },
+    ];
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 5);
+    assert_eq!(finished(&evs), FinishStatus::Skipped);
+    assert_eq!(skipped_reason(&evs), Some("this host is not arm"));
+    assert!(!t.path().join("prepared").exists());
+    assert!(!t.path().join("executed").exists());
+    // No condition holds: the suite runs.
+    s.skip.truncate(1);
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0);
+    assert_eq!(skipped_reason(&evs), None);
+    assert!(t.path().join("executed").exists());
+}
+
+#[test]
+fn exit_77_skips_with_the_last_line_as_the_reason_and_restore_still_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(
+        t.path(),
+        "echo checking\necho 'no de_DE locale on this image' >&2\nexit 77",
+    );
+    s.restore = Some("touch restored".into());
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 5);
+    assert_eq!(finished(&evs), FinishStatus::Skipped);
+    assert_eq!(skipped_reason(&evs), Some("no de_DE locale on this image"));
+    assert!(t.path().join("restored").exists());
+    // Without the convention (spread's tasks), 77 is a failure like any other.
+    s.skip_exit = false;
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 1);
+    assert_eq!(skipped_reason(&evs), None);
 }

@@ -35,7 +35,21 @@ fn spread_tasks_run_unchanged_in_containers() {
         "suites/by-hand/task.yaml",
         "summary: only when named\nmanual: true\nexecute: |\n    true\n",
     );
-    let out = engine(p.path(), &["run", "arch"]);
+    write(
+        p.path(),
+        "suites/not-here/task.yaml",
+        "summary: skipped by a condition\nskip:\n  - reason: nothing to check on arch\n    if: test \"$SPREAD_SYSTEM\" = arch\nexecute: |\n    false\n",
+    );
+    write(
+        p.path(),
+        "suites/native-skip/task.toml",
+        "summary = \"decides in the container that it does not apply\"\nexecute = '''\necho 'no such feature on this image'\nexit 77\n'''\n",
+    );
+    let junit = p.path().join("junit.xml");
+    let out = engine(
+        p.path(),
+        &["run", "arch", "--junit", junit.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let r = last_report(p.path());
     assert_eq!(
@@ -66,6 +80,22 @@ fn spread_tasks_run_unchanged_in_containers() {
         tail.iter().any(|l| l.contains("debug sees: state")),
         "{tail:?}"
     );
+    // Skipped in the container: by a condition, and by exit 77 with its last line as the reason.
+    for (id, why) in [
+        ("suite:arch:not-here", "nothing to check on arch"),
+        ("suite:arch:native-skip", "no such feature on this image"),
+    ] {
+        let n = r["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .unwrap();
+        assert_eq!(n["status"], "skipped", "{n}");
+        assert_eq!(n["reason"], why, "{n}");
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("nothing to check on arch"), "{xml}");
     // `manual` kept it out of `engine run arch`; naming it runs it.
     assert!(r["nodes"]
         .as_array()

@@ -72,6 +72,15 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
         user: suite.user.clone(),
         debug: suite.debug.clone(),
         spread_helpers: spread,
+        skip: suite
+            .skip
+            .iter()
+            .map(|r| runner_protocol::spec::SkipIf {
+                reason: r.reason.clone(),
+                condition: r.condition.clone(),
+            })
+            .collect(),
+        skip_exit: !spread,
     }
 }
 

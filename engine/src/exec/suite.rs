@@ -28,6 +28,8 @@ const BACKSTOP: Duration = Duration::from_secs(90);
 /// The verdict of one attempt.
 enum Attempt {
     Passed,
+    /// Not applicable here, decided in the container (a skip condition, exit 77).
+    Skipped(String),
     Failed(String),
     TimedOut,
     Other(NodeResult),
@@ -80,6 +82,11 @@ pub async fn run(
             (Attempt::Failed(_), Expect::Fail) => NodeResult::new(Outcome::Passed),
             (Attempt::Failed(_), Expect::Xfail) => NodeResult::new(Outcome::Xfail),
             (Attempt::Passed, _) => NodeResult::new(Outcome::Passed),
+            // Not applicable here: whatever `expect` says, neither a pass nor a failure.
+            (Attempt::Skipped(reason), _) => {
+                log.note(&format!("skipped: {reason}"));
+                NodeResult::new(Outcome::Skipped { reason })
+            }
             (Attempt::Failed(reason), _) => {
                 NodeResult::new(Outcome::Failed { reason }).with_tail(log.tail(20))
             }
@@ -286,6 +293,15 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
         Ending::TimedOut => Attempt::TimedOut,
         Ending::Exited => match finished {
             Some(FinishStatus::Ok) => Attempt::Passed,
+            Some(FinishStatus::Skipped) => Attempt::Skipped(
+                events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::Skipped { reason } => Some(reason.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "skipped in the container".into()),
+            ),
             Some(FinishStatus::TimedOut) => Attempt::TimedOut,
             Some(FinishStatus::Failed) => Attempt::Failed(failed_phase(events)),
             Some(FinishStatus::Infra) => {

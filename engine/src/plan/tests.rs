@@ -65,6 +65,7 @@ fn suite(name: &str, distros: Option<&[&str]>, locales: &[&str]) -> Suite {
         execute: "true".into(),
         restore: None,
         debug: None,
+        skip: vec![],
         user: None,
         pass_env: vec![],
         container: None,

@@ -1068,6 +1068,7 @@ fn resolve_suite(
         execute: s.execute.clone(),
         restore: s.restore.clone(),
         debug: s.debug.clone(),
+        skip: s.skip.clone(),
         user: s.user.clone(),
         pass_env: s.pass_env.clone(),
         container: s.container.clone(),

@@ -701,12 +701,7 @@ fn spread_to_native(t: SpreadTask) -> SuiteFile {
             "`$(HOST: ...)` values are not evaluated yet: passed as written",
         ));
     }
-    let keys: [(&'static str, bool, &'static str); 4] = [
-        (
-            "skip",
-            !t.skip.is_empty(),
-            "skip conditions are not evaluated yet: the task runs",
-        ),
+    let keys: [(&'static str, bool, &'static str); 3] = [
         (
             "artifacts",
             !t.artifacts.is_empty(),
@@ -745,6 +740,7 @@ fn spread_to_native(t: SpreadTask) -> SuiteFile {
         debug: t.debug,
         priority: t.priority,
         manual: t.manual,
+        skip: t.skip,
         user: None,
         pass_env: Vec::new(),
         container: None,

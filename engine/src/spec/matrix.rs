@@ -262,6 +262,8 @@ pub struct Suite {
     pub restore: Option<String>,
     /// Run after a failed prepare or execute.
     pub debug: Option<String>,
+    /// Checked in the container before prepare; the first that holds skips the suite.
+    pub skip: Vec<super::model::SkipRule>,
     pub user: Option<String>,
     pub pass_env: Vec<String>,
     /// Overrides of its distro's container settings.

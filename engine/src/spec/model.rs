@@ -361,6 +361,11 @@ pub struct SuiteFile {
     /// `true`: runs only when a pattern names the suite exactly (not in the default selection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<bool>,
+    /// Conditions checked in the container before prepare: the first that holds skips the
+    /// suite with its reason. (A prepare or execute exiting with 77 skips it too, its last line
+    /// of output the reason.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<SkipRule>,
     /// Run the scripts as this user (created by [provision] users). Default: root, as the seed does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -464,7 +469,7 @@ pub struct SpreadTask {
     pub manual: Option<bool>,
     /// Conditions that skip the task: `{reason, if}`.
     #[serde(default)]
-    pub skip: Vec<SpreadSkip>,
+    pub skip: Vec<SkipRule>,
     /// Paths (relative to the task's folder) copied out after the run.
     #[serde(default)]
     pub artifacts: Vec<String>,
@@ -476,10 +481,10 @@ pub struct SpreadTask {
     pub expect: Option<Expect>,
 }
 
-/// One of spread's skip conditions.
+/// A skip condition (spread's, and task.toml's).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct SpreadSkip {
+pub struct SkipRule {
     /// Said when the condition holds.
     pub reason: String,
     /// A shell condition, evaluated in the container before prepare.
