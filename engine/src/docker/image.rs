@@ -215,6 +215,16 @@ impl DockerClient {
     /// Pulls an image from its registry (by tag, or by digest for `name@sha256:HEX`), with the
     /// registry's credentials from [`Self::docker_config`] when it has some.
     pub async fn pull(&self, reference: &str) -> Result<(), DockerError> {
+        self.pull_with_progress(reference, |_| {}).await
+    }
+
+    /// [`Self::pull`], saying each layer's steps (`a1b2c3: Pull complete`) and the final
+    /// status to `on_line`; the byte-by-byte progress of downloads is left out.
+    pub async fn pull_with_progress(
+        &self,
+        reference: &str,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<(), DockerError> {
         // A reference that names no registry goes to the daemon's default one: its address is
         // what `docker login` keyed the credentials by.
         let default_registry = match auth::registry_host(reference) {
@@ -240,7 +250,19 @@ impl DockerClient {
         );
         while let Some(item) = progress.next().await {
             let reason = match item {
-                Ok(_) => continue,
+                Ok(info) => {
+                    if let Some(status) = info.status.as_deref() {
+                        if !matches!(status, "Downloading" | "Extracting" | "Waiting") {
+                            match info.id.as_deref() {
+                                Some(id) if !status.contains(id) => {
+                                    on_line(&format!("{id}: {status}"))
+                                }
+                                _ => on_line(status),
+                            }
+                        }
+                    }
+                    continue;
+                }
                 Err(e) if is_connection_error(&e) => return Err(self.fail("pull", reference, e)),
                 Err(BollardError::DockerStreamError { error }) => error,
                 Err(e) => match server_error(&e) {

@@ -86,7 +86,11 @@ async fn pulled(
     }
     log.note(&format!("pulling {reference}"));
     let before = ctx.docker.image_identity(reference).await.ok().flatten();
-    match ctx.docker.pull(reference).await {
+    match ctx
+        .docker
+        .pull_with_progress(reference, |l| log.line(&format!("pull: {l}")))
+        .await
+    {
         Ok(()) => {
             let after = ctx.docker.image_identity(reference).await.ok().flatten();
             let id = |i: &Option<crate::docker::ImageIdentity>| i.as_ref().map(|i| i.id.clone());
