@@ -433,15 +433,33 @@ fn a_registry_login_comes_from_the_docker_config_and_its_password_is_never_shown
     assert_eq!(status(&r2, "image:arch"), "cached");
     assert_eq!(status(&r2, "provision:arch"), "cached");
 
+    // `--pull` asks the registry although the policy (`missing`) would not: the same image.
+    let again = engine_cmd(p.path(), &["build", "--pull", "arch"])
+        .env("DOCKER_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let r3 = last_report(p.path());
+    assert!(
+        log_of(&r3, "base:arch").contains("pulling"),
+        "{}",
+        log_of(&r3, "base:arch")
+    );
+    assert_eq!(status(&r3, "base:arch"), "cached");
     // The password is nowhere: output, reports, logs.
-    let mut seen = vec![text(&out.stdout), text(&out.stderr)];
+    let mut seen = vec![
+        text(&out.stdout),
+        text(&out.stderr),
+        text(&again.stdout),
+        text(&again.stderr),
+    ];
     for entry in walk(&p.path().join(".engine")) {
         seen.push(String::from_utf8_lossy(&std::fs::read(entry).unwrap()).into_owned());
     }
     for (i, s) in seen.iter().enumerate() {
         assert!(!s.contains(password), "the password leaked (item {i}): {s}");
     }
-    remove_built(&t, &[&r1, &r2]);
+    remove_built(&t, &[&r1, &r2, &r3]);
     assert!(engine_containers(&t.rt, &t.docker).is_empty());
 }
 
