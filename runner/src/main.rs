@@ -11,6 +11,8 @@ mod users;
 
 #[cfg(test)]
 mod provision_fake_tests;
+#[cfg(test)]
+mod test_support;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

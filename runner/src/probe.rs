@@ -108,14 +108,11 @@ pub fn detect_helper(sys: &System, name: &str) -> Option<HelperInfo> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
 
     use super::*;
 
     fn tool(dir: &std::path::Path, name: &str, script: &str) {
-        let p = dir.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_support::write_executable(&dir.join(name), &format!("#!/bin/sh\n{script}\n"));
     }
 
     fn fake() -> (tempfile::TempDir, System) {

@@ -18,9 +18,10 @@ struct Fake {
 }
 
 fn tool(bin: &Path, name: &str, body: &str) {
-    let p = bin.join(name);
-    std::fs::write(&p, format!("#!/bin/bash\nset -eu\n{body}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::test_support::write_executable(
+        &bin.join(name),
+        &format!("#!/bin/bash\nset -eu\n{body}\n"),
+    );
 }
 
 fn git(dir: &Path, args: &[&str]) {
