@@ -117,7 +117,7 @@ pub enum FinishStatus {
 }
 
 /// The exit code by which a native suite's prepare or execute says "this does not apply here"
-/// (automake's convention); the reason is the step's last line of output.
+/// (automake's convention); the reason is the step's last line on stderr, else on stdout.
 pub const SKIP_EXIT: i32 = 77;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -157,8 +157,9 @@ pub struct HelperInfo {
 /// event written before it died.
 pub struct EventWriter {
     out: Box<dyn Write + Send>,
-    /// The last non-blank line of output written (a skip's reason).
-    last_output: Option<String>,
+    /// The last non-blank line of the current step on stdout and on stderr (a skip's reason).
+    last_stdout: Option<String>,
+    last_stderr: Option<String>,
 }
 
 impl EventWriter {
@@ -167,30 +168,37 @@ impl EventWriter {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(EventWriter {
-            out: Box::new(f),
-            last_output: None,
-        })
+        Ok(EventWriter::to(Box::new(f)))
     }
 
     /// Events into any writer (tests, stdout for `probe`).
     pub fn to(out: Box<dyn Write + Send>) -> EventWriter {
         EventWriter {
             out,
-            last_output: None,
+            last_stdout: None,
+            last_stderr: None,
         }
     }
 
-    /// The last non-blank line of output emitted so far.
+    /// The current step's last non-blank line on stderr, else on stdout. Per stream, because
+    /// the two are read apart: which of them wrote last cannot be known.
     pub fn last_line(&self) -> Option<String> {
-        self.last_output.clone()
+        self.last_stderr
+            .clone()
+            .or_else(|| self.last_stdout.clone())
     }
 
     pub fn emit(&mut self, event: Event) {
-        if let Event::Output { line, .. } = &event {
-            if !line.trim().is_empty() {
-                self.last_output = Some(line.trim().to_string());
+        match &event {
+            Event::StepStarted { .. } => (self.last_stdout, self.last_stderr) = (None, None),
+            Event::Output { line, stream, .. } if !line.trim().is_empty() => {
+                let last = Some(line.trim().to_string());
+                match stream {
+                    Stream::Stdout => self.last_stdout = last,
+                    Stream::Stderr => self.last_stderr = last,
+                }
             }
+            _ => {}
         }
         let env = Envelope {
             v: PROTOCOL_VERSION,

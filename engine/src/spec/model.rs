@@ -363,7 +363,7 @@ pub struct SuiteFile {
     pub manual: Option<bool>,
     /// Conditions checked in the container before prepare: the first that holds skips the
     /// suite with its reason. (A prepare or execute exiting with 77 skips it too, its last line
-    /// of output the reason.)
+    /// on stderr, else on stdout, the reason.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip: Vec<SkipRule>,
     /// Run the scripts as this user (created by [provision] users). Default: root, as the seed does.
