@@ -433,6 +433,17 @@ fn a_registry_login_comes_from_the_docker_config_and_its_password_is_never_shown
     assert_eq!(status(&r2, "image:arch"), "cached");
     assert_eq!(status(&r2, "provision:arch"), "cached");
 
+    // `pull = "missing"` with the image present: no pull at all.
+    let present = engine_cmd(p.path(), &["build", "arch"])
+        .env("DOCKER_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert_eq!(present.status.code(), Some(0), "{}", text(&present.stderr));
+    let log = log_of(&last_report(p.path()), "base:arch");
+    assert!(
+        log.contains("is present") && !log.contains("pulling"),
+        "{log}"
+    );
     // `--pull` asks the registry although the policy (`missing`) would not: the same image.
     let again = engine_cmd(p.path(), &["build", "--pull", "arch"])
         .env("DOCKER_CONFIG", config.path())
