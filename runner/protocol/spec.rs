@@ -94,6 +94,9 @@ pub struct SuiteSpec {
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     pub timeout_secs: u64,
+    /// After this long (prepare + execute), a "running late" line, once.
+    #[serde(default)]
+    pub warn_after_secs: Option<u64>,
     pub prepare: Option<String>,
     pub execute: String,
     pub restore: Option<String>,

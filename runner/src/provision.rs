@@ -110,6 +110,7 @@ fn provision(spec: &ProvisionSpec, sys: &System, events: &mut EventWriter) -> Re
                 env: s.environment.clone(),
                 user: user.as_ref(),
                 timeout: None,
+                warn_at: None,
             },
             events,
         );

@@ -25,6 +25,8 @@ pub struct Step<'a> {
     pub user: Option<&'a crate::users::User>,
     /// None: no limit.
     pub timeout: Option<Duration>,
+    /// When to say once that the step runs late (spread's `warn-timeout`); not a limit.
+    pub warn_at: Option<Instant>,
 }
 
 /// How it ended.
@@ -182,7 +184,18 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     let mut drain_until: Option<Instant> = None;
+    let mut warned = false;
     loop {
+        if let (false, None, Some(at)) = (warned, status, step.warn_at) {
+            if Instant::now() >= at {
+                warned = true;
+                events.emit(Event::Output {
+                    step: step.name.into(),
+                    stream: Stream::Stderr,
+                    line: "[runner] running late: past the warn-timeout, still running".into(),
+                });
+            }
+        }
         if status.is_none() {
             if let Ok(Some(s)) = child.try_wait() {
                 status = Some(s);

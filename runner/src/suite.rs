@@ -55,6 +55,7 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
             }
         }
     }
+    let warn_at = spec.warn_after_secs.map(|s| start + Duration::from_secs(s));
     let make = |name: &'static str, text: &str, timeout: Duration| Step {
         name,
         argv: step::script(text),
@@ -62,6 +63,8 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         env: env.clone(),
         user: user.as_ref(),
         timeout: Some(timeout),
+        // Prepare and execute only: the time the warn-timeout is about.
+        warn_at: warn_at.filter(|_| name == "prepare" || name == "execute"),
     };
     let remaining = || {
         deadline

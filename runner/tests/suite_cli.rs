@@ -15,6 +15,7 @@ fn spec(dir: &Path, execute: &str) -> SuiteSpec {
         workdir: dir.display().to_string(),
         environment: Default::default(),
         timeout_secs: 30,
+        warn_after_secs: None,
         prepare: None,
         execute: execute.into(),
         restore: None,
@@ -418,4 +419,24 @@ fn exit_77_skips_with_the_last_line_as_the_reason_and_restore_still_runs() {
     let (code, evs) = run(t.path(), &s);
     assert_eq!(code, 1);
     assert_eq!(skipped_reason(&evs), None);
+}
+
+#[test]
+fn a_warn_timeout_says_once_that_the_suite_runs_late_and_is_not_a_failure() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "sleep 1.5; echo done");
+    s.warn_after_secs = Some(1);
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0);
+    let late: Vec<&str> = step_lines(&evs, "execute")
+        .into_iter()
+        .filter(|l| l.contains("running late"))
+        .collect();
+    assert_eq!(late.len(), 1, "{evs:?}");
+    // Within the time: nothing said.
+    s.execute = "echo quick".into();
+    let (_, evs) = run(t.path(), &s);
+    assert!(!step_lines(&evs, "execute")
+        .iter()
+        .any(|l| l.contains("running late")));
 }

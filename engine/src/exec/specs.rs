@@ -66,6 +66,7 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
         },
         environment,
         timeout_secs: suite.timeout.as_secs().max(1),
+        warn_after_secs: suite.warn_timeout.map(|d| d.as_secs().max(1)),
         prepare: suite.prepare.clone(),
         execute: suite.execute.clone(),
         restore: suite.restore.clone(),

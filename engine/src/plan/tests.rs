@@ -58,6 +58,7 @@ fn suite(name: &str, distros: Option<&[&str]>, locales: &[&str]) -> Suite {
         manual: false,
         requires_locales: locales.iter().map(|s| s.to_string()).collect(),
         timeout: Duration::from_secs(60),
+        warn_timeout: None,
         retries: 0,
         expect: Expect::Pass,
         environment: BTreeMap::new(),

@@ -980,6 +980,14 @@ fn resolve_suite(
         None => Some(default_timeout),
     };
     ok &= timeout.is_some();
+    let warn_timeout = match &s.warn_timeout {
+        Some(t) => {
+            let d = cx.duration(f, &o.pointer("/warn_timeout"), t);
+            ok &= d.is_some();
+            d
+        }
+        None => None,
+    };
     let (mut runs_on, known) = suite_distros(cx, name, s, o, input, distro_names);
     ok &= known;
     let mut distros_key = if o.legacy { "distro-check" } else { "distros" };
@@ -1061,6 +1069,7 @@ fn resolve_suite(
         manual: s.manual.unwrap_or(false),
         requires_locales: locales,
         timeout,
+        warn_timeout,
         retries: s.retries.unwrap_or(0),
         expect: s.expect.unwrap_or_default(),
         environment: s.environment.clone(),

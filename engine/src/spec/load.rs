@@ -36,6 +36,7 @@ impl Origin {
             match native.split('/').nth(1) {
                 Some("distros") => native.replacen("/distros", "/distro-check", 1),
                 Some("timeout") => native.replacen("/timeout", "/kill-timeout", 1),
+                Some("warn_timeout") => native.replacen("/warn_timeout", "/warn-timeout", 1),
                 _ => native.to_string(),
             }
         } else {
@@ -701,16 +702,11 @@ fn spread_to_native(t: SpreadTask) -> SuiteFile {
             "`$(HOST: ...)` values are not evaluated yet: passed as written",
         ));
     }
-    let keys: [(&'static str, bool, &'static str); 3] = [
+    let keys: [(&'static str, bool, &'static str); 2] = [
         (
             "artifacts",
             !t.artifacts.is_empty(),
             "artifacts are not copied out yet",
-        ),
-        (
-            "warn-timeout",
-            t.warn_timeout.is_some(),
-            "no running-late note yet",
         ),
         ("samples", t.samples.is_some(), "the task runs once"),
     ];
@@ -726,6 +722,7 @@ fn spread_to_native(t: SpreadTask) -> SuiteFile {
         distros: t.distro_check.filter(|d| !d.is_empty()),
         requires: None,
         timeout: t.kill_timeout,
+        warn_timeout: t.warn_timeout,
         retries: None,
         expect: t.expect,
         // Variant keys (`NAME/variant`) are no variable names.

@@ -254,6 +254,9 @@ pub struct Suite {
     pub requires_locales: Vec<String>,
     #[serde(with = "secs")]
     pub timeout: Duration,
+    /// A "running late" note after this long (spread's `warn-timeout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn_timeout: Option<Duration>,
     pub retries: u32,
     pub expect: Expect,
     pub environment: BTreeMap<String, String>,

@@ -333,6 +333,10 @@ pub struct SuiteFile {
     /// Time limit of prepare + execute, as a duration such as "10m". Default: the matrix's `engine.timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// After this long (prepare + execute), a "running late" line in the suite's output: a
+    /// note, not a failure. A duration such as "5m".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_timeout: Option<String>,
     /// Extra attempts after a failure; a pass on retry is reported as flaky. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,

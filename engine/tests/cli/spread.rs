@@ -141,14 +141,19 @@ fn keys_not_applied_yet_are_warnings_that_name_them() {
             d["message"].as_str().unwrap().to_string()
         })
         .collect();
-    for key in ["environment", "artifacts", "warn-timeout", "samples"] {
+    for key in ["environment", "artifacts", "samples"] {
         assert!(
             named.iter().any(|m| m.contains(&format!("`{key}`"))),
             "{key} not named: {named:?}"
         );
     }
-    // `skip` is applied (the runner checks its conditions): no warning.
-    assert!(!named.iter().any(|m| m.contains("`skip`")), "{named:?}");
+    // `skip` and `warn-timeout` are applied (by the runner): no warning.
+    for key in ["skip", "warn-timeout"] {
+        assert!(
+            !named.iter().any(|m| m.contains(&format!("`{key}`"))),
+            "{named:?}"
+        );
+    }
     // The variables that name no variant reach the suite; `B/foo` does not.
     let dump = engine(dir.path(), &["validate", "--dump"]);
     let m: serde_json::Value = serde_json::from_str(&stdout(&dump)).unwrap();
@@ -159,7 +164,7 @@ fn keys_not_applied_yet_are_warnings_that_name_them() {
 
 #[test]
 fn details_priority_and_debug_are_kept() {
-    let task = "summary: s\ndetails: |\n  Long prose.\npriority: 50\ndebug: |\n  journalctl -n 20\nexecute: |\n  true\n";
+    let task = "summary: s\ndetails: |\n  Long prose.\npriority: 50\nwarn-timeout: 90s\ndebug: |\n  journalctl -n 20\nexecute: |\n  true\n";
     let dir = project(task);
     let out = engine(dir.path(), &["validate", "--dump"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -167,6 +172,7 @@ fn details_priority_and_debug_are_kept() {
     let t = &m["suites"]["t"];
     assert_eq!(t["details"], "Long prose.\n");
     assert_eq!(t["priority"], 50);
+    assert_eq!(t["warn_timeout"]["secs"], 90, "{t}");
     assert_eq!(t["debug"], "journalctl -n 20\n");
     assert_eq!(t["format"], "spread");
 }
