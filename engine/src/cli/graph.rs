@@ -29,6 +29,9 @@ pub struct ListArgs {
     /// Also list the distro x suite pairs that do not run, with the reason.
     #[arg(long)]
     pub why: bool,
+    /// Also describe each selected suite: its file, summary and details.
+    #[arg(long)]
+    pub long: bool,
     /// Ask the Docker daemon which results are cached already, and show it.
     #[arg(long)]
     pub status: bool,
@@ -55,6 +58,14 @@ pub enum PlanFormat {
 }
 
 fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, CliError> {
+    Ok(planned_with_matrix(cli, select, status)?.0)
+}
+
+fn planned_with_matrix(
+    cli: &Cli,
+    select: &SelectArgs,
+    status: bool,
+) -> Result<(Plan, crate::spec::Matrix), CliError> {
     let (_loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let plan = Plan::build(&matrix, Some(&keys));
@@ -62,7 +73,7 @@ fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, CliErro
     if status {
         mark_cached(&mut plan, &matrix, &keys)?;
     }
-    Ok(plan)
+    Ok((plan, matrix))
 }
 
 /// Ask the daemon, for every base, image and provision node, whether its result exists with the
@@ -113,11 +124,43 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> CliResult {
 }
 
 pub fn list(cli: &Cli, args: &ListArgs) -> CliResult {
-    let plan = planned(cli, &args.select, args.status)?;
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(dot::to_list(&plan, args.why).as_bytes());
+    let (plan, matrix) = planned_with_matrix(cli, &args.select, args.status)?;
+    let mut text = dot::to_list(&plan, args.why);
+    if args.long {
+        text.push_str(&describe_suites(&plan, &matrix));
+    }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(exit::OK)
+}
+
+/// `engine list --long`: each suite of the plan once, with its folder, format, summary and
+/// details (spread's `details`), indented.
+fn describe_suites(plan: &Plan, matrix: &crate::spec::Matrix) -> String {
+    use std::fmt::Write as _;
+    let names: std::collections::BTreeSet<&str> = plan
+        .graph
+        .node_weights()
+        .filter_map(|n| n.suite.as_deref())
+        .collect();
+    let mut out = String::new();
+    for name in names {
+        let Some(s) = matrix.suites.get(name) else {
+            continue;
+        };
+        let format = match s.format {
+            crate::spec::matrix::SuiteFormat::Native => "task.toml",
+            crate::spec::matrix::SuiteFormat::Spread => "task.yaml",
+        };
+        let dir = s.dir.strip_prefix(&matrix.root).unwrap_or(&s.dir);
+        let _ = writeln!(out, "\n{name} ({}/{format})", dir.display());
+        if let Some(summary) = &s.summary {
+            let _ = writeln!(out, "    {summary}");
+        }
+        for line in s.details.iter().flat_map(|d| d.lines()) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    out
 }
 
 #[derive(Serialize)]

@@ -175,4 +175,10 @@ fn details_priority_and_debug_are_kept() {
     assert_eq!(t["warn_timeout"]["secs"], 90, "{t}");
     assert_eq!(t["debug"], "journalctl -n 20\n");
     assert_eq!(t["format"], "spread");
+    // `engine list --long` shows the summary and the details under the suite's file.
+    let long = stdout(&engine(dir.path(), &["list", "--long"]));
+    assert!(
+        long.contains("\nt (suites/t/task.yaml)\n    s\n    Long prose.\n"),
+        "{long}"
+    );
 }
