@@ -197,18 +197,9 @@ fn local_debian_base() -> String {
     format!("engine-base/debian:{}", &key[..16])
 }
 
-fn node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    report["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["id"] == id)
-        .unwrap_or_else(|| panic!("no {id}"))
-}
-
 /// A node's log, for messages.
 fn log_of(report: &serde_json::Value, id: &str) -> String {
-    let path = node(report, id)["log"]
+    let path = report_node(report, id)["log"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -313,7 +304,7 @@ fn a_moved_tag_rebuilds_exactly_its_distro_and_says_why() {
         "{}",
         log_of(&r2, "base:arch")
     );
-    let image = node(&r2, "image:arch");
+    let image = report_node(&r2, "image:arch");
     assert_eq!(image["status"], "passed", "{image}");
     assert!(
         image["why"].as_array().unwrap().iter().any(|w| w
@@ -353,9 +344,10 @@ fn a_moved_tag_rebuilds_exactly_its_distro_and_says_why() {
         status(&r4, "image:arch"),
         "cached",
         "{}",
-        node(&r4, "image:arch")
+        report_node(&r4, "image:arch")
     );
-    let log = std::fs::read_to_string(node(&r4, "base:arch")["log"].as_str().unwrap()).unwrap();
+    let log =
+        std::fs::read_to_string(report_node(&r4, "base:arch")["log"].as_str().unwrap()).unwrap();
     assert!(
         log.contains(&format!("pinned at {}", moved.digest)),
         "{log}"
@@ -373,7 +365,7 @@ fn a_moved_tag_rebuilds_exactly_its_distro_and_says_why() {
     let out = engine(p.path(), &["build", "arch"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let r5 = last_report(p.path());
-    let base = node(&r5, "base:arch");
+    let base = report_node(&r5, "base:arch");
     assert_eq!(base["infra_kind"], "pull", "{base}");
     let reason = base["reason"].as_str().unwrap();
     assert!(reason.contains("lookalike/debian:nope"), "{reason}");
@@ -409,7 +401,7 @@ fn a_registry_login_comes_from_the_docker_config_and_its_password_is_never_shown
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let r1 = last_report(p.path());
-    let reason = node(&r1, "base:arch")["reason"]
+    let reason = report_node(&r1, "base:arch")["reason"]
         .as_str()
         .unwrap()
         .to_string();

@@ -14,15 +14,6 @@ use crate::support::project::Project;
 use crate::support::*;
 use engine::docker::{Bind, ContainerSpec, RunOptions};
 
-fn report_node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    report["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["id"] == id)
-        .unwrap_or_else(|| panic!("no {id}"))
-}
-
 /// Remove the images a run built (its nonce images), keeping the shared base.
 fn remove_run_images(
     rt: &tokio::runtime::Runtime,

@@ -59,12 +59,7 @@ fn spread_tasks_run_unchanged_in_containers() {
         text(&out.stderr)
     );
     assert_eq!(status(&r, "suite:arch:debugged"), "failed");
-    let node = r["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["id"] == "suite:arch:debugged")
-        .unwrap();
+    let node = report_node(&r, "suite:arch:debugged");
     let tail: Vec<&str> = node["tail"]
         .as_array()
         .unwrap()

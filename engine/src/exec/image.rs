@@ -5,9 +5,10 @@ use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
-use super::context::{holds, RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_RECIPE};
+use super::context::{RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_RECIPE};
 use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
+use super::why::{reuse, Reuse};
 use crate::docker::{BuildRequest, DockerError};
 use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::{Node, NodeKind};
@@ -28,19 +29,22 @@ pub async fn run(
     let (key, tag) = (chain.image_key, chain.image_ref);
     let node = Node::id_for(NodeKind::Image, &distro.name, None);
     let forced = ctx.forced(&distro.name);
-    let why = if forced {
-        vec!["--rebuild".to_string()]
-    } else {
-        match holds(&ctx.docker, &tag, &key).await {
-            Ok(true) => {
-                log.note(&format!("{tag} is up to date: not rebuilt"));
-                return NodeResult::new(Outcome::Cached).with_key(key);
-            }
-            Ok(false) => {
-                super::why::why(&ctx.docker, &ctx.project, &node, &chain.image_recipe).await
-            }
-            Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
+    let reuse = reuse(
+        &ctx.docker,
+        &ctx.project,
+        &node,
+        &tag,
+        &key,
+        &chain.image_recipe,
+        forced,
+    );
+    let why = match reuse.await {
+        Ok(Reuse::Yes) => {
+            log.note(&format!("{tag} is up to date: not rebuilt"));
+            return NodeResult::new(Outcome::Cached).with_key(key);
         }
+        Ok(Reuse::No(why)) => why,
+        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
     };
     log.note(&format!("building because: {}", why.join("; ")));
     let image = &distro.image;

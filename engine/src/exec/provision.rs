@@ -10,12 +10,13 @@ use tokio_util::sync::CancellationToken;
 use runner_protocol::protocol::Event;
 
 use super::context::{
-    holds, RunCtx, RunnerJob, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS, LABEL_RECIPE,
+    RunCtx, RunnerJob, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_PROVISION_FACTS, LABEL_RECIPE,
 };
 use super::diagnostics::{infra, render_at_distro};
 use super::events::read_events;
 use super::log::NodeLog;
 use super::specs;
+use super::why::{reuse, Reuse};
 use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::{Node, NodeKind};
@@ -58,19 +59,22 @@ pub async fn run(
         Err(r) => return r,
     };
     let (key, tag) = (chain.provision_key.clone(), chain.provisioned_ref.clone());
-    let why = if ctx.forced(&distro.name) {
-        vec!["--rebuild".to_string()]
-    } else {
-        match holds(&ctx.docker, &tag, &key).await {
-            Ok(true) => {
-                log.note(&format!("{tag} is up to date: not provisioned again"));
-                return NodeResult::new(Outcome::Cached).with_key(key);
-            }
-            Ok(false) => {
-                super::why::why(&ctx.docker, &ctx.project, &node, &chain.provision_recipe).await
-            }
-            Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
+    let reuse = reuse(
+        &ctx.docker,
+        &ctx.project,
+        &node,
+        &tag,
+        &key,
+        &chain.provision_recipe,
+        ctx.forced(&distro.name),
+    );
+    let why = match reuse.await {
+        Ok(Reuse::Yes) => {
+            log.note(&format!("{tag} is up to date: not provisioned again"));
+            return NodeResult::new(Outcome::Cached).with_key(key);
         }
+        Ok(Reuse::No(why)) => why,
+        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {tag}: {e}")),
     };
     log.note(&format!("provisioning because: {}", why.join("; ")));
     let io = match ctx.io_dir(&node) {

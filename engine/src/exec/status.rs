@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::context::{base_ref, holds, image_ref, provisioned_ref};
+use super::context::{base_ref, image_ref, provisioned_ref};
+use super::why::{reuse, Reuse};
 use crate::docker::{DockerClient, DockerError};
 use crate::plan::{CacheKeys, NodeKind};
 use crate::spec::matrix::{Base, Distro, PullPolicy};
@@ -66,35 +67,26 @@ pub async fn of_distro(
     let Some(resolved) = keys.resolved(&distro.name, &found.id) else {
         return Ok(out);
     };
-    let image_node = crate::plan::Node::id_for(NodeKind::Image, &distro.name, None);
-    let image_tag = image_ref(&distro.name, &resolved.image_key);
-    let image_cached = holds(docker, &image_tag, &resolved.image_key).await?;
-    let image_why = match image_cached {
-        true => Vec::new(),
-        false => super::why::why(docker, project, &image_node, &resolved.image).await,
-    };
-    out.insert(
-        NodeKind::Image,
-        NodeStatus {
-            key: resolved.image_key.clone(),
-            cached: image_cached,
-            why: image_why,
-        },
-    );
-    let node = crate::plan::Node::id_for(NodeKind::Provision, &distro.name, None);
-    let tag = provisioned_ref(&distro.name, &resolved.provision_key);
-    let cached = holds(docker, &tag, &resolved.provision_key).await?;
-    let why = match cached {
-        true => Vec::new(),
-        false => super::why::why(docker, project, &node, &resolved.provision).await,
-    };
-    out.insert(
-        NodeKind::Provision,
-        NodeStatus {
-            key: resolved.provision_key,
-            cached,
-            why,
-        },
-    );
+    let parts = [
+        (NodeKind::Image, &resolved.image_key, &resolved.image),
+        (
+            NodeKind::Provision,
+            &resolved.provision_key,
+            &resolved.provision,
+        ),
+    ];
+    for (kind, key, recipe) in parts {
+        let node = crate::plan::Node::id_for(kind, &distro.name, None);
+        let tag = match kind {
+            NodeKind::Image => image_ref(&distro.name, key),
+            _ => provisioned_ref(&distro.name, key),
+        };
+        let (cached, why) = match reuse(docker, project, &node, &tag, key, recipe, false).await? {
+            Reuse::Yes => (true, Vec::new()),
+            Reuse::No(why) => (false, why),
+        };
+        let key = key.clone();
+        out.insert(kind, NodeStatus { key, cached, why });
+    }
     Ok(out)
 }

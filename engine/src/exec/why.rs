@@ -4,17 +4,45 @@
 
 use std::collections::HashMap;
 
-use super::context::LABEL_RECIPE;
-use crate::docker::{labels, DockerClient};
+use super::context::{holds, LABEL_RECIPE};
+use crate::docker::{labels, DockerClient, DockerError};
 use crate::plan::Recipe;
 
 /// At most this many changed parts are named (then "and N more").
 const NAMED: usize = 5;
 
+/// Whether an image or provision node can reuse the image `tag` made with `key`, and if not,
+/// why it must be made: the one test of `engine run` and `engine list --status`.
+pub enum Reuse {
+    /// The daemon holds `tag` with `key`.
+    Yes,
+    /// To be made, for these reasons (`--rebuild`, or the parts of the key that changed).
+    No(Vec<String>),
+}
+
+/// See [`Reuse`]. `forced`: `engine run --rebuild` names the distro.
+pub async fn reuse(
+    docker: &DockerClient,
+    project: &str,
+    node: &str,
+    tag: &str,
+    key: &str,
+    recipe: &Recipe,
+    forced: bool,
+) -> Result<Reuse, DockerError> {
+    if forced {
+        return Ok(Reuse::No(vec!["--rebuild".into()]));
+    }
+    Ok(match holds(docker, tag, key).await? {
+        true => Reuse::Yes,
+        false => Reuse::No(why(docker, project, node, recipe).await),
+    })
+}
+
 /// What changed between the newest image of `node` (e.g. `image:arch`) in `project` and the
 /// recipe wanted now: one phrase per changed part, or one phrase saying there is no earlier
 /// image to compare with.
-pub async fn why(docker: &DockerClient, project: &str, node: &str, wanted: &Recipe) -> Vec<String> {
+async fn why(docker: &DockerClient, project: &str, node: &str, wanted: &Recipe) -> Vec<String> {
     // Every project's images of this node: results are shared by key (a copy of a project uses
     // the images its original made). The closest (fewest changed parts; the newest of equals)
     // explains the miss best: an older image built on another base is not to blame for a

@@ -167,14 +167,19 @@ pub fn last_report(matrix_dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-/// Status of node `id` in a report.
-pub fn status<'a>(report: &'a serde_json::Value, id: &str) -> &'a str {
+/// Node `id` of a report.
+pub fn report_node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["nodes"]
         .as_array()
         .unwrap()
         .iter()
         .find(|n| n["id"] == id)
-        .unwrap_or_else(|| panic!("no node {id} in the report"))["status"]
+        .unwrap_or_else(|| panic!("no node {id} in the report"))
+}
+
+/// Status of node `id` in a report.
+pub fn status<'a>(report: &'a serde_json::Value, id: &str) -> &'a str {
+    report_node(report, id)["status"]
         .as_str()
         .unwrap_or("(no status)")
 }
