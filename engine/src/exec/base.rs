@@ -39,8 +39,9 @@ async fn pulled(
     pull: PullPolicy,
     log: &mut NodeLog,
 ) -> NodeResult {
-    let present = match ctx.docker.image_exists(reference).await {
-        Ok(p) => p,
+    // What the daemon has before any pull: whether to pull, and whether a pull moved the tag.
+    let before = match ctx.docker.image_identity(reference).await {
+        Ok(found) => found,
         Err(e) => {
             return infra(
                 InfraKind::Daemon,
@@ -48,6 +49,7 @@ async fn pulled(
             )
         }
     };
+    let present = before.is_some();
     // `engine run --pull`, or `--rebuild` of this distro: pulled whatever the policy.
     let pull = if ctx.force.pull || ctx.forced(&distro.name) {
         PullPolicy::Always
@@ -85,7 +87,6 @@ async fn pulled(
         )));
     }
     log.note(&format!("pulling {reference}"));
-    let before = ctx.docker.image_identity(reference).await.ok().flatten();
     match ctx
         .docker
         .pull_with_progress(reference, |l| log.line(&format!("pull: {l}")))
