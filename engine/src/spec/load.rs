@@ -565,7 +565,7 @@ fn load_file<T: DeserializeOwned>(
     let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let text = read_source(&abs, out)?;
     let (value, spans, errors) = if kind == FileKind::LegacySuite {
-        yaml_value::parse(&text)
+        yaml_value::parse(&text, SPREAD_STRING_KEYS)
     } else {
         toml_value::parse(&text)
     };
@@ -579,26 +579,22 @@ fn load_file<T: DeserializeOwned>(
         push_syntax_errors(out, id, errors, code);
         return None;
     }
-    let mut value = value;
-    if kind == FileKind::LegacySuite {
-        scalars_as_strings(&mut value, "environment");
-    }
     let parsed = check_and_parse(kind, value, out.sources.get(id), "", &mut out.diagnostics)?;
     Some((parsed, id))
 }
 
-/// spread reads a task's `environment` as strings, so `A: 1` and `B: true` are "1" and "true".
-fn scalars_as_strings(value: &mut Value, field: &str) {
-    if let Some(Value::Object(map)) = value.get_mut(field) {
-        for v in map.values_mut() {
-            match v {
-                Value::Number(n) => *v = Value::String(n.to_string()),
-                Value::Bool(b) => *v = Value::String(b.to_string()),
-                _ => {}
-            }
-        }
-    }
-}
+/// The keys of a spread task whose scalars spread reads as the text written (`A: 1.50` is
+/// "1.50"): its string maps and scripts.
+const SPREAD_STRING_KEYS: &[&str] = &[
+    "environment",
+    "summary",
+    "details",
+    "prepare",
+    "execute",
+    "restore",
+    "debug",
+    "skip",
+];
 
 /// Schema-check a value, then deserialize it. When the schema finds problems, the offending parts
 /// are pruned and deserialization is still tried, so that semantic checks can report the file's

@@ -49,6 +49,10 @@ impl SpanMap {
         self.map.is_empty()
     }
 
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Spans)> {
+        self.map.iter().map(|(k, s)| (k.as_str(), s))
+    }
+
     /// The key span of the first entry directly under `pointer` (where a table's content starts).
     pub fn first_key(&self, pointer: &str) -> Option<std::ops::Range<usize>> {
         self.map
