@@ -93,6 +93,10 @@ pub struct SuiteSpec {
     pub workdir: String,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Variables exported in this order by the shell before every step (`export K="V"`, as
+    /// spread does), so that a value may use `$SPREAD_PATH` or an earlier variable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<(String, String)>,
     pub timeout_secs: u64,
     /// After this long (prepare + execute), a "running late" line, once.
     #[serde(default)]

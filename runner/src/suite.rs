@@ -56,9 +56,10 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         }
     }
     let warn_at = spec.warn_after_secs.map(|s| start + Duration::from_secs(s));
+    let prelude = exports(&spec.exports);
     let make = |name: &'static str, text: &str, timeout: Duration| Step {
         name,
-        argv: step::script(text),
+        argv: step::script(&format!("{prelude}{text}")),
         workdir: Some(spec.workdir.as_str()),
         env: env.clone(),
         user: user.as_ref(),
@@ -152,6 +153,15 @@ fn finish(events: &mut EventWriter, status: FinishStatus, start: Instant) -> Fin
         duration_ms: start.elapsed().as_millis() as u64,
     });
     status
+}
+
+/// `export K="V"` lines, in order, as spread writes a task's environment in front of each
+/// script: the shell expands each value, so it may use `$SPREAD_PATH` or an earlier variable.
+/// In the script itself (not `BASH_ENV`), so that a nested bash keeps what the script changed.
+fn exports(vars: &[(String, String)]) -> String {
+    vars.iter()
+        .map(|(k, v)| format!("export {k}=\"{v}\"\n"))
+        .collect()
 }
 
 /// spread's helpers, defined for every bash the steps start (`BASH_ENV` names this file).

@@ -14,6 +14,7 @@ fn spec(dir: &Path, execute: &str) -> SuiteSpec {
         distro: "host".into(),
         workdir: dir.display().to_string(),
         environment: Default::default(),
+        exports: Vec::new(),
         timeout_secs: 30,
         warn_after_secs: None,
         prepare: None,

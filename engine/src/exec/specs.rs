@@ -54,7 +54,20 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
         Default::default()
     };
     environment.extend(matrix.environment_of(distro));
-    environment.extend(suite.environment.clone());
+    // spread's variables go through the shell, in order; task.toml's are passed as written.
+    let exports = if suite.environment_order.is_empty() {
+        environment.extend(suite.environment.clone());
+        Vec::new()
+    } else {
+        suite
+            .environment_order
+            .iter()
+            .filter_map(|k| Some((k.clone(), suite.environment.get(k)?.clone())))
+            .collect()
+    };
+    if let Some(v) = &suite.variant {
+        environment.insert("ENGINE_VARIANT".into(), v.clone());
+    }
     SuiteSpec {
         v: runner_protocol::protocol::PROTOCOL_VERSION,
         name: suite.name.clone(),
@@ -65,6 +78,7 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
             _ => matrix.workspace.target.clone(),
         },
         environment,
+        exports,
         timeout_secs: suite.timeout.as_secs().max(1),
         warn_after_secs: suite.warn_timeout.map(|d| d.as_secs().max(1)),
         prepare: suite.prepare.clone(),
@@ -98,7 +112,12 @@ fn spread_environment(
     distro: &Distro,
     suite: &Suite,
 ) -> std::collections::BTreeMap<String, String> {
-    let task = task_path(matrix, suite).unwrap_or_else(|| suite.name.clone());
+    let task = task_path(matrix, suite).unwrap_or_else(|| suite.family().to_string());
+    let variant = suite.variant.clone().unwrap_or_default();
+    let job = match &suite.variant {
+        Some(v) => format!("docker:{}:{task}:{v}", distro.name),
+        None => format!("docker:{}:{task}", distro.name),
+    };
     let suite_dir = match task.rsplit_once('/') {
         Some((parent, _)) => format!("{parent}/"),
         None => String::new(),
@@ -112,8 +131,8 @@ fn spread_environment(
         ("SPREAD_SYSTEM", distro.name.clone()),
         ("SPREAD_SUITE", suite_dir),
         ("SPREAD_TASK", task.clone()),
-        ("SPREAD_VARIANT", String::new()),
-        ("SPREAD_JOB", format!("docker:{}:{task}", distro.name)),
+        ("SPREAD_VARIANT", variant),
+        ("SPREAD_JOB", job),
         ("SPREAD_PROJECT", project),
         ("SPREAD_PATH", matrix.workspace.target.clone()),
         ("SPREAD_SAMPLE", "1".to_string()),

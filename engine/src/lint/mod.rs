@@ -1,4 +1,5 @@
-//! `engine validate --lint`: every script block of every suite (prepare, execute, restore) and
+//! `engine validate --lint`: every script block of every suite (prepare, execute, restore,
+//! debug, and the `skip` conditions) and
 //! every provision step, checked by `shellcheck` as the runner runs it (`bash -eu`), each
 //! finding a diagnostic underlined at its line and column in the task or matrix file.
 //!
@@ -42,6 +43,8 @@ struct Script<'a> {
     /// What it is, for the message: `suite smoke, execute`.
     what: String,
     text: &'a str,
+    /// The suite folder it belongs to (empty for provision steps).
+    family: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -80,22 +83,34 @@ pub fn lint(
 
 fn scripts<'a>(loaded: &Loaded, matrix: &'a Matrix) -> Vec<Script<'a>> {
     let mut out = Vec::new();
-    for (name, suite) in &matrix.suites {
-        let Some(origin) = loaded.origins.suites.get(name) else {
+    for suite in matrix.suites.values() {
+        // Variants share their suite's file: lint it once, with the first variant.
+        let family = suite.family();
+        if suite.variant.is_some() && out.iter().any(|s: &Script| s.family == family) {
+            continue;
+        }
+        let Some(origin) = loaded.origins.suites.get(family) else {
             continue;
         };
         let blocks = [
-            ("prepare", suite.prepare.as_deref()),
-            ("execute", Some(suite.execute.as_str())),
-            ("restore", suite.restore.as_deref()),
+            ("prepare".to_string(), suite.prepare.as_deref()),
+            ("execute".to_string(), Some(suite.execute.as_str())),
+            ("restore".to_string(), suite.restore.as_deref()),
+            ("debug".to_string(), suite.debug.as_deref()),
         ];
-        for (field, text) in blocks {
+        let skips = suite
+            .skip
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("skip/{i}/if"), Some(r.condition.as_str())));
+        for (field, text) in blocks.into_iter().chain(skips) {
             if let Some(text) = text {
                 out.push(Script {
                     file: origin.file,
                     pointer: origin.pointer(&format!("/{field}")),
-                    what: format!("suite {name}, {field}"),
+                    what: format!("suite {family}, {field}"),
                     text,
+                    family,
                 });
             }
         }
@@ -107,6 +122,7 @@ fn scripts<'a>(loaded: &Loaded, matrix: &'a Matrix) -> Vec<Script<'a>> {
                 pointer: format!("/provision/steps/{i}/run"),
                 what: format!("provision step {}", step.name),
                 text: &step.run,
+                family: "",
             });
         }
     }

@@ -8,6 +8,7 @@ use petgraph::graph::NodeIndex;
 
 use super::build::Plan;
 use super::node::NodeKind;
+use crate::spec::matrix::family;
 use crate::spec::suggest::did_you_mean;
 use crate::spec::Matrix;
 
@@ -73,6 +74,14 @@ impl Pattern {
     fn matches_distro(&self, d: &str) -> bool {
         self.distro.as_ref().is_none_or(|g| g.is_match(d))
     }
+
+    /// A suite part matches a suite by its name, and a suite's name also names its variants
+    /// (`arch:locale` selects `locale:en` and `locale:de`). No suite part: every suite.
+    fn matches_suite(&self, suite: &str) -> bool {
+        self.suite
+            .as_ref()
+            .is_none_or(|g| g.is_match(suite) || g.is_match(family(suite)))
+    }
 }
 
 /// A selection's patterns, parsed.
@@ -121,21 +130,19 @@ impl Compiled {
 
     /// A pair some pattern names, and that the suite filter (if any) lets through.
     fn pair_matched(&self, distro: &str, suite: &str) -> bool {
-        let by_pattern = self.patterns.iter().any(|p| {
-            p.matches_distro(distro) && p.suite.as_ref().is_none_or(|g| g.is_match(suite))
-        });
+        let by_pattern = self
+            .patterns
+            .iter()
+            .any(|p| p.matches_distro(distro) && p.matches_suite(suite));
         let by_filter = self.suite_filter.is_empty()
-            || self
-                .suite_filter
-                .iter()
-                .any(|p| p.suite.as_ref().is_some_and(|g| g.is_match(suite)));
+            || self.suite_filter.iter().any(|p| p.matches_suite(suite));
         by_pattern && by_filter
     }
 
     fn pair_excluded(&self, distro: &str, suite: &str) -> bool {
         self.excludes
             .iter()
-            .any(|p| p.matches_distro(distro) && p.suite.as_ref().is_none_or(|g| g.is_match(suite)))
+            .any(|p| p.matches_distro(distro) && p.matches_suite(suite))
     }
 
     /// A pattern naming only distros keeps their image chain even without suites.
@@ -168,7 +175,8 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
             (NodeKind::Suite, Some(s)) => {
                 let matched = c.pair_matched(&n.distro, s) && !c.pair_excluded(&n.distro, s);
                 let manual = matrix.suites.get(s).is_some_and(|x| x.manual);
-                if matched && manual && !c.named_suites.contains(s) {
+                let named = c.named_suites.contains(s) || c.named_suites.contains(family(s));
+                if matched && manual && !named {
                     manual_left.push(super::Skipped {
                         distro: n.distro.clone(),
                         suite: s.clone(),
@@ -215,7 +223,11 @@ pub fn not_applicable(plan: &Plan, sel: &Selection) -> Vec<super::Skipped> {
 /// closest name.
 fn check_all_match(matrix: &Matrix, sel: &Selection) -> Result<(), SelectError> {
     let distro_names: Vec<&str> = matrix.distros.keys().map(String::as_str).collect();
-    let suite_names: Vec<&str> = matrix.suites.keys().map(String::as_str).collect();
+    // Suites and variants by full name, and the suites of variants by their own.
+    let mut suite_names: Vec<&str> = matrix.suites.keys().map(String::as_str).collect();
+    suite_names.extend(matrix.suites.keys().map(|s| family(s)));
+    suite_names.sort_unstable();
+    suite_names.dedup();
     let given = sel
         .patterns
         .iter()
@@ -230,10 +242,7 @@ fn check_all_match(matrix: &Matrix, sel: &Selection) -> Result<(), SelectError> 
     for entry in given {
         let (p, text): (Pattern, String) = entry?;
         let distro_ok = distro_names.iter().any(|d| p.matches_distro(d));
-        let suite_ok = p
-            .suite
-            .as_ref()
-            .is_none_or(|g| suite_names.iter().any(|s| g.is_match(s)));
+        let suite_ok = p.suite.is_none() || suite_names.iter().any(|s| p.matches_suite(s));
         if !distro_ok || !suite_ok {
             let hint = no_match_hint(&text, distro_ok, &distro_names, &suite_names);
             return Err(SelectError::NoMatch {
@@ -255,7 +264,7 @@ fn no_match_hint(
     let (bad, pool): (&str, &[&str]) = if !distro_ok {
         (text.split(':').next().unwrap_or(text), distro_names)
     } else {
-        (text.split(':').nth(1).unwrap_or(text), suite_names)
+        (text.split_once(':').map_or(text, |(_, s)| s), suite_names)
     };
     let kind = if !distro_ok { "distros" } else { "suites" };
     if pool.is_empty() {

@@ -47,6 +47,7 @@ fn distro(name: &str, locales: &[&str]) -> Distro {
 fn suite(name: &str, distros: Option<&[&str]>, locales: &[&str]) -> Suite {
     Suite {
         name: name.into(),
+        variant: None,
         dir: PathBuf::from("/x/suites").join(name),
         format: SuiteFormat::Native,
         summary: None,
@@ -62,6 +63,7 @@ fn suite(name: &str, distros: Option<&[&str]>, locales: &[&str]) -> Suite {
         retries: 0,
         expect: Expect::Pass,
         environment: BTreeMap::new(),
+        environment_order: vec![],
         prepare: None,
         execute: "true".into(),
         restore: None,

@@ -61,7 +61,7 @@ pub fn annotations(run: &RunResult, files: &SourceFiles) -> String {
             _ => continue,
         };
         let file = match (n.kind, &n.suite) {
-            (NodeKind::Suite, Some(s)) => files.suites.get(s),
+            (NodeKind::Suite, Some(s)) => files.suite(s),
             _ => files.distros.get(&n.distro),
         };
         let mut message = format!(

@@ -74,7 +74,7 @@ pub fn build(run: &RunResult, skipped: &[Skipped], files: &SourceFiles) -> Repor
         if let Some(t) = r.started {
             case.set_timestamp(stamp(t));
         }
-        if let Some(file) = files.suites.get(name) {
+        if let Some(file) = files.suite(name) {
             case.extra
                 .insert("file".into(), file.display().to_string().into());
         }

@@ -59,4 +59,9 @@ impl SourceFiles {
                 .collect(),
         }
     }
+
+    /// The task file of a suite, or of the suite a variant (`x:de`) belongs to.
+    pub fn suite(&self, name: &str) -> Option<&PathBuf> {
+        self.suites.get(crate::spec::matrix::family(name))
+    }
 }

@@ -13,9 +13,12 @@ use super::diag::SpecDiagnostic;
 use super::load::{key_span, locate, Origin};
 use super::locale::same_locale;
 use super::matrix::*;
-use super::model::{AurHelperSection, ContainerSection, DistroFile, MatrixFile, SuiteFile};
-use super::source::{FileId, Sources};
+use super::model::{
+    AurHelperSection, ContainerSection, DistroFile, MatrixFile, SpreadOnly, SuiteFile,
+};
+use super::source::{escape_segment, FileId, Sources};
 use super::suggest::did_you_mean;
+use super::variants;
 
 /// What the loader hands over.
 pub struct Input<'a> {
@@ -161,8 +164,8 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
             &distro_names,
             engine.timeout,
         );
-        if let Some(suite) = resolved {
-            suites.insert(name.clone(), suite);
+        for suite in resolved {
+            suites.insert(suite.name.clone(), suite);
         }
     }
     let matrix = image.map(|_| Matrix {
@@ -971,7 +974,7 @@ fn resolve_suite(
     input: &Input<'_>,
     distro_names: &[&str],
     default_timeout: Duration,
-) -> Option<Suite> {
+) -> Vec<Suite> {
     let f = o.file;
     let mut ok = check_execute(cx, name, s, o);
     ok &= check_suite_name(cx, name, o);
@@ -990,51 +993,13 @@ fn resolve_suite(
     };
     let (mut runs_on, known) = suite_distros(cx, name, s, o, input, distro_names);
     ok &= known;
-    let mut distros_key = if o.legacy { "distro-check" } else { "distros" };
-    let mut listed = s.distros.is_some();
-    let mut not_applicable = None;
+    let mut choice = DistroChoice {
+        key: if o.legacy { "distro-check" } else { "distros" },
+        listed: s.distros.is_some(),
+        not_applicable: None,
+    };
     if let Some(spread) = &s.spread {
-        if let Some(systems) = &spread.systems {
-            match spread_systems(cx, name, o, systems, distro_names) {
-                Some(chosen) => {
-                    runs_on.retain(|d| chosen.contains(d));
-                    distros_key = if listed {
-                        "distro-check` and `systems"
-                    } else {
-                        "systems"
-                    };
-                    listed = true;
-                }
-                None => ok = false,
-            }
-        }
-        if let Some(backends) = &spread.backends {
-            match spread_list(backends, &["docker"]) {
-                Ok(chosen) if chosen.is_empty() => {
-                    not_applicable = Some(format!(
-                        "its `backends` ({}) leave out `docker`, the engine's backend",
-                        backends.join(", ")
-                    ))
-                }
-                Ok(_) => {}
-                Err((i, why)) => {
-                    spread_list_error(cx, o, &format!("/backends/{i}"), &why);
-                    ok = false;
-                }
-            }
-        }
-        for (key, what) in &spread.not_applied {
-            let d = SpecDiagnostic::error(
-                Code::CheckSpreadNotApplied,
-                format!("suite `{name}`: `{key}` is not applied by the engine yet"),
-            );
-            let file = cx.sources.get(o.file);
-            cx.diags.push(
-                locate(d, file, &format!("/{key}"), "not applied yet")
-                    .help(*what)
-                    .warning(),
-            );
-        }
+        ok &= apply_spread(cx, name, spread, o, distro_names, &mut runs_on, &mut choice);
     }
     ok &= check_suite_user(cx, name, s, o, input);
     ok &= check_suite_pass_env(cx, s, o);
@@ -1046,15 +1011,19 @@ fn resolve_suite(
         .as_ref()
         .map(|r| r.locales.clone())
         .unwrap_or_default();
-    ok &= check_required_locales(cx, name, o, input, &runs_on, &locales);
-    if !ok {
-        return None;
+    let variants = suite_variants(cx, s, o);
+    ok &= variants.is_some();
+    // The suite's own `requires`, unless every variant has its own.
+    if s.variants.is_empty() || s.variants.values().any(|v| v.requires.is_none()) {
+        ok &= check_required_locales(cx, name, o, "", input, &runs_on, &locales);
     }
-    let timeout = timeout?;
-    let dir = file_dir(cx.sources, f);
-    Some(Suite {
+    let (Some(timeout), Some(variants), true) = (timeout, variants, ok) else {
+        return Vec::new();
+    };
+    let base = Suite {
         name: name.to_string(),
-        dir,
+        variant: None,
+        dir: file_dir(cx.sources, f),
         format: if o.legacy {
             SuiteFormat::Spread
         } else {
@@ -1062,9 +1031,11 @@ fn resolve_suite(
         },
         summary: s.summary.clone(),
         details: s.details.clone(),
-        distros: listed.then(|| runs_on.iter().map(|d| d.to_string()).collect()),
-        distros_key: distros_key.to_string(),
-        not_applicable,
+        distros: choice
+            .listed
+            .then(|| runs_on.iter().map(|d| d.to_string()).collect()),
+        distros_key: choice.key.to_string(),
+        not_applicable: choice.not_applicable,
         priority: s.priority.unwrap_or(0),
         manual: s.manual.unwrap_or(false),
         requires_locales: locales,
@@ -1073,6 +1044,7 @@ fn resolve_suite(
         retries: s.retries.unwrap_or(0),
         expect: s.expect.unwrap_or_default(),
         environment: s.environment.clone(),
+        environment_order: Vec::new(),
         prepare: s.prepare.clone(),
         execute: s.execute.clone(),
         restore: s.restore.clone(),
@@ -1081,7 +1053,194 @@ fn resolve_suite(
         user: s.user.clone(),
         pass_env: s.pass_env.clone(),
         container: s.container.clone(),
-    })
+    };
+    let mut out = Vec::new();
+    for v in variants {
+        if let Some(locales) = &v.requires_locales {
+            let at = format!(
+                "/variants/{}",
+                escape_segment(v.name.as_deref().unwrap_or(""))
+            );
+            if !check_required_locales(cx, name, o, &at, input, &runs_on, locales) {
+                continue;
+            }
+        }
+        out.push(v.apply(&base));
+    }
+    out
+}
+
+/// How a suite chose its distros, for "not in ..." reasons.
+struct DistroChoice {
+    /// The key that chose them (`distros`, `distro-check`, `systems`).
+    key: &'static str,
+    /// Whether the suite lists distros at all (else: every distro).
+    listed: bool,
+    /// Why the suite applies nowhere.
+    not_applicable: Option<String>,
+}
+
+/// spread's `systems` and `backends`, and the keys not applied (warnings).
+fn apply_spread<'d>(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    spread: &SpreadOnly,
+    o: &Origin,
+    distro_names: &[&'d str],
+    runs_on: &mut Vec<&'d str>,
+    choice: &mut DistroChoice,
+) -> bool {
+    let mut ok = true;
+    if let Some(systems) = &spread.systems {
+        match spread_systems(cx, name, o, systems, distro_names) {
+            Some(chosen) => {
+                runs_on.retain(|d| chosen.contains(d));
+                choice.key = if choice.listed {
+                    "distro-check` and `systems"
+                } else {
+                    "systems"
+                };
+                choice.listed = true;
+            }
+            None => ok = false,
+        }
+    }
+    if let Some(backends) = &spread.backends {
+        match spread_list(backends, &["docker"]) {
+            Ok(chosen) if chosen.is_empty() => {
+                choice.not_applicable = Some(format!(
+                    "its `backends` ({}) leave out `docker`, the engine's backend",
+                    backends.join(", ")
+                ))
+            }
+            Ok(_) => {}
+            Err((i, why)) => {
+                spread_list_error(cx, o, &format!("/backends/{i}"), &why);
+                ok = false;
+            }
+        }
+    }
+    for (key, what) in &spread.not_applied {
+        let d = SpecDiagnostic::error(
+            Code::CheckSpreadNotApplied,
+            format!("suite `{name}`: `{key}` is not applied by the engine yet"),
+        );
+        let file = cx.sources.get(o.file);
+        cx.diags.push(
+            locate(d, file, &format!("/{key}"), "not applied yet")
+                .help(*what)
+                .warning(),
+        );
+    }
+    ok
+}
+
+/// One run of a suite: the whole suite (no variants) or one variant.
+struct VariantRun {
+    name: Option<String>,
+    /// The variables over the suite's (task.toml), or all of them in order (spread).
+    environment: Vec<(String, String)>,
+    /// spread's: the whole environment, exported in order.
+    ordered: bool,
+    requires_locales: Option<Vec<String>>,
+    /// spread's `variants` removed every variant.
+    not_applicable: Option<String>,
+}
+
+impl VariantRun {
+    fn apply(self, base: &Suite) -> Suite {
+        let mut suite = base.clone();
+        if let Some(v) = &self.name {
+            suite.name = format!("{}:{v}", base.name);
+        }
+        suite.variant = self.name;
+        if self.ordered {
+            suite.environment_order = self.environment.iter().map(|(k, _)| k.clone()).collect();
+            suite.environment = self.environment.into_iter().collect();
+        } else {
+            suite.environment.extend(self.environment);
+        }
+        if let Some(l) = self.requires_locales {
+            suite.requires_locales = l;
+        }
+        if self.not_applicable.is_some() {
+            suite.not_applicable = self.not_applicable;
+        }
+        suite
+    }
+}
+
+/// The runs of a suite: one per variant, or one for a suite without variants (an empty list:
+/// every spread variant was removed). `None` after an error (reported).
+fn suite_variants(cx: &mut Ctx<'_>, s: &SuiteFile, o: &Origin) -> Option<Vec<VariantRun>> {
+    let report = |cx: &mut Ctx<'_>, p: variants::Problem| {
+        cx.error(
+            o.file,
+            &o.pointer(&p.pointer),
+            Code::CheckVariant,
+            p.message,
+            "here",
+            Some("variants: `NAME/de: value` keys in spread's environment, `[variants.de]` in task.toml".into()),
+        );
+    };
+    if let Some(spread) = &s.spread {
+        let found =
+            match variants::spread(&spread.environment, spread.variants.as_deref(), valid_name) {
+                Ok(v) => v,
+                Err(p) => {
+                    report(cx, p);
+                    return None;
+                }
+            };
+        let names: Vec<Option<String>> = if found.names.is_empty() {
+            vec![None]
+        } else {
+            found.names.into_iter().map(Some).collect()
+        };
+        let removed = found
+            .all_removed
+            .then(|| "its `variants` remove every variant".to_string());
+        return Some(
+            names
+                .into_iter()
+                .map(|name| VariantRun {
+                    environment: variants::spread_environment(&spread.environment, name.as_deref()),
+                    name,
+                    ordered: true,
+                    requires_locales: None,
+                    not_applicable: removed.clone(),
+                })
+                .collect(),
+        );
+    }
+    let problems = variants::native(&s.variants, valid_name);
+    if !problems.is_empty() {
+        for p in problems {
+            report(cx, p);
+        }
+        return None;
+    }
+    if s.variants.is_empty() {
+        return Some(vec![VariantRun {
+            name: None,
+            environment: Vec::new(),
+            ordered: false,
+            requires_locales: None,
+            not_applicable: None,
+        }]);
+    }
+    Some(
+        s.variants
+            .iter()
+            .map(|(name, v)| VariantRun {
+                name: Some(name.clone()),
+                environment: v.environment.clone().into_iter().collect(),
+                ordered: false,
+                requires_locales: v.requires.as_ref().map(|r| r.locales.clone()),
+                not_applicable: None,
+            })
+            .collect(),
+    )
 }
 
 /// spread's `systems` over the matrix's distros; `None` after an error (reported).
@@ -1338,6 +1497,7 @@ fn check_required_locales(
     cx: &mut Ctx<'_>,
     name: &str,
     o: &Origin,
+    at: &str,
     input: &Input<'_>,
     runs_on: &[&str],
     locales: &[String],
@@ -1355,7 +1515,7 @@ fn check_required_locales(
             if !declared && !runs_on.is_empty() {
                 cx.error(
                     f,
-                    &o.pointer(&format!("/requires/locales/{i}")),
+                    &o.pointer(&format!("{at}/requires/locales/{i}")),
                     Code::CheckUndeclaredLocale,
                     format!(
                         "suite `{name}` requires locale `{l}`, which no distro it runs on declares"

@@ -61,6 +61,7 @@ codes! {
     CheckUnknownDistro => "check::unknown-distro", "a suite names a distro the matrix lacks (a warning in task.yaml)";
     CheckUnknownPlaceholder => "check::unknown-placeholder", "a cache source uses a placeholder other than {distro}";
     CheckUndeclaredLocale => "check::undeclared-locale", "a suite requires a locale none of its distros declares";
+    CheckVariant => "check::variant", "a variant key, name or `variants` entry that is not well formed";
     CheckBadLocale => "check::bad-locale", "a locale without a charset";
     CheckBadDuration => "check::bad-duration", "a duration that does not parse (e.g. \"10m\")";
     CheckBadSize => "check::bad-size", "a byte size that does not parse (e.g. \"2g\")";

@@ -90,7 +90,7 @@ impl Loaded {
         d: SpecDiagnostic,
         label: &str,
     ) -> SpecDiagnostic {
-        match self.origins.suites.get(suite) {
+        match self.origins.suites.get(super::matrix::family(suite)) {
             Some(o) => locate(d, self.sources.get(o.file), &o.pointer(pointer), label),
             None => d,
         }
@@ -401,8 +401,10 @@ fn suite_folder(
     let parsed = if has_toml {
         load_file::<SuiteFile>(&toml, FileKind::Suite, out).map(|(s, id)| (s, id, false))
     } else {
-        load_file::<SpreadTask>(&yaml, FileKind::LegacySuite, out)
-            .map(|(t, id)| (spread_to_native(t), id, true))
+        load_file::<SpreadTask>(&yaml, FileKind::LegacySuite, out).map(|(t, id)| {
+            let order = key_order(&out.sources.get(id).spans, "/environment");
+            (spread_to_native(t, &order), id, true)
+        })
     };
     match parsed {
         Some((s, id, legacy)) => {
@@ -679,19 +681,8 @@ fn prune(value: &mut Value, mut pointers: Vec<String>) {
 
 /// A spread task in the native model. What has no native key (systems, backends, the keys not
 /// applied yet) travels in `spread`, for the checks to resolve and report.
-fn spread_to_native(t: SpreadTask) -> SuiteFile {
+fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
     let mut not_applied = Vec::new();
-    let variant_keys = t.environment.keys().any(|k| k.contains('/'));
-    if t.variants.is_some() || variant_keys {
-        not_applied.push((
-            if t.variants.is_some() {
-                "variants"
-            } else {
-                "environment"
-            },
-            "variants are not run yet: the task runs once, with the variables that name no variant",
-        ));
-    }
     if t.environment.values().any(|v| v.contains("$(HOST:")) {
         not_applied.push((
             "environment",
@@ -721,12 +712,9 @@ fn spread_to_native(t: SpreadTask) -> SuiteFile {
         warn_timeout: t.warn_timeout,
         retries: None,
         expect: t.expect,
-        // Variant keys (`NAME/variant`) are no variable names.
-        environment: t
-            .environment
-            .into_iter()
-            .filter(|(k, _)| !k.contains('/'))
-            .collect(),
+        // Resolved with the variants, from `spread.environment`.
+        environment: BTreeMap::new(),
+        variants: BTreeMap::new(),
         prepare: t.prepare,
         execute: t.execute,
         restore: t.restore,
@@ -740,7 +728,34 @@ fn spread_to_native(t: SpreadTask) -> SuiteFile {
         spread: Some(SpreadOnly {
             systems: t.systems,
             backends: t.backends,
+            environment: in_order(t.environment, order),
+            variants: t.variants,
             not_applied,
         }),
     }
+}
+
+/// The keys directly under `pointer`, in the order the file writes them (their spans' order).
+fn key_order(spans: &super::source::SpanMap, pointer: &str) -> Vec<String> {
+    let prefix = format!("{pointer}/");
+    let mut keys: Vec<(usize, String)> = spans
+        .entries()
+        .filter_map(|(k, s)| {
+            let rest = k.strip_prefix(&prefix)?;
+            (!rest.contains('/')).then(|| (s.key.as_ref().map_or(0, |r| r.start), unescape(rest)))
+        })
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, k)| k).collect()
+}
+
+fn unescape(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
+}
+
+/// A map's entries in `order` (keys it lacks are skipped, keys `order` lacks come last).
+fn in_order(mut map: BTreeMap<String, String>, order: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = order.iter().filter_map(|k| map.remove_entry(k)).collect();
+    out.extend(map);
+    out
 }

@@ -236,7 +236,11 @@ pub enum SuiteFormat {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suite {
+    /// `NAME`, or `NAME:VARIANT` for one variant of a suite with variants.
     pub name: String,
+    /// The variant this suite is (`de` of `disable-partial:de`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub dir: PathBuf,
     pub format: SuiteFormat,
     pub summary: Option<String>,
@@ -260,6 +264,11 @@ pub struct Suite {
     pub retries: u32,
     pub expect: Expect,
     pub environment: BTreeMap<String, String>,
+    /// spread's tasks: `environment`'s names in the order written, exported in that order by
+    /// the shell (`export K="V"`), so values may use earlier ones and `$SPREAD_PATH`. Empty
+    /// for task.toml, whose values are passed as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environment_order: Vec<String>,
     pub prepare: Option<String>,
     pub execute: String,
     pub restore: Option<String>,
@@ -273,7 +282,17 @@ pub struct Suite {
     pub container: Option<ContainerSection>,
 }
 
+/// The suite folder a suite comes from: `x` for `x` and for its variant `x:de`.
+pub fn family(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(f, _)| f)
+}
+
 impl Suite {
+    /// The suite folder this suite (or variant) comes from.
+    pub fn family(&self) -> &str {
+        family(&self.name)
+    }
+
     pub fn runs_on(&self, distro: &str) -> bool {
         self.not_applicable.is_none()
             && self

@@ -15,6 +15,7 @@ pub mod schema;
 pub mod source;
 pub mod suggest;
 pub mod toml_value;
+pub mod variants;
 pub mod yaml_value;
 
 pub use diag::SpecDiagnostic;

@@ -370,6 +370,11 @@ pub struct SuiteFile {
     /// on stderr, else on stdout, the reason.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip: Vec<SkipRule>,
+    /// Named variants: the suite runs once per variant, each a node of its own
+    /// (`suite:arch:NAME:VARIANT`), with the variant's variables over the suite's and its own
+    /// `requires` if it has one. `[variants.de] environment = { LANG = "de_DE.UTF-8" }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<String, VariantSection>,
     /// Run the scripts as this user (created by [provision] users). Default: root, as the seed does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -386,6 +391,18 @@ pub struct SuiteFile {
     pub spread: Option<SpreadOnly>,
 }
 
+/// One variant of a suite.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSection {
+    /// Variables of this variant, over the suite's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// What this variant needs from a distro, instead of the suite's `requires`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Requires>,
+}
+
 /// The parts of a spread task that have no native key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpreadOnly {
@@ -394,6 +411,11 @@ pub struct SpreadOnly {
     pub systems: Option<Vec<String>>,
     /// `backends`, by the same rules; the engine is the backend `docker`.
     pub backends: Option<Vec<String>>,
+    /// Every `environment` key (`NAME` or `NAME/v1,v2`) with its value, in the order written:
+    /// spread exports them in that order through the shell, so later values may use earlier ones.
+    pub environment: Vec<(String, String)>,
+    /// `variants`: names to choose, or `+x`/`-x` changes to the names the keys give.
+    pub variants: Option<Vec<String>>,
     /// Keys present that the engine does not apply yet, with what it does instead.
     pub not_applied: Vec<(&'static str, &'static str)>,
 }

@@ -7,7 +7,8 @@
 //! - [`keys`]: which edits change which cache keys (on a copy of the root matrix)
 //! - [`lint`]: `validate --lint` with the real shellcheck, findings at their place in the task file
 //! - [`fuzz`]: no input makes the loader panic (property tests; `PROPTEST_CASES` scales them)
-//! - [`spread`]: spread's task.yaml keys (systems, backends, manual, priority, debug) and their list rules
+//! - [`spread`]: spread's task.yaml keys (systems, backends, variants, manual, priority, debug) and their list rules
+//! - [`variants`]: task.toml's `[variants.NAME]`, each variant a node
 //! - [`seed_tree`]: the seed project's `tests/` tree as it is (support folders, task.yaml rules)
 
 mod common;
@@ -19,3 +20,4 @@ mod plan;
 mod seed_tree;
 mod spread;
 mod validate;
+mod variants;

@@ -154,12 +154,171 @@ fn keys_not_applied_yet_are_warnings_that_name_them() {
             "{named:?}"
         );
     }
-    // The variables that name no variant reach the suite; `B/foo` does not.
+    // `B/foo` makes the variant `foo`, the task's one job, with B among its variables.
     let dump = engine(dir.path(), &["validate", "--dump"]);
     let m: serde_json::Value = serde_json::from_str(&stdout(&dump)).unwrap();
-    let env = &m["suites"]["t"]["environment"];
+    assert!(m["suites"].get("t").is_none(), "{}", m["suites"]);
+    let env = &m["suites"]["t:foo"]["environment"];
     assert_eq!(env["A"], "1");
+    assert_eq!(env["B"], "2");
     assert!(env.get("B/foo").is_none(), "{env}");
+}
+
+fn variant_nodes(distros: &[&str], variants: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = distros
+        .iter()
+        .flat_map(|d| variants.iter().map(move |v| format!("suite:{d}:t:{v}")))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn variants_come_from_environment_keys_and_the_variants_list() {
+    let all = ["arch", "cachyos", "endeavouros", "manjaro"];
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "environment:
+  L/en: C
+  L/de: de_DE
+",
+            &all,
+            &["de", "en"],
+        ),
+        (
+            "environment:
+  A: 1
+  L/en,de: x
+  M/fr: y
+",
+            &all,
+            &["de", "en", "fr"],
+        ),
+        (
+            "environment:
+  L/en: C
+  L/de: de_DE
+variants: [-de]
+",
+            &all,
+            &["en"],
+        ),
+        (
+            "environment:
+  L/en: C
+variants: [+extra]
+",
+            &all,
+            &["en", "extra"],
+        ),
+        (
+            "environment:
+  L/en: C
+  L/de: x
+  L/fr: y
+variants: [fr]
+",
+            &all,
+            &["fr"],
+        ),
+        (
+            "systems: [-cachyos, -manjaro]
+environment: {L/en: C, L/de: x}
+",
+            &["arch", "endeavouros"],
+            &["de", "en"],
+        ),
+        (
+            "environment:
+  L/en: C
+variants: [-en]
+",
+            &[],
+            &["en"],
+        ),
+    ];
+    for (keys, distros, variants) in cases {
+        let dir = project(&format!("summary: s\n{keys}execute: |\n  true\n"));
+        assert_eq!(
+            listed(dir.path(), &[]),
+            variant_nodes(distros, variants),
+            "{keys}"
+        );
+    }
+}
+
+#[test]
+fn patterns_name_a_suite_with_all_its_variants_or_one_variant() {
+    let dir = project("environment:\n  L/en: C\n  L/de: de_DE\nexecute: |\n  true\n");
+    assert_eq!(
+        listed(dir.path(), &["arch:t"]),
+        variant_nodes(&["arch"], &["de", "en"])
+    );
+    assert_eq!(
+        listed(dir.path(), &["arch:t:de"]),
+        variant_nodes(&["arch"], &["de"])
+    );
+    assert_eq!(listed(dir.path(), &[":t:en"]).len(), 4);
+    assert_eq!(
+        listed(dir.path(), &["arch", "--exclude", ":t:de"]),
+        variant_nodes(&["arch"], &["en"])
+    );
+    // A misspelt variant is no match, with the closest name.
+    let out = engine(dir.path(), &["list", "arch:t:dee"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`arch:t:de`"), "{}", stderr(&out));
+}
+
+#[test]
+fn each_variant_gets_its_values_in_the_order_written() {
+    let task = "environment:\n  BASE: /srv\n  DIR/a: $BASE/a\n  DIR/b: $BASE/b\n  LAST: $DIR/x\nexecute: |\n  true\n";
+    let dir = project(task);
+    let dump = engine(dir.path(), &["validate", "--dump"]);
+    assert_eq!(dump.status.code(), Some(0), "{}", stderr(&dump));
+    let m: serde_json::Value = serde_json::from_str(&stdout(&dump)).unwrap();
+    let b = &m["suites"]["t:b"];
+    assert_eq!(b["variant"], "b");
+    assert_eq!(b["environment"]["DIR"], "$BASE/b");
+    // Exported in the order written, so that LAST can use DIR and DIR can use BASE.
+    assert_eq!(
+        b["environment_order"],
+        serde_json::json!(["BASE", "DIR", "LAST"])
+    );
+}
+
+#[test]
+fn bad_variant_keys_and_lists_are_errors_at_their_place() {
+    let cases = [
+        (
+            "environment:\n  A: 1\n  L/: x\n",
+            "task.yaml:3:",
+            "is not `NAME/VARIANT`",
+        ),
+        (
+            "environment:\n  L/De: x\n",
+            "task.yaml:2:",
+            "variant `De` is not a valid name",
+        ),
+        (
+            "environment:\n  L/en: x\nvariants: [-fr]\n",
+            "task.yaml:3:",
+            "removes variant `fr`",
+        ),
+        (
+            "environment:\n  L/en: x\nvariants: [-en, de]\n",
+            "task.yaml:3:",
+            "mixes plain entries",
+        ),
+    ];
+    for (keys, place, message) in cases {
+        let dir = project(&format!("{keys}execute: |\n  true\n"));
+        let out = engine(dir.path(), &["validate"]);
+        assert_eq!(out.status.code(), Some(2), "{keys}");
+        let err = stderr(&out);
+        assert!(err.contains("check::variant"), "{keys}: {err}");
+        assert!(err.contains(place), "{keys}: {err}");
+        assert!(err.contains(message), "{keys}: {err}");
+    }
 }
 
 #[test]
