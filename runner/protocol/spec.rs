@@ -121,6 +121,12 @@ pub struct SuiteSpec {
     /// such convention).
     #[serde(default)]
     pub skip_exit: bool,
+    /// Paths (relative to `workdir`, or absolute) copied after execute and debug, before
+    /// restore, into `artifacts_to`, also after a failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts_to: Option<String>,
 }
 
 /// One skip condition.

@@ -1,5 +1,6 @@
 //! `runner`: the engine's in-container program. See `runner --help`.
 
+mod artifacts;
 mod locales;
 mod osrelease;
 mod probe;

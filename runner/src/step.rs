@@ -157,11 +157,7 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         Ok(c) => c,
         Err(e) => {
             let msg = format!("cannot start {prog}: {e}");
-            events.emit(Event::Output {
-                step: step.name.into(),
-                stream: Stream::Stderr,
-                line: msg.clone(),
-            });
+            say(events, step.name, Stream::Stderr, &msg);
             return failed(msg);
         }
     };
@@ -189,11 +185,12 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         if let (false, None, Some(at)) = (warned, status, step.warn_at) {
             if Instant::now() >= at {
                 warned = true;
-                events.emit(Event::Output {
-                    step: step.name.into(),
-                    stream: Stream::Stderr,
-                    line: "[runner] running late: past the warn-timeout, still running".into(),
-                });
+                say(
+                    events,
+                    step.name,
+                    Stream::Stderr,
+                    "[runner] running late: past the warn-timeout, still running",
+                );
             }
         }
         if status.is_none() {
@@ -285,4 +282,18 @@ fn signal_group(pgid: i32, sig: i32) {
     unsafe {
         libc::kill(-pgid, sig);
     }
+}
+
+/// A line of the runner's own in a step's output: in the events and in the container's output
+/// (which the engine's log is made of), like a line the step wrote.
+pub fn say(events: &mut EventWriter, step: &str, stream: Stream, line: &str) {
+    let _ = match stream {
+        Stream::Stdout => writeln!(std::io::stdout(), "{line}"),
+        Stream::Stderr => writeln!(std::io::stderr(), "{line}"),
+    };
+    events.emit(Event::Output {
+        step: step.into(),
+        stream,
+        line: line.to_string(),
+    });
 }

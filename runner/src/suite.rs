@@ -4,9 +4,11 @@
 //! suite is reported as timed out, not as a failure of the code under test. Restore always runs
 //! (after a failure or a timeout too), with a limit of its own.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::protocol::{Event, EventWriter, FinishStatus};
+use crate::artifacts::Copied;
+use crate::protocol::{Event, EventWriter, FinishStatus, Stream};
 use crate::spec::SuiteSpec;
 use crate::step::{self, Step, StepResult};
 use crate::system::System;
@@ -124,6 +126,9 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
     if let (true, false, Some(d)) = (failed, timed_out, &spec.debug) {
         let _ = step::run(&make("debug", d, RESTORE_LIMIT), events);
     }
+    if let Some(into) = &spec.artifacts_to {
+        copy_artifacts(spec, Path::new(into), events);
+    }
     if let Some(r) = &spec.restore {
         let res = step::run(&make("restore", r, RESTORE_LIMIT), events);
         // A restore that fails leaves the system dirty: the suite fails (unless it timed out).
@@ -145,6 +150,28 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         FinishStatus::Ok
     };
     finish(events, status, start)
+}
+
+/// Copy the suite's artifacts out; each one's fate is a line of the suite's output (a missing
+/// artifact is said, not a failure).
+fn copy_artifacts(spec: &SuiteSpec, into: &Path, events: &mut EventWriter) {
+    for path in &spec.artifacts {
+        let (stream, said) = match crate::artifacts::copy(Path::new(&spec.workdir), path, into) {
+            Ok(Copied::Files(n)) => (Stream::Stdout, format!("copied ({n} files)")),
+            Ok(Copied::Missing) => (Stream::Stderr, "not found, nothing copied".to_string()),
+            Ok(Copied::Refused) => (
+                Stream::Stderr,
+                "refused: `..` leaves the suite's folder".to_string(),
+            ),
+            Err(e) => (Stream::Stderr, format!("cannot copy: {e}")),
+        };
+        step::say(
+            events,
+            "artifacts",
+            stream,
+            &format!("[runner] artifact {path}: {said}"),
+        );
+    }
 }
 
 fn finish(events: &mut EventWriter, status: FinishStatus, start: Instant) -> FinishStatus {

@@ -25,6 +25,8 @@ fn spec(dir: &Path, execute: &str) -> SuiteSpec {
         spread_helpers: false,
         skip: Vec::new(),
         skip_exit: true,
+        artifacts: Vec::new(),
+        artifacts_to: None,
     }
 }
 
@@ -440,4 +442,60 @@ fn a_warn_timeout_says_once_that_the_suite_runs_late_and_is_not_a_failure() {
     assert!(!step_lines(&evs, "execute")
         .iter()
         .any(|l| l.contains("running late")));
+}
+
+/// The output lines of one stream.
+fn output(evs: &[Event], which: Stream) -> Vec<String> {
+    evs.iter()
+        .filter_map(|e| match e {
+            Event::Output { line, stream, .. } if *stream == which => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn artifacts_are_copied_before_restore_even_after_a_failure() {
+    let t = tempfile::tempdir().unwrap();
+    let into = t.path().join("io/artifacts");
+    std::fs::create_dir_all(t.path().join("io")).unwrap();
+    let mut s = spec(t.path(), "mkdir -p out; echo evidence > out/run.log; false");
+    s.restore = Some("rm -rf out".into());
+    s.artifacts = vec!["out".into(), "absent.txt".into()];
+    s.artifacts_to = Some(into.display().to_string());
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 1);
+    assert!(!t.path().join("out").exists(), "restore ran");
+    assert_eq!(
+        std::fs::read_to_string(into.join("out/run.log")).unwrap(),
+        "evidence\n"
+    );
+    let out = output(&evs, Stream::Stdout);
+    assert!(
+        out.contains(&"[runner] artifact out: copied (1 files)".to_string()),
+        "{out:?}"
+    );
+    let err = output(&evs, Stream::Stderr);
+    assert!(
+        err.contains(&"[runner] artifact absent.txt: not found, nothing copied".to_string()),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn exports_are_expanded_by_the_shell_in_order() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "echo \"$DIR|$LAST\"");
+    s.environment
+        .insert("SPREAD_PATH".into(), "/project".into());
+    s.exports = vec![
+        ("DIR".into(), "$SPREAD_PATH/tests".into()),
+        ("LAST".into(), "${DIR}/lib".into()),
+    ];
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0, "{evs:?}");
+    assert_eq!(
+        output(&evs, Stream::Stdout),
+        ["/project/tests|/project/tests/lib"]
+    );
 }

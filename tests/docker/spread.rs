@@ -101,3 +101,140 @@ fn spread_tasks_run_unchanged_in_containers() {
     assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
     assert!(engine_containers(&t.rt, &t.docker).is_empty());
 }
+
+/// The run's folder of the last run (`.engine/runs/latest`).
+fn latest_run(root: &std::path::Path) -> std::path::PathBuf {
+    std::fs::canonicalize(root.join(".engine/runs/latest")).unwrap()
+}
+
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn variants_skips_debug_artifacts_and_warn_timeout_end_to_end() {
+    let Some(t) = DockerTest::start() else {
+        return;
+    };
+    local_images();
+    let p = LocalProject::new();
+    std::fs::remove_dir_all(p.path().join("suites")).unwrap();
+    // spread's format: two variants from the environment keys, a value that uses an earlier
+    // one and a spread variable, a skip true for one variant on one distro, debug, an artifact
+    // and a warn-timeout the execute outlasts.
+    write(
+        p.path(),
+        "suites/langs/task.yaml",
+        r#"summary: the greeting, once per language
+systems: [arch, cachyos]
+environment:
+    WORD/en: hello
+    WORD/de: hallo
+    OUT: /tmp/out/$SPREAD_VARIANT
+skip:
+    - reason: no German on this one
+      if: test "$SPREAD_SYSTEM" = cachyos && test "$SPREAD_VARIANT" = de
+warn-timeout: 1s
+artifacts: [/tmp/out]
+execute: |
+    mkdir -p /tmp/out
+    echo "$WORD from $SPREAD_JOB" > "$OUT.txt"
+    sleep 2
+    test "$SPREAD_VARIANT" = en
+debug: |
+    echo "debug: variant $SPREAD_VARIANT wrote $(cat "$OUT.txt")"
+"#,
+    );
+    // task.toml: native variants, one that skips itself with exit 77, an artifact.
+    write(
+        p.path(),
+        "suites/native/task.toml",
+        r#"summary = "native variants and a runtime skip"
+distros = ["arch"]
+artifacts = ["/tmp/native"]
+execute = '''
+if [ "$CHOICE" = fr ]; then echo "no French build here"; exit 77; fi
+mkdir -p /tmp/native && echo "$CHOICE" > /tmp/native/choice
+'''
+
+[variants.de]
+environment = { CHOICE = "de" }
+
+[variants.fr]
+environment = { CHOICE = "fr" }
+"#,
+    );
+    let junit = p.path().join("junit.xml");
+    let out = engine(
+        p.path(),
+        &[
+            "run",
+            "arch",
+            "cachyos:langs",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let r = last_report(p.path());
+    let want = [
+        ("suite:arch:langs:en", "passed"),
+        ("suite:arch:langs:de", "failed"),
+        ("suite:cachyos:langs:en", "passed"),
+        ("suite:cachyos:langs:de", "skipped"),
+        ("suite:arch:native:de", "passed"),
+        ("suite:arch:native:fr", "skipped"),
+    ];
+    for (id, s) in want {
+        assert_eq!(status(&r, id), s, "{id}: {}", report_node(&r, id));
+    }
+    assert_eq!(
+        report_node(&r, "suite:cachyos:langs:de")["reason"],
+        "no German on this one"
+    );
+    assert_eq!(
+        report_node(&r, "suite:arch:native:fr")["reason"],
+        "no French build here"
+    );
+    // The failure carries debug's output; the variable expanded in order.
+    let failed = report_node(&r, "suite:arch:langs:de");
+    let tail = failed["tail"].to_string();
+    assert!(
+        tail.contains("debug: variant de wrote hallo from docker:arch:suites/langs:de"),
+        "{tail}"
+    );
+    // Artifacts: copied out for the failure and the passes, named by node.
+    let run = latest_run(p.path());
+    assert_eq!(failed["artifacts"], "artifacts/suite_arch_langs_de");
+    assert_eq!(
+        std::fs::read_to_string(run.join("artifacts/suite_arch_langs_de/tmp/out/de.txt")).unwrap(),
+        "hallo from docker:arch:suites/langs:de\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("artifacts/suite_arch_native_de/tmp/native/choice"))
+            .unwrap(),
+        "de\n"
+    );
+    // warn-timeout: a line in the suite's output, not a failure.
+    let log = std::fs::read_to_string(run.join("logs/suite_cachyos_langs_en.log")).unwrap();
+    assert!(log.contains("running late"), "{log}");
+    assert!(
+        log.contains("[runner] artifact /tmp/out: copied (1 files)"),
+        "{log}"
+    );
+    // JUnit: one testcase per variant, the skip's reason, debug's output in the failure, the
+    // artifacts as an attachment.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for name in [
+        "\"langs:en\"",
+        "\"langs:de\"",
+        "\"native:de\"",
+        "\"native:fr\"",
+    ] {
+        assert!(xml.contains(&format!("name={name}")), "{name}: {xml}");
+    }
+    assert!(xml.contains("no German on this one"), "{xml}");
+    assert!(xml.contains("debug: variant de wrote"), "{xml}");
+    assert!(xml.contains("[[ATTACHMENT|"), "{xml}");
+    // The grid has a row per variant.
+    assert!(err.contains("langs:de"), "{err}");
+    assert!(engine_containers(&t.rt, &t.docker).is_empty());
+}

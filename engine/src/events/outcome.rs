@@ -166,6 +166,10 @@ pub struct NodeResult {
     /// base image's id resolved (what their tags carry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Where the suite's artifacts were copied, relative to the run's folder
+    /// (`artifacts/suite_arch_x`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<String>,
 }
 
 impl NodeResult {
@@ -180,6 +184,7 @@ impl NodeResult {
             tail: Vec::new(),
             why: Vec::new(),
             key: None,
+            artifacts: None,
         }
     }
 

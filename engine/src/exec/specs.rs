@@ -96,6 +96,9 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
             })
             .collect(),
         skip_exit: !spread,
+        artifacts: suite.artifacts.clone(),
+        artifacts_to: (!suite.artifacts.is_empty())
+            .then(|| format!("{}/artifacts", crate::exec::context::IO_IN_CONTAINER)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Suite nodes: each attempt in a fresh container of the provisioned image (`runner suite`), so
 //! suites cannot leak state into each other; removed afterwards unless kept for debugging.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,61 @@ enum Attempt {
 }
 
 pub async fn run(
+    ctx: &RunCtx,
+    distro: &Distro,
+    suite: &Suite,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> NodeResult {
+    let mut r = attempts(ctx, distro, suite, log, cancel).await;
+    let node = Node::id_for(NodeKind::Suite, &distro.name, Some(&suite.name));
+    let rel = artifacts_folder(&io_name(&node, r.attempts.max(1)));
+    if ctx.run_dir.join(&rel).is_dir() {
+        r.artifacts = Some(rel.to_string_lossy().into_owned());
+    }
+    r
+}
+
+/// The I/O folder's name of one attempt.
+fn io_name(node: &str, attempt: u32) -> String {
+    if attempt > 1 {
+        format!("{node}:attempt{attempt}")
+    } else {
+        node.to_string()
+    }
+}
+
+/// Where an attempt's artifacts go, relative to the run's folder.
+fn artifacts_folder(io_name: &str) -> PathBuf {
+    Path::new("artifacts").join(Node::file_stem(io_name))
+}
+
+/// Move what the runner copied into the I/O folder to the run's `artifacts/` folder.
+fn keep_artifacts(ctx: &RunCtx, io: &Path, io_name: &str, log: &mut NodeLog) {
+    let from = io.join("artifacts");
+    if !from.is_dir() {
+        return;
+    }
+    let rel = artifacts_folder(io_name);
+    let to = ctx.run_dir.join(&rel);
+    let moved = std::fs::create_dir_all(ctx.run_dir.join("artifacts")).and_then(|()| {
+        if to.exists() {
+            std::fs::remove_dir_all(&to)?;
+        }
+        std::fs::rename(&from, &to)
+    });
+    match moved {
+        Ok(()) => log.note(&format!("artifacts: {}", to.display())),
+        Err(e) => log.note(&format!(
+            "artifacts left in {}: cannot move them to {}: {e}",
+            from.display(),
+            to.display()
+        )),
+    }
+}
+
+/// Every attempt the suite's `retries` allow, until one passes.
+async fn attempts(
     ctx: &RunCtx,
     distro: &Distro,
     suite: &Suite,
@@ -189,11 +245,7 @@ async fn once(
         Err(r) => return Attempt::Other(r),
     };
     let node = Node::id_for(NodeKind::Suite, &distro.name, Some(&suite.name));
-    let io_name = if attempt > 1 {
-        format!("{node}:attempt{attempt}")
-    } else {
-        node.clone()
-    };
+    let io_name = io_name(&node, attempt);
     let io = match ctx.io_dir(&io_name) {
         Ok(d) => d,
         Err(e) => {
@@ -249,6 +301,7 @@ async fn once(
         Err(e) => return Attempt::Other(infra(InfraKind::Daemon, format!("suite container: {e}"))),
     };
     let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log);
+    keep_artifacts(ctx, &io, &io_name, log);
     // Keep only failed containers for debugging; say how to enter them.
     if let (true, Some(id)) = (outcome.kept, &outcome.container_id) {
         if matches!(verdict, Attempt::Passed) {

@@ -69,6 +69,7 @@ fn suite(name: &str, distros: Option<&[&str]>, locales: &[&str]) -> Suite {
         restore: None,
         debug: None,
         skip: vec![],
+        artifacts: vec![],
         user: None,
         pass_env: vec![],
         container: None,

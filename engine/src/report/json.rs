@@ -86,6 +86,9 @@ pub struct NodeReport {
     /// of its cache key that changed ("Dockerfile changed", "input src/main.rs changed").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub why: Vec<String>,
+    /// Where the suite's artifacts were copied, relative to the run's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<String>,
     /// The node's full log on the machine that ran it.
     pub log: String,
 }
@@ -203,6 +206,7 @@ impl NodeReport {
             diagnostic: result.diagnostic.clone(),
             tail: result.tail.clone(),
             why: result.why.clone(),
+            artifacts: result.artifacts.clone(),
             log,
         }
     }

@@ -78,6 +78,12 @@ pub fn build(run: &RunResult, skipped: &[Skipped], files: &SourceFiles) -> Repor
             case.extra
                 .insert("file".into(), file.display().to_string().into());
         }
+        // The attachment convention of Jenkins and GitLab: the suite's artifacts folder.
+        if let Some(a) = &r.artifacts {
+            let path =
+                std::path::absolute(run.run_dir.join(a)).unwrap_or_else(|_| run.run_dir.join(a));
+            case.set_system_out(format!("[[ATTACHMENT|{}]]", path.display()));
+        }
         *total.entry(&n.distro).or_default() += r.duration;
         if let Some(s) = suites.get_mut(n.distro.as_str()) {
             s.add_test_case(case);

@@ -1050,6 +1050,7 @@ fn resolve_suite(
         restore: s.restore.clone(),
         debug: s.debug.clone(),
         skip: s.skip.clone(),
+        artifacts: s.artifacts.clone(),
         user: s.user.clone(),
         pass_env: s.pass_env.clone(),
         container: s.container.clone(),

@@ -689,18 +689,8 @@ fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
             "`$(HOST: ...)` values are not evaluated yet: passed as written",
         ));
     }
-    let keys: [(&'static str, bool, &'static str); 2] = [
-        (
-            "artifacts",
-            !t.artifacts.is_empty(),
-            "artifacts are not copied out yet",
-        ),
-        ("samples", t.samples.is_some(), "the task runs once"),
-    ];
-    for (key, present, what) in keys {
-        if present {
-            not_applied.push((key, what));
-        }
+    if t.samples.is_some() {
+        not_applied.push(("samples", "the task runs once"));
     }
     SuiteFile {
         summary: t.summary,
@@ -722,6 +712,7 @@ fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
         priority: t.priority,
         manual: t.manual,
         skip: t.skip,
+        artifacts: t.artifacts,
         user: None,
         pass_env: Vec::new(),
         container: None,

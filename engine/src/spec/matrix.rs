@@ -276,6 +276,10 @@ pub struct Suite {
     pub debug: Option<String>,
     /// Checked in the container before prepare; the first that holds skips the suite.
     pub skip: Vec<super::model::SkipRule>,
+    /// Paths (relative to the suite's working directory, or absolute) copied out after the
+    /// run into the run's `artifacts/` folder, also after a failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
     pub user: Option<String>,
     pub pass_env: Vec<String>,
     /// Overrides of its distro's container settings.

@@ -375,6 +375,11 @@ pub struct SuiteFile {
     /// `requires` if it has one. `[variants.de] environment = { LANG = "de_DE.UTF-8" }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variants: BTreeMap<String, VariantSection>,
+    /// Paths copied out of the container after execute (and debug), before restore, also after
+    /// a failure, into the run's folder (`.engine/runs/<id>/artifacts/<node>/`). Relative to the
+    /// suite's working directory (the workspace root; spread's tasks: the task's folder), or absolute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
     /// Run the scripts as this user (created by [provision] users). Default: root, as the seed does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,

@@ -141,14 +141,14 @@ fn keys_not_applied_yet_are_warnings_that_name_them() {
             d["message"].as_str().unwrap().to_string()
         })
         .collect();
-    for key in ["environment", "artifacts", "samples"] {
+    for key in ["environment", "samples"] {
         assert!(
             named.iter().any(|m| m.contains(&format!("`{key}`"))),
             "{key} not named: {named:?}"
         );
     }
-    // `skip` and `warn-timeout` are applied (by the runner): no warning.
-    for key in ["skip", "warn-timeout"] {
+    // `skip`, `warn-timeout` and `artifacts` are applied (by the runner): no warning.
+    for key in ["skip", "warn-timeout", "artifacts"] {
         assert!(
             !named.iter().any(|m| m.contains(&format!("`{key}`"))),
             "{named:?}"
