@@ -341,3 +341,69 @@ fn details_priority_and_debug_are_kept() {
         "{long}"
     );
 }
+
+/// One real-world-sized spread task: comments, an anchor and its alias, a merge key, folded
+/// and literal blocks, variants, long prepare/execute/restore blocks.
+fn big_task(i: usize) -> String {
+    let mut t = format!(
+        "# Task {i}: checks one thing of the product, as a spread project writes it.\n\
+         summary: check number {i} of the product\n\
+         details: >\n  A folded paragraph that runs over\n  several lines, about task {i}.\n\
+         systems: [\"-cachyos\"]\n\
+         priority: {p}\n\
+         kill-timeout: 10m\n\
+         warn-timeout: 5m\n\
+         environment:\n  COMMON: &common /srv/{i}\n  OTHER: *common\n  LANG/en: C.UTF-8\n  LANG/de: de_DE.UTF-8\n  # a comment inside the map\n  LEVEL: \"{i}\"\n\
+         skip:\n  - reason: nothing on aarch64\n    if: test \"$(uname -m)\" = aarch64\n\
+         artifacts: [out.log]\n\
+         prepare: |\n",
+        p = i % 7
+    );
+    for k in 0..40 {
+        t.push_str(&format!("    # step {k} of the preparation\n    echo \"prepare {k}: $COMMON\" >> /tmp/prep.log\n"));
+    }
+    t.push_str("execute: |\n");
+    for k in 0..80 {
+        t.push_str(&format!(
+            "    test -d \"$COMMON\" || mkdir -p \"$COMMON\"   # line {k}\n    echo {k} | MATCH '^{k}$'\n"
+        ));
+    }
+    t.push_str("restore: |\n    rm -rf \"$COMMON\" /tmp/prep.log\ndebug: |\n    cat /tmp/prep.log || true\n");
+    t
+}
+
+#[test]
+fn hundreds_of_real_world_sized_tasks_load_in_under_a_second() {
+    let dir = project("execute: |\n  true\n");
+    std::fs::remove_dir_all(dir.path().join("suites")).unwrap();
+    let n = 400;
+    for i in 0..n {
+        let d = dir.path().join(format!("suites/task-{i:03}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("task.yaml"), big_task(i)).unwrap();
+    }
+    // A schema error deep in one file is reported at its place, as in a task.toml.
+    let bad = dir.path().join("suites/task-123/task.yaml");
+    let text = std::fs::read_to_string(&bad).unwrap();
+    std::fs::write(&bad, text.replace("priority: 4\n", "priority: high\n")).unwrap();
+    let start = std::time::Instant::now();
+    let out = engine(dir.path(), &["validate"]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("suites/task-123/task.yaml:7:11"), "{err}");
+    std::fs::write(&bad, text).unwrap();
+    // The best of three: other tests of this binary share the machine's cores meanwhile.
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        let out = engine(dir.path(), &["list"]);
+        best = best.min(start.elapsed());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        // 400 tasks x 2 variants x 3 distros (not cachyos).
+        let nodes = stdout(&out).lines().filter(|l| l.starts_with("suite")).count();
+        assert_eq!(nodes, n * 2 * 3);
+    }
+    eprintln!("{n} tasks: validate with an error {took:?}, list (best of 3) {best:?}");
+    assert!(best < std::time::Duration::from_secs(1), "list took {best:?}");
+}
