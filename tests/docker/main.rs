@@ -5,6 +5,7 @@
 //! - [`backend`]: the bollard backend on a busybox image made from Debian's busybox-static
 //! - [`cache`]: what `engine list --status` says will be reused or made again and why, `--rebuild`
 //! - [`e2e`]: `engine run` on the offline test bed (look-alikes, caching, isolation, faults)
+//! - [`host`]: host execution as a grant (`--no-host-exec`, clean environment, timeout, `$(HOST:)`)
 //! - [`registry`]: pulls from a real local registry (by tag, by digest, a login)
 //! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
 //! - [`spread`]: spread's task files on the look-alikes (helpers, SPREAD_* variables, debug, manual)
@@ -13,6 +14,7 @@
 mod backend;
 mod cache;
 mod e2e;
+mod host;
 mod registry;
 mod report;
 mod spread;

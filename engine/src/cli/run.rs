@@ -23,6 +23,11 @@ pub struct CacheArgs {
     /// none is given) again, reusing no layer. Repeatable.
     #[arg(long, value_name = "PATTERN", num_args = 0..=1, default_missing_value = "*")]
     pub rebuild: Vec<String>,
+    /// Run nothing on the host: no rootfs script (a base whose image is missing fails instead)
+    /// and no `$(HOST: ...)` value (the suite fails instead). For untrusted changes: build the
+    /// bases on a trusted branch first.
+    #[arg(long, env = "ENGINE_NO_HOST_EXEC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_host_exec: bool,
 }
 
 impl CacheArgs {
@@ -161,7 +166,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         plan = plan.images_only();
     }
     let force = args.cache.force(&matrix)?;
-    print_grants(&matrix, &plan);
+    print_grants(&matrix, &plan, args.cache.no_host_exec);
     let runner_bin = runner_path()?;
     let jobs = args
         .jobs
@@ -178,6 +183,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         keep_runs: matrix.engine.keep_runs as usize,
         runner_bin,
         force,
+        no_host_exec: args.cache.no_host_exec,
     };
     let verbosity = if args.quiet {
         Verbosity::Quiet
@@ -230,7 +236,7 @@ fn describe_selection(s: &SelectArgs) -> String {
 }
 
 /// Every privilege a run grants beyond the defaults, said before anything runs.
-fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
+fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan, refused: bool) {
     use std::collections::BTreeSet;
     let distros: BTreeSet<&str> = plan
         .graph
@@ -262,6 +268,7 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
             }
         }
     }
+    print_host_grants(matrix, plan, refused);
     let mut names: BTreeSet<&str> = matrix.pass_env.iter().map(String::as_str).collect();
     names.extend(
         matrix
@@ -274,6 +281,33 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan) {
             "grant: host variables passed (masked in output): {}",
             names.into_iter().collect::<Vec<_>>().join(", ")
         );
+    }
+}
+
+/// What the selection may run on the host: rootfs scripts of the bases in the plan, host values
+/// of its suites.
+fn print_host_grants(matrix: &crate::spec::Matrix, plan: &Plan, refused: bool) {
+    use crate::plan::NodeKind;
+    use crate::spec::host_grants::{host_grants, HostGrantKind};
+    let in_plan = |g: &crate::spec::host_grants::HostGrant| {
+        plan.graph.node_weights().any(|n| match g.kind {
+            HostGrantKind::RootfsScript => n.kind == NodeKind::Base && n.distro == g.name,
+            HostGrantKind::HostValue => {
+                n.suite.as_deref().map(crate::spec::matrix::family)
+                    == Some(crate::spec::matrix::family(&g.name))
+            }
+        })
+    };
+    for g in host_grants(matrix).iter().filter(|g| in_plan(g)) {
+        if refused {
+            eprintln!("host execution refused (--no-host-exec): {}", g.describe());
+        } else {
+            eprintln!(
+                "grant: host: {} (as {})",
+                g.describe(),
+                super::validate::host_user()
+            );
+        }
     }
 }
 

@@ -28,6 +28,9 @@ pub struct ShellArgs {
     /// Image builds at once, if images must be built first.
     #[arg(long, value_name = "N")]
     pub build_jobs: Option<usize>,
+    /// Run nothing on the host (no rootfs script) when images must be built first.
+    #[arg(long, env = "ENGINE_NO_HOST_EXEC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_host_exec: bool,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -84,6 +87,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         keep_runs: matrix.engine.keep_runs as usize,
         runner_bin: super::run::runner_path()?,
         force: Default::default(),
+        no_host_exec: args.no_host_exec,
     };
     let runtime = super::selection::runtime(true)?;
     loaded.matrix = None;

@@ -5,6 +5,8 @@ use std::io::Write;
 use clap::ValueEnum;
 use serde::Serialize;
 
+use crate::spec::host_grants::{host_grants, HostGrant};
+
 use super::{exit, matrix_path, Cli};
 use crate::spec::diag::{render, JsonDiagnostic, RenderOptions};
 use crate::spec::{self, Loaded};
@@ -46,6 +48,8 @@ struct JsonOutput<'a> {
     matrix: String,
     summary: Option<Summary>,
     diagnostics: Vec<JsonDiagnostic>,
+    /// What the matrix makes the engine run on the host (rootfs scripts, `$(HOST: ...)`).
+    host_exec: Vec<HostGrant>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resolved: Option<&'a spec::Matrix>,
 }
@@ -124,6 +128,7 @@ pub fn run(cli: &Cli, args: &Args) -> super::error::CliResult {
                 matrix: name,
                 summary: loaded.matrix.as_ref().map(summary),
                 diagnostics: loaded.diagnostics.iter().map(|d| d.to_json()).collect(),
+                host_exec: loaded.matrix.as_ref().map(host_grants).unwrap_or_default(),
                 resolved: if args.dump {
                     loaded.matrix.as_ref()
                 } else {
@@ -155,9 +160,29 @@ pub fn run(cli: &Cli, args: &Args) -> super::error::CliResult {
                         "{name} is valid: {} distros, {} suites, {} cache mounts, {} suite runs{na}",
                         s.distros, s.suites, s.cache_mounts, s.suite_runs
                     );
+                    let grants = host_grants(m);
+                    if !grants.is_empty() {
+                        println!(
+                            "runs on the host, as {} (refuse with --no-host-exec):",
+                            host_user()
+                        );
+                        for g in grants {
+                            println!("  {}", g.describe());
+                        }
+                    }
                 }
             }
         }
     }
     Ok(if valid { exit::OK } else { exit::INVALID })
+}
+
+/// Who host commands run as: the engine's own user.
+pub fn host_user() -> String {
+    match rustix::process::getuid().as_raw() {
+        0 => "root".to_string(),
+        uid => std::env::var("USER")
+            .map(|u| format!("{u} (uid {uid})"))
+            .unwrap_or_else(|_| format!("uid {uid}")),
+    }
 }

@@ -60,6 +60,8 @@ pub enum InfraKind {
     Runner,
     /// The engine could not read or write its files on the host.
     Io,
+    /// A command the matrix runs on the host (a `$(HOST: ...)` value) failed or was refused.
+    Host,
     /// The engine itself (a bug: please report it).
     Engine,
 }
@@ -78,6 +80,7 @@ impl InfraKind {
             InfraKind::ResourceLimit => "resource_limit",
             InfraKind::Killed => "killed",
             InfraKind::Runner => "runner",
+            InfraKind::Host => "host",
             InfraKind::Io => "io",
             InfraKind::Engine => "engine",
         }

@@ -1,13 +1,12 @@
 //! Base nodes: make the distro's base image present, by its pull policy or from a rootfs script.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::context::{short, RunCtx, LABEL_CACHE_KEY};
 use super::diagnostics::{infra, no_chain, render_at_distro};
+use super::host;
 use super::log::NodeLog;
 use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::{Node, NodeKind};
@@ -145,7 +144,13 @@ fn machine_cache() -> std::path::PathBuf {
 
 /// Run the rootfs script (unless an image of the same key exists), then import its tar.
 async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult {
-    let Base::Rootfs { script, args } = &distro.base else {
+    let Base::Rootfs {
+        script,
+        args,
+        timeout,
+        pass_env,
+    } = &distro.base
+    else {
         return infra(InfraKind::Base, "not a rootfs base".into());
     };
     let Some(chain) = ctx.base_of(distro) else {
@@ -170,6 +175,9 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
             )
         }
     }
+    if ctx.host.refused {
+        return refused(ctx, distro, script);
+    }
     let cache_root = &ctx.matrix.caches.root;
     let out_dir = cache_root.join("rootfs");
     let script_cache = machine_cache();
@@ -182,50 +190,34 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
         );
     }
     let tar = out_dir.join(format!("{}.tar", short(&key)));
-    log.note(&format!("running {} {}", script.display(), args.join(" ")));
-    let child = tokio::process::Command::new(script)
-        .args(args)
-        .current_dir(script.parent().unwrap_or(std::path::Path::new(".")))
-        .env("ENGINE_ROOTFS_OUT", &tar)
-        .env("ENGINE_CACHE_DIR", &script_cache)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            return infra(
-                InfraKind::Base,
-                format!("cannot run rootfs script {}: {e}", script.display()),
-            )
-        }
+    log.note(&format!(
+        "running {} {} on the host (limit {})",
+        script.display(),
+        args.join(" "),
+        humantime::format_duration(*timeout)
+    ));
+    let workdir = script.parent().unwrap_or(std::path::Path::new("."));
+    let cmd = host::HostCommand {
+        program: script,
+        args,
+        workdir,
+        env: host::environment(
+            pass_env,
+            &[
+                ("ENGINE_ROOTFS_OUT", &tar),
+                ("ENGINE_CACHE_DIR", &script_cache),
+            ],
+        ),
+        timeout: *timeout,
     };
-    // Interleave both streams into the log as they come.
-    let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let (mut out_done, mut err_done) = (false, false);
-    while !(out_done && err_done) {
-        tokio::select! {
-            l = out.next_line(), if !out_done => match l { Ok(Some(l)) => log.line(&l), _ => out_done = true },
-            l = err.next_line(), if !err_done => match l { Ok(Some(l)) => log.line(&l), _ => err_done = true },
-        }
-    }
-    let status = match child.wait().await {
-        Ok(s) => s,
-        Err(e) => return infra(InfraKind::Base, format!("rootfs script: {e}")),
-    };
-    if !status.success() || !tar.is_file() {
+    let end = host::run(cmd, |line, _| log.line(line)).await;
+    let failed = |what: String, ctx: &RunCtx, log: &NodeLog| {
         let d = SpecDiagnostic::error(
             Code::InfraRootfsScript,
-            format!(
-                "the rootfs script of distro `{}` failed ({status})",
-                distro.name
-            ),
+            format!("the rootfs script of distro `{}` {what}", distro.name),
         )
         .help(format!("its output is in {}", log.path().display()));
-        return infra(InfraKind::Base, format!("rootfs script failed ({status})"))
+        infra(InfraKind::Base, format!("rootfs script {what}"))
             .with_tail(log.tail(15))
             .with_diagnostic(Some(render_at_distro(
                 ctx,
@@ -233,7 +225,38 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
                 "/base_rootfs/script",
                 d,
                 "this script failed",
-            )));
+            )))
+    };
+    match end {
+        host::HostEnd::Exited(status) if status.success() && tar.is_file() => {}
+        host::HostEnd::Exited(status) if status.success() => {
+            return failed(
+                format!(
+                    "exited 0 but wrote no tar at $ENGINE_ROOTFS_OUT ({})",
+                    tar.display()
+                ),
+                ctx,
+                log,
+            )
+        }
+        host::HostEnd::Exited(status) => return failed(format!("failed ({status})"), ctx, log),
+        host::HostEnd::TimedOut => {
+            let _ = std::fs::remove_file(&tar);
+            return failed(
+                format!(
+                    "ran past its timeout ({}) and was killed with its process group",
+                    humantime::format_duration(*timeout)
+                ),
+                ctx,
+                log,
+            );
+        }
+        host::HostEnd::NotStarted(e) => {
+            return infra(
+                InfraKind::Base,
+                format!("cannot run rootfs script {}: {e}", script.display()),
+            )
+        }
     }
     let mut labels: HashMap<String, String> =
         ctx.labels(&Node::id_for(NodeKind::Base, &distro.name, None));
@@ -255,4 +278,28 @@ fn short_id(id: &str) -> String {
         Some((algo, hex)) => format!("{algo}:{}", &hex[..hex.len().min(12)]),
         None => id[..id.len().min(12)].to_string(),
     }
+}
+
+/// `--no-host-exec` and a base that only its script can make.
+fn refused(ctx: &RunCtx, distro: &Distro, script: &std::path::Path) -> NodeResult {
+    let shown = script
+        .strip_prefix(&ctx.matrix.root)
+        .unwrap_or(script)
+        .display()
+        .to_string();
+    let message = format!(
+        "the base of distro `{}` needs its rootfs script {shown} to run on the host, and {} refuses host execution",
+        distro.name,
+        host::REFUSED_BY
+    );
+    let d = SpecDiagnostic::error(Code::InfraRootfsScript, message.clone()).help(
+        "build the bases where host execution is trusted (`engine build` on the default branch), then run with --no-host-exec: an existing base is reused and nothing runs on the host",
+    );
+    infra(InfraKind::Base, message).with_diagnostic(Some(render_at_distro(
+        ctx,
+        &distro.name,
+        "/base_rootfs/script",
+        d,
+        "would run on the host",
+    )))
 }

@@ -95,6 +95,8 @@ pub struct RunCtx {
     /// Leave failed suite containers in place (`--keep-containers`).
     pub keep_failed: bool,
     pub force: Force,
+    /// What may run on the host, and the host values evaluated for this run.
+    pub host: super::host::HostExec,
     /// This project's id (the `engine.project` label).
     pub project: String,
     /// The id of each distro's base image, once known (see [`RunCtx::chain`]).
@@ -124,6 +126,7 @@ impl RunCtx {
             keys: inputs.keys,
             keep_failed,
             force: Force::default(),
+            host: Default::default(),
             project,
             base_ids: Mutex::new(HashMap::new()),
             key_locks: Mutex::new(HashMap::new()),
@@ -133,6 +136,11 @@ impl RunCtx {
 
     pub fn with_force(mut self, force: Force) -> Self {
         self.force = force;
+        self
+    }
+
+    pub fn with_host(mut self, host: super::host::HostExec) -> Self {
+        self.host = host;
         self
     }
 

@@ -4,6 +4,7 @@ pub mod base;
 pub mod context;
 pub mod diagnostics;
 pub mod events;
+pub mod host;
 pub mod image;
 pub mod log;
 pub mod provision;

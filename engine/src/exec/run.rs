@@ -32,6 +32,8 @@ pub struct RunRequest {
     pub runner_bin: PathBuf,
     /// `--pull` and `--rebuild`.
     pub force: super::context::Force,
+    /// `--no-host-exec`: nothing runs on the host.
+    pub no_host_exec: bool,
 }
 
 /// A run id that sorts by time and does not collide between two runs in the same second.
@@ -88,6 +90,16 @@ pub async fn execute(
     let runs = req.state_dir.join("runs");
     let _ = super::runs::mark_latest(&runs, &ids.run_id);
     super::runs::prune(&runs, req.keep_runs, &ids.run_id);
+    // spread's `$(HOST: ...)` values of the suites that will run: once, before anything starts.
+    let host = super::host::HostExec::evaluate(
+        req.no_host_exec,
+        plan.graph
+            .node_weights()
+            .filter_map(|n| inputs.matrix.suites.get(n.suite.as_deref()?))
+            .map(|s| &s.environment),
+        &inputs.matrix.root,
+    )
+    .await;
     let ctx = RunCtx::new(
         docker.clone(),
         inputs,
@@ -95,7 +107,8 @@ pub async fn execute(
         req.runner_bin.clone(),
         req.keep_failed,
     )
-    .with_force(req.force.clone());
+    .with_force(req.force.clone())
+    .with_host(host);
     events(&RunEvent::Started {
         run_id: &ids.run_id,
         run_dir: &ids.run_dir,

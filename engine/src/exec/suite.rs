@@ -1,6 +1,7 @@
 //! Suite nodes: each attempt in a fresh container of the provisioned image (`runner suite`), so
 //! suites cannot leak state into each other; removed afterwards unless kept for debugging.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::docker::{Ending, RunOptions, RunOutcome};
 use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::{Node, NodeKind};
 use crate::spec::codes::Code;
+use crate::spec::host_grants::host_expressions;
 use crate::spec::locale::same_locale;
 use crate::spec::matrix::{Distro, Expect, LocalePolicy, Phase, Suite};
 use crate::spec::SpecDiagnostic;
@@ -43,6 +45,12 @@ pub async fn run(
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> NodeResult {
+    // spread's `$(HOST: ...)` values, evaluated at the start of the run.
+    let suite = match with_host_values(ctx, suite) {
+        Ok(s) => s,
+        Err(why) => return infra(InfraKind::Host, why),
+    };
+    let suite = suite.as_ref();
     let mut r = attempts(ctx, distro, suite, log, cancel).await;
     let node = Node::id_for(NodeKind::Suite, &distro.name, Some(&suite.name));
     let rel = artifacts_folder(&io_name(&node, r.attempts.max(1)));
@@ -50,6 +58,22 @@ pub async fn run(
         r.artifacts = Some(rel.to_string_lossy().into_owned());
     }
     r
+}
+
+/// The suite with its `$(HOST: ...)` values in place (itself when it has none).
+fn with_host_values<'s>(ctx: &RunCtx, suite: &'s Suite) -> Result<Cow<'s, Suite>, String> {
+    if !suite
+        .environment
+        .values()
+        .any(|v| !host_expressions(v).is_empty())
+    {
+        return Ok(Cow::Borrowed(suite));
+    }
+    let mut s = suite.clone();
+    for v in s.environment.values_mut() {
+        *v = ctx.host.substitute(v)?;
+    }
+    Ok(Cow::Owned(s))
 }
 
 /// The I/O folder's name of one attempt.

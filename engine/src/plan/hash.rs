@@ -29,7 +29,12 @@ pub fn base_recipe(base: &Base) -> Recipe {
     let mut r = Recipe::default();
     match base {
         Base::Image { reference, .. } => r.set("base", reference.clone()),
-        Base::Rootfs { script, args } => {
+        Base::Rootfs {
+            script,
+            args,
+            pass_env,
+            ..
+        } => {
             // An unreadable script gets a part that changes when it becomes readable.
             r.set(
                 "rootfs script",
@@ -38,6 +43,18 @@ pub fn base_recipe(base: &Base) -> Recipe {
                     .unwrap_or_else(|e| format!("unreadable: {e}")),
             );
             r.set("rootfs args", digest(args.join("\0").as_bytes()));
+            // What the script is given beyond the fixed few: a different value may make a
+            // different rootfs. (Only when there is some, so that older keys stay valid.)
+            if !pass_env.is_empty() {
+                let given: Vec<String> = pass_env
+                    .iter()
+                    .map(|n| match std::env::var(n) {
+                        Ok(v) => format!("{n}={v}"),
+                        Err(_) => format!("{n} unset"),
+                    })
+                    .collect();
+                r.set("rootfs environment", digest(given.join("\0").as_bytes()));
+            }
         }
     }
     r

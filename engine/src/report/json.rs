@@ -57,7 +57,7 @@ pub struct NodeReport {
     pub reason: Option<String>,
     /// For `infra`: which part of the infrastructure failed (`daemon`, `pull`, `base`,
     /// `image_build`, `provision`, `locale`, `aur_helper`, `resource_limit`, `killed`, `runner`,
-    /// `io`, `engine`).
+    /// `io`, `host`, `engine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infra_kind: Option<InfraKind>,
     /// For `timed_out`: the suite's timeout in seconds.

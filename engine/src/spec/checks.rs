@@ -152,6 +152,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         }
     }
     check_aur_build_folders(&mut cx, input, &distros, &caches);
+    check_rootfs_scripts(&mut cx, input, &distros);
     let mut suites = BTreeMap::new();
     let distro_names: Vec<&str> = input.distros.keys().map(String::as_str).collect();
     for (name, (s, origin)) in input.suites {
@@ -180,6 +181,32 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
         environment: m.environment.clone(),
     });
     (matrix, cx.diags)
+}
+
+/// A rootfs script runs on the host: like a mount, it must lie in the project (or an allowed
+/// path), so that a matrix cannot point the engine at any program of the machine.
+fn check_rootfs_scripts(cx: &mut Ctx<'_>, input: &Input<'_>, distros: &BTreeMap<String, Distro>) {
+    let allowed: Vec<PathBuf> = input
+        .matrix
+        .allow_host_paths
+        .iter()
+        .map(|a| relative_to(input.root, a))
+        .collect();
+    let project = project_folder(input.root);
+    for (name, d) in distros {
+        let (Base::Rootfs { script, .. }, Some((_, o))) = (&d.base, input.distros.get(name)) else {
+            continue;
+        };
+        check_host_path(
+            cx,
+            o.file,
+            &o.pointer("/base_rootfs/script"),
+            script,
+            &project,
+            &allowed,
+            "scripts run on the host",
+        );
+    }
 }
 
 /// A distro that builds its AUR helper should keep the build folder on a cache mount of the
@@ -387,8 +414,24 @@ fn host_paths(
         .map(|a| relative_to(root, a))
         .collect();
     let project = project_folder(root);
-    check_host_path(cx, mf, "/workspace/source", ws_source, &project, &allowed);
-    check_host_path(cx, mf, "/caches/root", cache_root, &project, &allowed);
+    check_host_path(
+        cx,
+        mf,
+        "/workspace/source",
+        ws_source,
+        &project,
+        &allowed,
+        "mounts",
+    );
+    check_host_path(
+        cx,
+        mf,
+        "/caches/root",
+        cache_root,
+        &project,
+        &allowed,
+        "mounts",
+    );
 }
 
 /// `pass_env`: host variable names (never values).
@@ -524,6 +567,7 @@ fn check_host_path(
     path: &Path,
     project: &Path,
     allowed: &[PathBuf],
+    subject: &str,
 ) {
     let resolved = path.canonicalize().unwrap_or_else(|_| normalize(path));
     let socket = docker_sockets().into_iter().find(|s| {
@@ -554,7 +598,7 @@ fn check_host_path(
             Code::CheckHostPath,
             format!("`{}` is outside the project ({})", resolved.display(), project.display()),
             "outside the project folder",
-            Some(format!("mounts stay inside the project unless the matrix allows more: add \"{}\" to allow_host_paths", resolved.display())),
+            Some(format!("{subject} stay inside the project unless the matrix allows more: add \"{}\" to allow_host_paths", resolved.display())),
         );
     }
 }
@@ -851,9 +895,28 @@ fn resolve_base(
                 );
                 return None;
             }
+            let timeout = match &rf.timeout {
+                Some(t) => cx.duration(f, &o.pointer("/base_rootfs/timeout"), t)?,
+                None => DEFAULT_TIMEOUT,
+            };
+            for (i, n) in rf.pass_env.iter().enumerate() {
+                if !valid_env_name(n) {
+                    cx.error(
+                        f,
+                        &o.pointer(&format!("/base_rootfs/pass_env/{i}")),
+                        Code::CheckBadEnvName,
+                        format!("`{n}` is not a variable name"),
+                        "not a variable name",
+                        None,
+                    );
+                    return None;
+                }
+            }
             Some(Base::Rootfs {
                 script,
                 args: rf.args.clone(),
+                timeout,
+                pass_env: rf.pass_env.clone(),
             })
         }
         (Some(_), Some(_)) => {

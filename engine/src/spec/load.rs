@@ -683,12 +683,6 @@ fn prune(value: &mut Value, mut pointers: Vec<String>) {
 /// applied yet) travels in `spread`, for the checks to resolve and report.
 fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
     let mut not_applied = Vec::new();
-    if t.environment.values().any(|v| v.contains("$(HOST:")) {
-        not_applied.push((
-            "environment",
-            "`$(HOST: ...)` values are not evaluated yet: passed as written",
-        ));
-    }
     if t.samples.is_some() {
         not_applied.push(("samples", "the task runs once"));
     }

@@ -201,8 +201,19 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Base {
-    Image { reference: String, pull: PullPolicy },
-    Rootfs { script: PathBuf, args: Vec<String> },
+    Image {
+        reference: String,
+        pull: PullPolicy,
+    },
+    Rootfs {
+        script: PathBuf,
+        args: Vec<String>,
+        /// The script runs on the host for at most this long.
+        #[serde(with = "secs")]
+        timeout: Duration,
+        /// Host variables given to the script beyond the documented few.
+        pass_env: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod codes;
 pub mod diag;
 pub mod glob;
+pub mod host_grants;
 pub mod load;
 pub mod locale;
 pub mod matrix;

@@ -277,6 +277,15 @@ pub struct BaseRootfs {
     /// Arguments passed to the script.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// The script runs on the host: after this long it is killed with its process group and the
+    /// base fails. A duration such as "30m" (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Host variables given to the script by name, beyond PATH, HOME, LANG, TMPDIR, the proxy
+    /// variables and ENGINE_ROOTFS_OUT/ENGINE_CACHE_DIR (it gets nothing else of the engine's
+    /// environment, no `pass_env` secret included). Their values are part of the base's key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
 }
 
 /// When to pull a base image.

@@ -4,6 +4,7 @@
 //! - [`validate`]: `engine validate` and `engine schema` on the repository's files
 //! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
 //! - [`plan`]: `graph`, `list` and `plan` output (snapshots), selection and shards
+//! - [`host`]: host execution as a grant (validate lists it; scripts stay in the project)
 //! - [`keys`]: which edits change which cache keys (on a copy of the root matrix)
 //! - [`lint`]: `validate --lint` with the real shellcheck, findings at their place in the task file
 //! - [`fuzz`]: no input makes the loader panic (property tests; `PROPTEST_CASES` scales them)
@@ -14,6 +15,7 @@
 mod common;
 mod corpus;
 mod fuzz;
+mod host;
 mod keys;
 mod lint;
 mod plan;

@@ -141,14 +141,18 @@ fn keys_not_applied_yet_are_warnings_that_name_them() {
             d["message"].as_str().unwrap().to_string()
         })
         .collect();
-    for key in ["environment", "samples"] {
-        assert!(
-            named.iter().any(|m| m.contains(&format!("`{key}`"))),
-            "{key} not named: {named:?}"
-        );
-    }
-    // `skip`, `warn-timeout` and `artifacts` are applied (by the runner): no warning.
-    for key in ["skip", "warn-timeout", "artifacts"] {
+    assert!(
+        named.iter().any(|m| m.contains("`samples`")),
+        "samples not named: {named:?}"
+    );
+    // The `$(HOST: ...)` value is a host grant, listed as such.
+    assert_eq!(
+        v["host_exec"],
+        serde_json::json!([{"kind": "host_value", "by": "suite t", "name": "t:foo",
+            "runs": "echo hi", "when": "once per run that selects the suite"}])
+    );
+    // `skip`, `warn-timeout`, `artifacts` and host values are applied: no warning.
+    for key in ["skip", "warn-timeout", "artifacts", "environment"] {
         assert!(
             !named.iter().any(|m| m.contains(&format!("`{key}`"))),
             "{named:?}"
@@ -401,9 +405,15 @@ fn hundreds_of_real_world_sized_tasks_load_in_under_a_second() {
         best = best.min(start.elapsed());
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         // 400 tasks x 2 variants x 3 distros (not cachyos).
-        let nodes = stdout(&out).lines().filter(|l| l.starts_with("suite")).count();
+        let nodes = stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("suite"))
+            .count();
         assert_eq!(nodes, n * 2 * 3);
     }
     eprintln!("{n} tasks: validate with an error {took:?}, list (best of 3) {best:?}");
-    assert!(best < std::time::Duration::from_secs(1), "list took {best:?}");
+    assert!(
+        best < std::time::Duration::from_secs(1),
+        "list took {best:?}"
+    );
 }

@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use engine::docker::{labels, DockerClient};
 
+pub mod busybox;
 pub mod project;
 pub mod registry;
 

@@ -35,14 +35,17 @@ impl Project {
             || repo.join("examples/local/.cache/engine"),
             Path::to_path_buf,
         );
-        // The shared cache lies outside this temporary project: allow it by name.
+        // The shared cache and the repository's rootfs script lie outside this temporary
+        // project: allow them by name.
         t = t.replace(
             "root = \".cache/engine\"",
             &format!("root = {:?}", cache.display().to_string()),
         );
+        let scripts = script.parent().unwrap();
         t = format!(
-            "allow_host_paths = [{:?}]\n{t}",
-            cache.display().to_string()
+            "allow_host_paths = [{:?}, {:?}]\n{t}",
+            cache.display().to_string(),
+            scripts.display().to_string()
         );
         if let Some(n) = nonce {
             t = t.replace(

@@ -1,0 +1,95 @@
+//! Host execution is a declared grant: `engine validate` lists what the matrix runs on the host
+//! (human and JSON), a rootfs script must lie in the project, and the script's own settings
+//! (`timeout`, `pass_env`) are checked.
+
+use crate::common::{copy_tree, engine, repo_root, stderr, stdout};
+
+#[test]
+fn validate_lists_the_rootfs_scripts_of_the_local_example() {
+    let root = repo_root();
+    let out = engine(&root, &["validate", "-m", "examples/local/matrix.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("runs on the host, as "), "{text}");
+    for d in ["arch", "cachyos", "endeavouros", "manjaro"] {
+        let line = format!(
+            "  distro {d} runs `docker/bootstrap/debian.sh`, when its base image is missing"
+        );
+        assert!(text.contains(&line), "no `{line}` in:\n{text}");
+    }
+    let json = engine(
+        &root,
+        &[
+            "validate",
+            "-m",
+            "examples/local/matrix.toml",
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let grants = v["host_exec"].as_array().unwrap();
+    assert_eq!(grants.len(), 4, "{grants:?}");
+    assert_eq!(grants[0]["kind"], "rootfs_script");
+    assert_eq!(grants[0]["name"], "arch");
+    assert_eq!(grants[0]["runs"], "docker/bootstrap/debian.sh");
+    // The root matrix pulls its bases: nothing runs on the host.
+    let plain = engine(&root, &["validate", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&plain)).unwrap();
+    assert_eq!(v["host_exec"], serde_json::json!([]));
+}
+
+/// The corpus base with one distro file replaced.
+fn project_with_distro(distro: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), dir.path());
+    std::fs::write(dir.path().join("distros/cachyos.toml"), distro).unwrap();
+    dir
+}
+
+#[test]
+fn a_rootfs_script_outside_the_project_is_an_error_at_its_place() {
+    let dir = project_with_distro(
+        "locales = [\"en_US.UTF-8\"]\nbase_rootfs = { script = \"/bin/true\" }\n[aur_helper]\npolicy = \"none\"\n",
+    );
+    let out = engine(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("check::host-path"), "{err}");
+    assert!(err.contains("distros/cachyos.toml:2:"), "{err}");
+    assert!(
+        err.contains("scripts run on the host stay inside the project"),
+        "{err}"
+    );
+    // Allowed by name, it is valid (and listed).
+    let m = dir.path().join("matrix.toml");
+    let text = std::fs::read_to_string(&m).unwrap();
+    std::fs::write(&m, format!("allow_host_paths = [\"/bin\"]\n{text}")).unwrap();
+    let out = engine(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listed = stdout(&out);
+    assert!(listed.contains("distro cachyos runs `/"), "{listed}");
+    assert!(listed.contains("bin/true`"), "{listed}");
+}
+
+#[test]
+fn a_bad_script_timeout_or_variable_name_is_an_error_at_its_place() {
+    for (key, value, message) in [
+        ("timeout", "\"soon\"", "soon"),
+        (
+            "pass_env",
+            "[\"NOT-A-NAME\"]",
+            "`NOT-A-NAME` is not a variable name",
+        ),
+    ] {
+        let dir = project_with_distro(&format!(
+            "locales = [\"en_US.UTF-8\"]\nbase_rootfs = {{ script = \"make.sh\", {key} = {value} }}\n[aur_helper]\npolicy = \"none\"\n"
+        ));
+        std::fs::write(dir.path().join("distros/make.sh"), "#!/bin/sh\n").unwrap();
+        let out = engine(dir.path(), &["validate"]);
+        assert_eq!(out.status.code(), Some(2), "{key}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains("distros/cachyos.toml:2:"), "{key}: {err}");
+        assert!(err.contains(message), "{key}: {err}");
+    }
+}
