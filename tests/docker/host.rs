@@ -136,13 +136,53 @@ fn a_rootfs_script_past_its_timeout_is_killed_with_its_children() {
     );
     // The script's background child went with its process group.
     let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert!(gone(&pid), "the script's child {pid} still runs");
+    assert!(engine_containers(&t.rt, &t.docker).is_empty());
+}
+
+/// Whether process `pid` is gone (or a zombie waiting for its parent).
+fn gone(pid: &str) -> bool {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
-    assert!(
-        stat.is_empty() || stat.contains(" Z "),
-        "still running: {stat}"
+    stat.is_empty() || stat.contains(" Z ")
+}
+
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn ctrl_c_kills_a_running_rootfs_script_with_its_children() {
+    let Some(_t) = DockerTest::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let pidfile = root.join("child.pid");
+    let before = format!(
+        "# nonce {}\nsleep 300 &\necho $! > {}\nwait",
+        test_name(),
+        pidfile.display()
     );
-    assert!(engine_containers(&t.rt, &t.docker).is_empty());
+    busybox::write_project(root, &before, "", "", TASK);
+    let mut child = engine_cmd(root, &["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while !pidfile.is_file() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(60),
+            "the script never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert!(gone(&pid), "the script's child {pid} outlived Ctrl-C");
 }
 
 #[test]
