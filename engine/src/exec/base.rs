@@ -144,13 +144,7 @@ fn machine_cache() -> std::path::PathBuf {
 
 /// Run the rootfs script (unless an image of the same key exists), then import its tar.
 async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult {
-    let Base::Rootfs {
-        script,
-        args,
-        timeout,
-        pass_env,
-    } = &distro.base
-    else {
+    let Base::Rootfs { script, .. } = &distro.base else {
         return infra(InfraKind::Base, "not a rootfs base".into());
     };
     let Some(chain) = ctx.base_of(distro) else {
@@ -178,86 +172,10 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     if ctx.host.refused {
         return refused(ctx, distro, script);
     }
-    let cache_root = &ctx.matrix.caches.root;
-    let out_dir = cache_root.join("rootfs");
-    let script_cache = machine_cache();
-    if let Err(e) =
-        std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache))
-    {
-        return infra(
-            InfraKind::Io,
-            format!("cannot create {}: {e}", out_dir.display()),
-        );
-    }
-    let tar = out_dir.join(format!("{}.tar", short(&key)));
-    log.note(&format!(
-        "running {} {} on the host (limit {})",
-        script.display(),
-        args.join(" "),
-        humantime::format_duration(*timeout)
-    ));
-    let workdir = script.parent().unwrap_or(std::path::Path::new("."));
-    let cmd = host::HostCommand {
-        program: script,
-        args,
-        workdir,
-        env: host::environment(
-            pass_env,
-            &[
-                ("ENGINE_ROOTFS_OUT", &tar),
-                ("ENGINE_CACHE_DIR", &script_cache),
-            ],
-        ),
-        timeout: *timeout,
+    let tar = match script_tar(ctx, distro, &key, log).await {
+        Ok(tar) => tar,
+        Err(failed) => return failed,
     };
-    let end = host::run(cmd, |line, _| log.line(line)).await;
-    let failed = |what: String, ctx: &RunCtx, log: &NodeLog| {
-        let d = SpecDiagnostic::error(
-            Code::InfraRootfsScript,
-            format!("the rootfs script of distro `{}` {what}", distro.name),
-        )
-        .help(format!("its output is in {}", log.path().display()));
-        infra(InfraKind::Base, format!("rootfs script {what}"))
-            .with_tail(log.tail(15))
-            .with_diagnostic(Some(render_at_distro(
-                ctx,
-                &distro.name,
-                "/base_rootfs/script",
-                d,
-                "this script failed",
-            )))
-    };
-    match end {
-        host::HostEnd::Exited(status) if status.success() && tar.is_file() => {}
-        host::HostEnd::Exited(status) if status.success() => {
-            return failed(
-                format!(
-                    "exited 0 but wrote no tar at $ENGINE_ROOTFS_OUT ({})",
-                    tar.display()
-                ),
-                ctx,
-                log,
-            )
-        }
-        host::HostEnd::Exited(status) => return failed(format!("failed ({status})"), ctx, log),
-        host::HostEnd::TimedOut => {
-            let _ = std::fs::remove_file(&tar);
-            return failed(
-                format!(
-                    "ran past its timeout ({}) and was killed with its process group",
-                    humantime::format_duration(*timeout)
-                ),
-                ctx,
-                log,
-            );
-        }
-        host::HostEnd::NotStarted(e) => {
-            return infra(
-                InfraKind::Base,
-                format!("cannot run rootfs script {}: {e}", script.display()),
-            )
-        }
-    }
     let mut labels: HashMap<String, String> =
         ctx.labels(&Node::id_for(NodeKind::Base, &distro.name, None));
     labels.insert(LABEL_CACHE_KEY.into(), key.clone());
@@ -278,6 +196,85 @@ fn short_id(id: &str) -> String {
         Some((algo, hex)) => format!("{algo}:{}", &hex[..hex.len().min(12)]),
         None => id[..id.len().min(12)].to_string(),
     }
+}
+
+/// Run the distro's rootfs script on the host; the tar it wrote, or the failed result.
+async fn script_tar(
+    ctx: &RunCtx,
+    distro: &Distro,
+    key: &str,
+    log: &mut NodeLog,
+) -> Result<std::path::PathBuf, NodeResult> {
+    let Base::Rootfs {
+        script,
+        args,
+        timeout,
+        pass_env,
+    } = &distro.base
+    else {
+        return Err(infra(InfraKind::Base, "not a rootfs base".into()));
+    };
+    let out_dir = ctx.matrix.caches.root.join("rootfs");
+    let script_cache = machine_cache();
+    if let Err(e) =
+        std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache))
+    {
+        return Err(infra(
+            InfraKind::Io,
+            format!("cannot create {}: {e}", out_dir.display()),
+        ));
+    }
+    let tar = out_dir.join(format!("{}.tar", short(key)));
+    log.note(&format!(
+        "running {} {} on the host (limit {})",
+        script.display(),
+        args.join(" "),
+        humantime::format_duration(*timeout)
+    ));
+    let cmd = host::HostCommand {
+        program: script,
+        args,
+        workdir: script.parent().unwrap_or(std::path::Path::new(".")),
+        env: host::environment(
+            pass_env,
+            &[
+                ("ENGINE_ROOTFS_OUT", &tar),
+                ("ENGINE_CACHE_DIR", &script_cache),
+            ],
+        ),
+        timeout: *timeout,
+    };
+    let end = host::run(cmd, |line, _| log.line(line)).await;
+    let what = match end {
+        host::HostEnd::Exited(status) if status.success() && tar.is_file() => return Ok(tar),
+        host::HostEnd::Exited(status) if status.success() => format!(
+            "exited 0 but wrote no tar at $ENGINE_ROOTFS_OUT ({})",
+            tar.display()
+        ),
+        host::HostEnd::Exited(status) => format!("failed ({status})"),
+        host::HostEnd::TimedOut => {
+            let _ = std::fs::remove_file(&tar);
+            format!(
+                "ran past its timeout ({}) and was killed with its process group",
+                humantime::format_duration(*timeout)
+            )
+        }
+        host::HostEnd::NotStarted(e) => format!("could not start: {e}"),
+    };
+    let d = SpecDiagnostic::error(
+        Code::InfraRootfsScript,
+        format!("the rootfs script of distro `{}` {what}", distro.name),
+    )
+    .help(format!("its output is in {}", log.path().display()));
+    Err(infra(InfraKind::Base, format!("rootfs script {what}"))
+        .with_tail(log.tail(15))
+        .with_diagnostic(Some(render_at_distro(
+            ctx,
+            &distro.name,
+            "/base_rootfs/script",
+            d,
+            "this script failed",
+        ))))
 }
 
 /// `--no-host-exec` and a base that only its script can make.
