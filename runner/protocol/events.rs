@@ -153,10 +153,19 @@ pub struct HelperInfo {
     pub version: Option<String>,
 }
 
+/// Output lines kept in an event file: the container's output (and so the engine's log) has
+/// every line; the events need only enough for tools reading them, and an event file as big as
+/// a chatty suite's output doubles the disk it takes and the memory of whoever reads it.
+pub const OUTPUT_EVENT_BYTES: usize = 4 << 20;
+
 /// Appends events to a file, one flushed line each, so that a killed container leaves every
 /// event written before it died.
 pub struct EventWriter {
     out: Box<dyn Write + Send>,
+    /// Bytes of output lines written so far, against [`OUTPUT_EVENT_BYTES`].
+    output_bytes: usize,
+    /// Output lines left out past the bound (said once, in an event of its own, at the end).
+    output_left_out: usize,
     /// The last non-blank line of the current step on stdout and on stderr (a skip's reason).
     last_stdout: Option<String>,
     last_stderr: Option<String>,
@@ -175,6 +184,8 @@ impl EventWriter {
     pub fn to(out: Box<dyn Write + Send>) -> EventWriter {
         EventWriter {
             out,
+            output_bytes: 0,
+            output_left_out: 0,
             last_stdout: None,
             last_stderr: None,
         }
@@ -200,6 +211,27 @@ impl EventWriter {
             }
             _ => {}
         }
+        if let Event::Output { line, step, .. } = &event {
+            if self.output_bytes + line.len() > OUTPUT_EVENT_BYTES {
+                if self.output_left_out == 0 {
+                    self.write(Event::Output {
+                        step: step.clone(),
+                        stream: Stream::Stderr,
+                        line: format!(
+                            "[runner] output past {} MiB is in the log only, not in these events",
+                            OUTPUT_EVENT_BYTES >> 20
+                        ),
+                    });
+                }
+                self.output_left_out += 1;
+                return;
+            }
+            self.output_bytes += line.len();
+        }
+        self.write(event);
+    }
+
+    fn write(&mut self, event: Event) {
         let env = Envelope {
             v: PROTOCOL_VERSION,
             event,

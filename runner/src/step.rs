@@ -88,7 +88,7 @@ enum Msg {
     Eof,
 }
 
-fn pump(mut r: impl Read, stream: Stream, tx: mpsc::Sender<Msg>) {
+fn pump(mut r: impl Read, stream: Stream, tx: mpsc::SyncSender<Msg>) {
     let mut reader = BufReader::new(&mut r);
     loop {
         let mut buf = Vec::new();
@@ -162,7 +162,9 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         }
     };
     let pgid = child.id() as i32;
-    let (tx, rx) = mpsc::channel();
+    // Bounded: a suite that writes faster than its output can be passed on waits on its pipe
+    // instead of filling the runner's memory.
+    let (tx, rx) = mpsc::sync_channel(256);
     let out = child.stdout.take().map(|o| {
         let tx = tx.clone();
         std::thread::spawn(move || pump(o, Stream::Stdout, tx))
@@ -199,7 +201,7 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
                 // The step is over: whatever it left in the background goes too, so that
                 // nothing holds its output pipes open or outlives it.
                 kill_group(pgid);
-                drain_until = Some(Instant::now() + Duration::from_secs(2));
+                drain_until = Some(Instant::now() + DRAIN_IDLE);
             } else if deadline.is_some_and(|d| Instant::now() >= d) {
                 // As `docker stop` does: SIGTERM first, so that a suite's `trap ... TERM` can
                 // clean up, then SIGKILL after the grace period.
@@ -222,6 +224,11 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         }
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(Msg::Line(stream, bytes)) => {
+                // Output still flowing after the exit is read to its end: only silence ends
+                // the wait (a daemon that escaped the group and holds the pipes open).
+                if let Some(d) = drain_until.as_mut() {
+                    *d = Instant::now() + DRAIN_IDLE;
+                }
                 // Raw bytes to the container's output, as the suite wrote them (masked when
                 // there are secrets).
                 let masked =
@@ -269,6 +276,9 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         spawn_error: None,
     }
 }
+
+/// After a step's process ended, how long its pipes may stay silent before the rest is given up.
+const DRAIN_IDLE: Duration = Duration::from_secs(2);
 
 /// Between SIGTERM and SIGKILL at a timeout, as `docker stop` waits.
 pub const GRACE: Duration = Duration::from_secs(10);

@@ -6,6 +6,7 @@
 //! - [`cache`]: what `engine list --status` says will be reused or made again and why, `--rebuild`
 //! - [`e2e`]: `engine run` on the offline test bed (look-alikes, caching, isolation, faults)
 //! - [`host`]: host execution as a grant (`--no-host-exec`, clean environment, timeout, `$(HOST:)`)
+//! - [`output`]: nothing of a chatty suite's output lost, the engine's memory bounded
 //! - [`registry`]: pulls from a real local registry (by tag, by digest, a login)
 //! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
 //! - [`spread`]: spread's task files on the look-alikes (helpers, SPREAD_* variables, debug, manual)
@@ -15,6 +16,7 @@ mod backend;
 mod cache;
 mod e2e;
 mod host;
+mod output;
 mod registry;
 mod report;
 mod spread;

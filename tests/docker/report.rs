@@ -96,6 +96,8 @@ fn filters(project: &Path) -> Vec<(String, String)> {
             r"nodes on [^;]+;".to_string(),
             "nodes on [docker];".to_string(),
         ),
+        // Host grants name the engine's user.
+        (r"\(as [^)]+\)$".to_string(), "(as [user])".to_string()),
     ];
     f.dedup();
     f

@@ -288,7 +288,7 @@ fn print_grants(matrix: &crate::spec::Matrix, plan: &Plan, refused: bool) {
 /// of its suites.
 fn print_host_grants(matrix: &crate::spec::Matrix, plan: &Plan, refused: bool) {
     use crate::plan::NodeKind;
-    use crate::spec::host_grants::{host_grants, HostGrantKind};
+    use crate::spec::host_grants::{describe, host_grants, HostGrantKind};
     let in_plan = |g: &crate::spec::host_grants::HostGrant| {
         plan.graph.node_weights().any(|n| match g.kind {
             HostGrantKind::RootfsScript => n.kind == NodeKind::Base && n.distro == g.name,
@@ -298,15 +298,13 @@ fn print_host_grants(matrix: &crate::spec::Matrix, plan: &Plan, refused: bool) {
             }
         })
     };
-    for g in host_grants(matrix).iter().filter(|g| in_plan(g)) {
+    let grants = host_grants(matrix);
+    let selected: Vec<_> = grants.iter().filter(|g| in_plan(g)).collect();
+    for line in describe(&selected) {
         if refused {
-            eprintln!("host execution refused (--no-host-exec): {}", g.describe());
+            eprintln!("host execution refused (--no-host-exec): {line}");
         } else {
-            eprintln!(
-                "grant: host: {} (as {})",
-                g.describe(),
-                super::validate::host_user()
-            );
+            eprintln!("grant: host: {line} (as {})", super::validate::host_user());
         }
     }
 }

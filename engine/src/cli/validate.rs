@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::spec::host_grants::{host_grants, HostGrant};
+use crate::spec::host_grants::{describe, host_grants, HostGrant};
 
 use super::{exit, matrix_path, Cli};
 use crate::spec::diag::{render, JsonDiagnostic, RenderOptions};
@@ -166,8 +166,8 @@ pub fn run(cli: &Cli, args: &Args) -> super::error::CliResult {
                             "runs on the host, as {} (refuse with --no-host-exec):",
                             host_user()
                         );
-                        for g in grants {
-                            println!("  {}", g.describe());
+                        for line in describe(&grants.iter().collect::<Vec<_>>()) {
+                            println!("  {line}");
                         }
                     }
                 }

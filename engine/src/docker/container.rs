@@ -400,6 +400,9 @@ impl DockerClient {
     }
 }
 
+/// The longest line passed on whole; a longer one comes in pieces of this size.
+const MAX_LINE: usize = 64 * 1024;
+
 /// Reassembles lines from log chunks, separately per stream (a chunk may end mid-line).
 #[derive(Default)]
 struct LineSplitter {
@@ -418,10 +421,20 @@ impl LineSplitter {
         };
         let buffer = self.partial.entry(stream).or_default();
         buffer.extend_from_slice(&bytes);
-        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buffer.drain(..=end).collect();
-            self.ready.push_back(to_line(stream, &line));
+        // Every complete line, then one drain: linear in the frame, however many lines it holds.
+        let mut start = 0;
+        while let Some(n) = buffer[start..].iter().position(|b| *b == b'\n') {
+            self.ready
+                .push_back(to_line(stream, &buffer[start..=start + n]));
+            start += n + 1;
         }
+        // A line that never ends is passed on in pieces: memory stays bounded.
+        while buffer.len() - start >= MAX_LINE {
+            self.ready
+                .push_back(to_line(stream, &buffer[start..start + MAX_LINE]));
+            start += MAX_LINE;
+        }
+        buffer.drain(..start);
     }
 
     fn finish(&mut self) {
@@ -472,6 +485,44 @@ mod tests {
                 (LogStream::Stdout, "hello".to_string()),
                 (LogStream::Stdout, "worl\u{fffd}d".to_string()),
             ]
+        );
+    }
+
+    #[test]
+    fn a_line_without_end_comes_in_bounded_pieces_and_nothing_is_lost() {
+        let mut s = LineSplitter::default();
+        let long = vec![b'x'; MAX_LINE * 3 + 10];
+        for chunk in long.chunks(1000) {
+            s.push(LogOutput::StdOut {
+                message: chunk.to_vec().into(),
+            });
+            assert!(s.partial[&LogStream::Stdout].len() < MAX_LINE);
+        }
+        s.push(LogOutput::StdOut {
+            message: "\nlast\n".into(),
+        });
+        s.finish();
+        let lens: Vec<usize> = s.ready.iter().map(|l| l.line.len()).collect();
+        assert_eq!(lens, [MAX_LINE, MAX_LINE, MAX_LINE, 10, 4]);
+    }
+
+    #[test]
+    fn many_lines_in_one_frame_split_in_linear_time() {
+        let mut s = LineSplitter::default();
+        let frame: Vec<u8> = (0..200_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let t = std::time::Instant::now();
+        s.push(LogOutput::StdOut {
+            message: frame.into(),
+        });
+        assert_eq!(s.ready.len(), 200_000);
+        assert_eq!(s.ready.back().unwrap().line, "199999");
+        // Draining each line from the front shifted the rest each time: quadratic in the frame.
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
         );
     }
 

@@ -30,11 +30,34 @@ pub enum HostGrantKind {
     HostValue,
 }
 
-impl HostGrant {
-    /// `distro arch runs docker/bootstrap/debian.sh --include x, when its base image is missing`
-    pub fn describe(&self) -> String {
-        format!("{} runs `{}`, {}", self.by, self.runs, self.when)
+/// One line per command, naming everyone who runs it: `distros arch, manjaro run
+/// `docker/bootstrap/debian.sh`, when its base image is missing`.
+pub fn describe(grants: &[&HostGrant]) -> Vec<String> {
+    let mut lines: Vec<(HostGrantKind, &str, &str, Vec<&str>)> = Vec::new();
+    for g in grants {
+        match lines
+            .iter_mut()
+            .find(|(k, runs, when, _)| *k == g.kind && *runs == g.runs && *when == g.when)
+        {
+            Some((_, _, _, names)) => names.push(&g.name),
+            None => lines.push((g.kind, &g.runs, g.when, vec![&g.name])),
+        }
     }
+    lines
+        .into_iter()
+        .map(|(kind, runs, when, names)| {
+            let (one, many) = match kind {
+                HostGrantKind::RootfsScript => ("distro", "distros"),
+                HostGrantKind::HostValue => ("suite", "suites"),
+            };
+            let (who, verb) = if names.len() == 1 {
+                (format!("{one} {}", names[0]), "runs")
+            } else {
+                (format!("{many} {}", names.join(", ")), "run")
+            };
+            format!("{who} {verb} `{runs}`, {when}")
+        })
+        .collect()
 }
 
 /// Every host execution of the matrix, distros first.
@@ -69,7 +92,7 @@ pub fn host_grants(m: &Matrix) -> Vec<HostGrant> {
                     out.push(HostGrant {
                         kind: HostGrantKind::HostValue,
                         by: format!("suite {family}"),
-                        name: name.clone(),
+                        name: family.to_string(),
                         runs: command.to_string(),
                         when: "once per run that selects the suite",
                     });

@@ -148,7 +148,7 @@ fn keys_not_applied_yet_are_warnings_that_name_them() {
     // The `$(HOST: ...)` value is a host grant, listed as such.
     assert_eq!(
         v["host_exec"],
-        serde_json::json!([{"kind": "host_value", "by": "suite t", "name": "t:foo",
+        serde_json::json!([{"kind": "host_value", "by": "suite t", "name": "t",
             "runs": "echo hi", "when": "once per run that selects the suite"}])
     );
     // `skip`, `warn-timeout`, `artifacts` and host values are applied: no warning.

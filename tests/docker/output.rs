@@ -1,0 +1,97 @@
+//! Nothing of a suite's output is lost, and the engine's memory does not grow with it: a suite
+//! that prints tens of megabytes and then its real reason has that reason in the log, the
+//! report's tail and JUnit; a line with no end reaches the log whole, in pieces; the runner's
+//! event file stays bounded.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::project::Project;
+use crate::support::*;
+
+/// The suite's output, in MiB, before its last line.
+const MIB: usize = 64;
+
+/// Peak resident memory of `engine run` in KiB (VmHWM, read until the process ends) and its
+/// exit code.
+fn run_measured(root: &Path, args: &[&str]) -> (Option<i32>, u64, String) {
+    let mut child = engine_cmd(root, args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if let Ok(Some(s)) = child.try_wait() {
+            return (s.code(), peak, reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_chatty_suite_keeps_its_last_words_and_the_engine_stays_small() {
+    let Some(t) = DockerTest::start() else {
+        return;
+    };
+    local_images();
+    // 64 MiB of numbered lines, then the reason on stderr; and a 20 MiB line with no end.
+    let chatty = format!(
+        "distros = [\"arch\"]\nexecute = '''\nseq 1 {lines} | sed 's/$/ filler filler filler filler filler filler filler filler/' | head -c {bytes}\necho\necho \"FATAL: the real reason\" >&2\nexit 7\n'''\n",
+        lines = MIB * 20_000,
+        bytes = MIB << 20
+    );
+    let endless = "distros = [\"arch\"]\nexecute = '''\nhead -c 20971520 /dev/zero | tr '\\\\0' 'y'\necho\necho done\n'''\n";
+    let p = Project::new(None, &[("chatty", &chatty), ("endless", endless)], None);
+    let junit = p.path().join("junit.xml");
+    let (code, peak_kb, err) =
+        run_measured(p.path(), &["run", "-q", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    let r = last_report(p.path());
+    let node = report_node(&r, "suite:arch:chatty");
+    assert_eq!(node["status"], "failed", "{node}");
+    let tail = node["tail"].to_string();
+    assert!(tail.contains("FATAL: the real reason"), "{tail}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("FATAL: the real reason"), "not in JUnit");
+    let run = std::fs::canonicalize(p.path().join(".engine/runs/latest")).unwrap();
+    // Every byte in the log: the filler (less the line ends of pieces) and the last words.
+    let log = std::fs::read(run.join("logs/suite_arch_chatty.log")).unwrap();
+    assert!(log.len() >= MIB << 20, "log holds {} bytes", log.len());
+    let text = String::from_utf8_lossy(&log);
+    assert!(text.contains("FATAL: the real reason"));
+    let endless_log = std::fs::read_to_string(run.join("logs/suite_arch_endless.log")).unwrap();
+    let ys = endless_log.bytes().filter(|b| *b == b'y').count();
+    assert_eq!(ys, 20 << 20, "bytes of the endless line in the log");
+    assert_eq!(status(&r, "suite:arch:endless"), "passed");
+    // The runner's events stay bounded, whatever the output.
+    let events = std::fs::metadata(run.join("io/suite_arch_chatty/events.jsonl"))
+        .unwrap()
+        .len();
+    assert!(events < 8 << 20, "events.jsonl is {events} bytes");
+    // The engine's memory: bounded, not a multiple of the output.
+    eprintln!(
+        "engine peak RSS {} MiB for {MIB} + 20 MiB of output",
+        peak_kb >> 10
+    );
+    assert!(peak_kb < 96 << 10, "engine peak RSS {peak_kb} KiB");
+    assert!(engine_containers(&t.rt, &t.docker).is_empty());
+}
