@@ -83,7 +83,7 @@ pub fn host_grants(m: &Matrix) -> Vec<HostGrant> {
         }
     }
     let mut seen = std::collections::BTreeSet::new();
-    for (name, s) in &m.suites {
+    for s in m.suites.values() {
         let family = s.family();
         for v in s.environment.values() {
             for (_, command) in host_expressions(v) {
