@@ -212,7 +212,9 @@ impl EventWriter {
             _ => {}
         }
         if let Event::Output { line, step, .. } = &event {
-            if self.output_bytes + line.len() > OUTPUT_EVENT_BYTES {
+            // The line as written: the text and its JSON envelope.
+            let size = line.len() + step.len() + 64;
+            if self.output_bytes + size > OUTPUT_EVENT_BYTES {
                 if self.output_left_out == 0 {
                     self.write(Event::Output {
                         step: step.clone(),
@@ -226,7 +228,7 @@ impl EventWriter {
                 self.output_left_out += 1;
                 return;
             }
-            self.output_bytes += line.len();
+            self.output_bytes += size;
         }
         self.write(event);
     }

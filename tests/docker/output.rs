@@ -59,7 +59,7 @@ fn a_chatty_suite_keeps_its_last_words_and_the_engine_stays_small() {
         lines = MIB * 20_000,
         bytes = MIB << 20
     );
-    let endless = "distros = [\"arch\"]\nexecute = '''\nhead -c 20971520 /dev/zero | tr '\\\\0' 'y'\necho\necho done\n'''\n";
+    let endless = "distros = [\"arch\"]\nexecute = '''\nyes y | tr -d '\\n' | head -c 20971520\necho\necho done\n'''\n";
     let p = Project::new(None, &[("chatty", &chatty), ("endless", endless)], None);
     let junit = p.path().join("junit.xml");
     let (code, peak_kb, err) =

@@ -97,7 +97,7 @@ fn filters(project: &Path) -> Vec<(String, String)> {
             "nodes on [docker];".to_string(),
         ),
         // Host grants name the engine's user.
-        (r"\(as [^)]+\)$".to_string(), "(as [user])".to_string()),
+        (r"(?m)\(as [^)]+\)$".to_string(), "(as [user])".to_string()),
     ];
     f.dedup();
     f
