@@ -117,7 +117,7 @@ pub enum FinishStatus {
 }
 
 /// The exit code by which a native suite's prepare or execute says "this does not apply here"
-/// (automake's convention); the reason is the step's last line on stderr, else on stdout.
+/// (automake's convention); the reason is the step's last output line.
 pub const SKIP_EXIT: i32 = 77;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -166,9 +166,9 @@ pub struct EventWriter {
     output_bytes: usize,
     /// Output lines left out past the bound (said once, in an event of its own, at the end).
     output_left_out: usize,
-    /// The last non-blank line of the current step on stdout and on stderr (a skip's reason).
-    last_stdout: Option<String>,
-    last_stderr: Option<String>,
+    /// The last non-blank line the current step wrote (a skip's reason); the runner's own
+    /// `[runner] ...` lines do not count.
+    last: Option<String>,
 }
 
 impl EventWriter {
@@ -186,28 +186,22 @@ impl EventWriter {
             out,
             output_bytes: 0,
             output_left_out: 0,
-            last_stdout: None,
-            last_stderr: None,
+            last: None,
         }
     }
 
-    /// The current step's last non-blank line on stderr, else on stdout. Per stream, because
-    /// the two are read apart: which of them wrote last cannot be known.
+    /// The current step's last non-blank line (its stdout and stderr are one pipe, in order).
     pub fn last_line(&self) -> Option<String> {
-        self.last_stderr
-            .clone()
-            .or_else(|| self.last_stdout.clone())
+        self.last.clone()
     }
 
     pub fn emit(&mut self, event: Event) {
         match &event {
-            Event::StepStarted { .. } => (self.last_stdout, self.last_stderr) = (None, None),
-            Event::Output { line, stream, .. } if !line.trim().is_empty() => {
-                let last = Some(line.trim().to_string());
-                match stream {
-                    Stream::Stdout => self.last_stdout = last,
-                    Stream::Stderr => self.last_stderr = last,
-                }
+            Event::StepStarted { .. } => self.last = None,
+            Event::Output { line, .. }
+                if !line.trim().is_empty() && !line.starts_with("[runner] ") =>
+            {
+                self.last = Some(line.trim().to_string());
             }
             _ => {}
         }

@@ -138,13 +138,24 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     let Some((prog, args)) = step.argv.split_first() else {
         return failed("empty command".into());
     };
+    // One pipe for stdout and stderr: lines are passed on in the order the step wrote them
+    // (with two pipes, which of two writes came first cannot be known: `echo A; echo B >&2`
+    // was logged as B, A). What is lost is which stream a line was on.
+    let (reader, writer) = match std::io::pipe() {
+        Ok(p) => p,
+        Err(e) => return failed(format!("cannot make a pipe: {e}")),
+    };
+    let writer_too = match writer.try_clone() {
+        Ok(w) => w,
+        Err(e) => return failed(format!("cannot make a pipe: {e}")),
+    };
     let mut cmd = Command::new(prog);
     cmd.args(args)
         .env_remove("ENGINE_MASK")
         .envs(&step.env)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(writer)
+        .stderr(writer_too)
         // Its own process group, so that a timeout kills everything it started.
         .process_group(0);
     if let Some(w) = step.workdir {
@@ -153,7 +164,10 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     if let Some(u) = step.user {
         u.apply(&mut cmd);
     }
-    let mut child = match cmd.spawn() {
+    let spawned = cmd.spawn();
+    // Our copies of the pipe's write end: closed, so that the end of the step's output is seen.
+    drop(cmd);
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let msg = format!("cannot start {prog}: {e}");
@@ -165,22 +179,13 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     // Bounded: a suite that writes faster than its output can be passed on waits on its pipe
     // instead of filling the runner's memory.
     let (tx, rx) = mpsc::sync_channel(256);
-    let out = child.stdout.take().map(|o| {
-        let tx = tx.clone();
-        std::thread::spawn(move || pump(o, Stream::Stdout, tx))
-    });
-    let err = child.stderr.take().map(|e| {
-        let tx = tx.clone();
-        std::thread::spawn(move || pump(e, Stream::Stderr, tx))
-    });
-    drop(tx);
+    let out = Some(std::thread::spawn(move || pump(reader, Stream::Stdout, tx)));
     let deadline = step.timeout.map(|t| start + t);
     let mut timed_out = false;
     let mut term_sent: Option<Instant> = None;
     let mut status = None;
-    let mut open = 2;
+    let mut open = 1;
     let mut stdout = std::io::stdout();
-    let mut stderr = std::io::stderr();
     let mut drain_until: Option<Instant> = None;
     let mut warned = false;
     loop {
@@ -234,10 +239,8 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
                 let masked =
                     (!secrets().is_empty()).then(|| mask(&String::from_utf8_lossy(&bytes)));
                 let raw: &[u8] = masked.as_deref().map_or(&bytes, str::as_bytes);
-                let _ = match stream {
-                    Stream::Stdout => stdout.write_all(raw),
-                    Stream::Stderr => stderr.write_all(raw),
-                };
+                // One stream out of the container too, so that Docker keeps the order.
+                let _ = stdout.write_all(raw);
                 let text = String::from_utf8_lossy(raw);
                 let line = text.strip_suffix('\n').unwrap_or(&text);
                 let line = line.strip_suffix('\r').unwrap_or(line);
@@ -253,7 +256,6 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
         }
     }
     let _ = stdout.flush();
-    let _ = stderr.flush();
     let status = match status {
         Some(s) => s,
         None => match child.wait() {
@@ -263,7 +265,7 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     };
     // Reader threads end when the pipes close; a daemon that escaped the group may keep them
     // open: do not wait for it.
-    for h in [out, err].into_iter().flatten() {
+    for h in [out].into_iter().flatten() {
         if h.is_finished() {
             let _ = h.join();
         }
@@ -297,10 +299,8 @@ fn signal_group(pgid: i32, sig: i32) {
 /// A line of the runner's own in a step's output: in the events and in the container's output
 /// (which the engine's log is made of), like a line the step wrote.
 pub fn say(events: &mut EventWriter, step: &str, stream: Stream, line: &str) {
-    let _ = match stream {
-        Stream::Stdout => writeln!(std::io::stdout(), "{line}"),
-        Stream::Stderr => writeln!(std::io::stderr(), "{line}"),
-    };
+    // On stdout whatever the stream: the container has one output stream, in order.
+    let _ = writeln!(std::io::stdout(), "{line}");
     events.emit(Event::Output {
         step: step.into(),
         stream,

@@ -339,18 +339,15 @@ fn spreads_match_and_nomatch_helpers_work_in_every_step_and_can_fail() {
     let (code, evs) = run(t.path(), &s);
     assert_eq!(code, 1);
     assert!(!t.path().join("never").exists());
-    let err: Vec<&str> = evs
+    // stdout and stderr are one stream, in the order written.
+    let out: Vec<&str> = evs
         .iter()
         .filter_map(|e| match e {
-            Event::Output {
-                line,
-                stream: Stream::Stderr,
-                ..
-            } => Some(line.as_str()),
+            Event::Output { line, .. } => Some(line.as_str()),
             _ => None,
         })
         .collect();
-    assert_eq!(err, ["error: pattern not found, got:", "sudo-rs disabled"]);
+    assert_eq!(out, ["error: pattern not found, got:", "sudo-rs disabled"]);
 
     // Without the flag (native suites), no such command.
     let s = spec(t.path(), "echo x | MATCH x");
@@ -498,4 +495,26 @@ fn exports_are_expanded_by_the_shell_in_order() {
         output(&evs, Stream::Stdout),
         ["/project/tests|/project/tests/lib"]
     );
+}
+
+#[test]
+fn stdout_and_stderr_lines_keep_the_order_they_were_written_in() {
+    let t = tempfile::tempdir().unwrap();
+    let s = spec(
+        t.path(),
+        "for i in 1 2 3 4 5 6 7 8 9 10; do echo \"out $i\"; echo \"err $i\" >&2; done",
+    );
+    let (code, evs) = run(t.path(), &s);
+    assert_eq!(code, 0);
+    let lines: Vec<String> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { line, .. } => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<String> = (1..=10)
+        .flat_map(|i| [format!("out {i}"), format!("err {i}")])
+        .collect();
+    assert_eq!(lines, want);
 }

@@ -375,8 +375,8 @@ pub struct SuiteFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<bool>,
     /// Conditions checked in the container before prepare: the first that holds skips the
-    /// suite with its reason. (A prepare or execute exiting with 77 skips it too, its last line
-    /// on stderr, else on stdout, the reason.)
+    /// suite with its reason. (A prepare or execute exiting with 77 skips it too, its last
+    /// output line the reason.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip: Vec<SkipRule>,
     /// Named variants: the suite runs once per variant, each a node of its own
