@@ -17,7 +17,7 @@ cp -r examples/local/. "$work/"
 rm -rf "$work/.cache" "$work/.engine"
 sed -i "s#../../../docker/bootstrap/debian.sh#$root/docker/bootstrap/debian.sh#" "$work"/distros/*.toml
 sed -i "s#root = \".cache/engine\"#root = \"$root/examples/local/.cache/engine\"#" "$work/matrix.toml"
-sed -i "1i allow_host_paths = [\"$root/examples/local/.cache/engine\"]" "$work/matrix.toml"
+sed -i "1i allow_host_paths = [\"$root/examples/local/.cache/engine\", \"$root/docker/bootstrap\"]" "$work/matrix.toml"
 
 echo "preparing the images (engine build)..."
 "$engine" -m "$work/matrix.toml" build >/dev/null 2>&1

@@ -22,7 +22,7 @@ rm -rf "$work/.cache"
 rm -rf "$work/.engine" "$work/suites"
 sed -i "s#../../../docker/bootstrap/debian.sh#$root/docker/bootstrap/debian.sh#" "$work"/distros/*.toml
 sed -i "s#root = \".cache/engine\"#root = \"$root/examples/local/.cache/engine\"#" "$work/matrix.toml"
-sed -i "1i allow_host_paths = [\"$root/examples/local/.cache/engine\"]" "$work/matrix.toml"
+sed -i "1i allow_host_paths = [\"$root/examples/local/.cache/engine\", \"$root/docker/bootstrap\"]" "$work/matrix.toml"
 for i in $(seq -w 1 "$n"); do
   mkdir -p "$work/suites/s$i"
   printf 'distros = ["arch"]\nexecute = "true"\n' > "$work/suites/s$i/task.toml"
