@@ -1049,3 +1049,84 @@ fn clean_removes_this_projects_leftovers_only() {
         let _ = rt.block_on(d.remove(&id, true));
     }
 }
+
+/// Two `engine run` processes on one project: the exclusive cache folder is used by one
+/// container at a time across both, and the image and provision keys both need are made once
+/// (the second process waits for the first and reuses its result).
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn two_runs_share_an_exclusive_folder_in_turn_and_make_a_key_once() {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    local_images();
+    let cache = tempfile::tempdir().unwrap();
+    let stamp = "distros = [\"arch\"]\nexecute = '''\nf=/home/builder/build/stamps\necho \"start $(date +%s%N) $HOSTNAME\" >> $f\nsleep 2\necho \"stop $(date +%s%N) $HOSTNAME\" >> $f\n'''\n";
+    // A nonce of this invocation: the keys are new, so both runs need them made.
+    let nonce = format!("{}-{}-{:?}", test_name(), std::process::id(), Instant::now());
+    let p = Project::new(Some(&nonce), &[("stamp", stamp)], Some(cache.path()));
+    // The AUR build folder, exclusive, mounted in suites too.
+    let m = p.path().join("matrix.toml");
+    let text = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace(", phases = [\"provision\"]", "");
+    std::fs::write(&m, text).unwrap();
+    let runs: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            engine_cmd(p.path(), &["run", "arch"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<std::process::Output> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outs {
+        assert_eq!(o.status.code(), Some(0), "{}", text_of(&o.stderr));
+    }
+    // No overlap of the two suites in the folder.
+    let stamps = std::fs::read_to_string(cache.path().join("aur-build/arch/stamps")).unwrap();
+    let events: Vec<(&str, u128)> = stamps
+        .lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next().unwrap(), w.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(events.len(), 4, "{stamps}");
+    let mut sorted = events.clone();
+    sorted.sort_by_key(|e| e.1);
+    let kinds: Vec<&str> = sorted.iter().map(|e| e.0).collect();
+    assert_eq!(
+        kinds,
+        ["start", "stop", "start", "stop"],
+        "overlap:\n{stamps}"
+    );
+    // The image and the provision were made by one run; the other reused them.
+    let reports: Vec<serde_json::Value> = std::fs::read_dir(p.path().join(".engine/runs"))
+        .unwrap()
+        .flatten()
+        // `latest` is a link to one of them.
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("report.json")).ok())
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2);
+    for node in ["image:arch", "provision:arch"] {
+        let mut seen: Vec<&str> = reports.iter().map(|r| status(r, node)).collect();
+        seen.sort();
+        assert_eq!(seen, ["cached", "passed"], "{node} made twice or never");
+    }
+    for r in &reports {
+        remove_run_images(&rt, &d, r);
+    }
+    assert_no_containers_left(&rt, &d);
+}

@@ -131,7 +131,7 @@ async fn pulled(
 /// The script's own cache (`ENGINE_CACHE_DIR`): per machine, not per project, because a rootfs
 /// is large and the same for every project that asks for it. `$ENGINE_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/engine`, else `~/.cache/engine`.
-fn machine_cache() -> std::path::PathBuf {
+pub fn machine_cache() -> std::path::PathBuf {
     if let Some(d) = std::env::var_os("ENGINE_CACHE_DIR") {
         return d.into();
     }
@@ -154,6 +154,13 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     // Distros sharing one base wait for each other here, then find the image.
     let lock = ctx.key_lock(&key);
     let _held = lock.lock().await;
+    // And other engine processes too (the run's cancellation drops this future, and the wait).
+    let node = Node::id_for(NodeKind::Base, &distro.name, None);
+    let never = CancellationToken::new();
+    let _key_lock = match ctx.key_host_lock(&key, &node, log, &never).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     // Not made again by `--rebuild`: distros share a rootfs base, and a new import (a new id)
     // would rebuild theirs too. Its key covers the script and its arguments.
     match ctx.docker.image_exists(&reference).await {

@@ -355,6 +355,52 @@ impl RunCtx {
         Ok(spec)
     }
 
+    /// The host folders of the exclusive mounts a provision or suite node of `distro` holds,
+    /// sorted: locks across processes are taken in this one order, so none waits in a circle.
+    pub fn exclusive_folders(&self, distro: &str, phase: Phase) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self
+            .matrix
+            .caches
+            .mounts
+            .iter()
+            .filter(|m| m.exclusive && m.applies_to(phase))
+            .map(|m| m.host_path(&self.matrix.caches.root, distro))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Who holds a lock this run takes: for the next waiter's message.
+    pub fn lock_holder(&self, node: &str) -> String {
+        format!("run {} (pid {}), {node}", self.run_id, std::process::id())
+    }
+
+    /// Take the machine-wide lock of a cache key: one process makes what the key names, the
+    /// others wait, then find it made.
+    pub async fn key_host_lock(
+        &self,
+        key: &str,
+        node: &str,
+        log: &mut super::log::NodeLog,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<super::locks::HostLock, NodeResult> {
+        let path = super::base::machine_cache()
+            .join("locks")
+            .join(format!("{}.lock", short(key)));
+        let holder = self.lock_holder(node);
+        let taken = super::locks::acquire(&path, &holder, |by| {
+            log.note(&format!("waiting: {by} is making this image"))
+        });
+        tokio::select! {
+            t = taken => t.map_err(|e| super::diagnostics::infra(
+                crate::events::InfraKind::Io,
+                format!("cannot lock {}: {e}", path.display()),
+            )),
+            _ = cancel.cancelled() => Err(NodeResult::new(crate::events::Outcome::Cancelled)),
+        }
+    }
+
     /// Exclusive resources a provision or suite node of `distro` holds.
     pub fn exclusive(&self, distro: &str, phase: Phase) -> Vec<String> {
         self.matrix

@@ -28,6 +28,11 @@ pub async fn run(
     };
     let (key, tag) = (chain.image_key, chain.image_ref);
     let node = Node::id_for(NodeKind::Image, &distro.name, None);
+    // Another engine process making this key: wait for it, then reuse what it made.
+    let _key_lock = match ctx.key_host_lock(&key, &node, log, cancel).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let forced = ctx.forced(&distro.name);
     let reuse = reuse(
         &ctx.docker,

@@ -6,6 +6,7 @@ pub mod diagnostics;
 pub mod events;
 pub mod host;
 pub mod image;
+pub mod locks;
 pub mod log;
 pub mod provision;
 pub mod run;

@@ -59,6 +59,11 @@ pub async fn run(
         Err(r) => return r,
     };
     let (key, tag) = (chain.provision_key.clone(), chain.provisioned_ref.clone());
+    // Another engine process provisioning this key: wait for it, then reuse its image.
+    let _key_lock = match ctx.key_host_lock(&key, &node, log, cancel).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let reuse = reuse(
         &ctx.docker,
         &ctx.project,

@@ -252,6 +252,10 @@ async fn work(
             kind: InfraKind::Engine,
         });
     };
+    let _held = match lock_exclusive_folders(ctx, node, log, cancel).await {
+        Ok(held) => held,
+        Err(r) => return r,
+    };
     let result = match node.kind {
         NodeKind::Base => base::run(ctx, distro, log, cancel).await,
         NodeKind::Image => image::run(ctx, distro, log, cancel).await,
@@ -276,6 +280,43 @@ async fn work(
             .unwrap_or_default()
     ));
     result
+}
+
+/// An exclusive cache folder is its node's alone across processes too (the scheduler sees only
+/// this run's nodes): a lock beside each, held until the node ends.
+async fn lock_exclusive_folders(
+    ctx: &RunCtx,
+    node: &Node,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> Result<Vec<super::locks::HostLock>, NodeResult> {
+    let phase = match node.kind {
+        NodeKind::Provision => Phase::Provision,
+        NodeKind::Suite => Phase::Suite,
+        _ => return Ok(Vec::new()),
+    };
+    let mut held = Vec::new();
+    for folder in ctx.exclusive_folders(&node.distro, phase) {
+        let lock = super::locks::beside(&folder);
+        let holder = ctx.lock_holder(&node.id);
+        let taken = super::locks::acquire(&lock, &holder, |by| {
+            log.note(&format!("waiting for {}: held by {by}", folder.display()))
+        });
+        let taken = tokio::select! {
+            t = taken => t,
+            _ = cancel.cancelled() => return Err(NodeResult::new(Outcome::Cancelled)),
+        };
+        match taken {
+            Ok(l) => held.push(l),
+            Err(e) => {
+                return Err(NodeResult::new(Outcome::Infra {
+                    reason: format!("cannot lock {}: {e}", lock.display()),
+                    kind: InfraKind::Io,
+                }))
+            }
+        }
+    }
+    Ok(held)
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP: cancel the run (containers are stopped and removed by their
