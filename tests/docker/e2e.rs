@@ -1068,7 +1068,12 @@ fn two_runs_share_an_exclusive_folder_in_turn_and_make_a_key_once() {
     let cache = tempfile::tempdir().unwrap();
     let stamp = "distros = [\"arch\"]\nexecute = '''\nf=/home/builder/build/stamps\necho \"start $(date +%s%N) $HOSTNAME\" >> $f\nsleep 2\necho \"stop $(date +%s%N) $HOSTNAME\" >> $f\n'''\n";
     // A nonce of this invocation: the keys are new, so both runs need them made.
-    let nonce = format!("{}-{}-{:?}", test_name(), std::process::id(), Instant::now());
+    let nonce = format!(
+        "{}-{}-{:?}",
+        test_name(),
+        std::process::id(),
+        Instant::now()
+    );
     let p = Project::new(Some(&nonce), &[("stamp", stamp)], Some(cache.path()));
     // The AUR build folder, exclusive, mounted in suites too.
     let m = p.path().join("matrix.toml");

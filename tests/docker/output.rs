@@ -95,3 +95,35 @@ fn a_chatty_suite_keeps_its_last_words_and_the_engine_stays_small() {
     assert!(peak_kb < 96 << 10, "engine peak RSS {peak_kb} KiB");
     assert!(engine_containers(&t.rt, &t.docker).is_empty());
 }
+
+/// Less free space than `engine.min_free_space` where a run writes: a warning before anything
+/// runs, naming the place, and the run goes on.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn low_free_space_is_a_warning_at_the_start() {
+    let Some(_t) = DockerTest::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // No machine has a thousand terabytes free.
+    busybox::write_project(
+        root,
+        "",
+        "",
+        "engine = { min_free_space = \"1000t\" }",
+        "execute = \"true\"\n",
+    );
+    let out = engine(root, &["run"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for place in [
+        "(the cache root)",
+        "(the run folder)",
+        "(the daemon's data folder)",
+    ] {
+        assert!(err.contains(place), "no warning for {place}:\n{err}");
+    }
+    assert!(err.contains("under engine.min_free_space"), "{err}");
+    let _ = engine(root, &["clean", "--images"]);
+}

@@ -335,13 +335,13 @@ fn free_space(what: &'static str, path: &Path, min: u64) -> Check {
     }
 }
 
-fn free_bytes(path: &Path) -> Option<u64> {
+pub fn free_bytes(path: &Path) -> Option<u64> {
     let st = rustix::fs::statvfs(path).ok()?;
     Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// `path`, or its closest existing ancestor (the cache root may not exist yet).
-fn nearest_existing(path: &Path) -> PathBuf {
+pub fn nearest_existing(path: &Path) -> PathBuf {
     let mut p = path.to_path_buf();
     while !p.exists() {
         if !p.pop() {
@@ -351,7 +351,7 @@ fn nearest_existing(path: &Path) -> PathBuf {
     p
 }
 
-fn human(bytes: u64) -> String {
+pub fn human(bytes: u64) -> String {
     let gib = bytes as f64 / (1u64 << 30) as f64;
     if gib >= 1.0 {
         format!("{gib:.1} GiB")

@@ -201,6 +201,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     let matrix = Arc::new(matrix);
     runtime.block_on(async move {
         let docker = super::selection::connect().await?;
+        warn_low_space(&matrix, &docker).await;
         let mut options =
             Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);
         options.report = args.report.clone();
@@ -214,6 +215,34 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         let result = execute(docker, inputs, &plan, &req, reporter.sink()).await;
         Ok(reporter.finish(&result, &skipped))
     })
+}
+
+/// Less free space than `engine.min_free_space` where the run writes (the cache root, the run
+/// folder, a local daemon's data folder): said before anything runs, not fatal.
+async fn warn_low_space(matrix: &crate::spec::Matrix, docker: &crate::docker::DockerClient) {
+    use super::doctor::{free_bytes, human, nearest_existing};
+    let min = matrix.engine.min_free_space;
+    let mut places = vec![
+        ("the cache root", matrix.caches.root.clone()),
+        ("the run folder", matrix.root.join(".engine")),
+    ];
+    let local = docker.endpoint().starts_with("unix://");
+    if let (true, Ok(facts)) = (local, docker.daemon_facts().await) {
+        if let Some(dir) = facts.root_dir {
+            places.push(("the daemon's data folder", dir.into()));
+        }
+    }
+    for (what, path) in places {
+        let path = nearest_existing(&path);
+        if let Some(free) = free_bytes(&path).filter(|f| *f < min) {
+            eprintln!(
+                "warning: only {} free on {} ({what}), under engine.min_free_space ({}): builds or suites may fail for space; `engine clean --images` frees some",
+                human(free),
+                path.display(),
+                human(min)
+            );
+        }
+    }
 }
 
 /// The selection as the user typed it, for messages.

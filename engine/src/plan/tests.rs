@@ -85,6 +85,7 @@ pub(crate) fn matrix(distros: Vec<Distro>, suites: Vec<Suite>) -> Matrix {
             fail_fast: false,
             timeout: Duration::from_secs(60),
             keep_runs: 20,
+            min_free_space: 1 << 30,
         },
         workspace: Workspace {
             source: PathBuf::from("/x"),

@@ -179,8 +179,10 @@ impl Reporter {
         let report_path = run.run_dir.join("report.json");
         let mut targets = vec![report_path.clone()];
         targets.extend(self.opts.report.clone());
+        let mut report_written = true;
         for path in targets {
             if let Err(source) = write_atomic(&path, report.as_bytes()) {
+                report_written &= path != report_path;
                 errors.push(ReportError::Write {
                     what: "JSON report",
                     path,
@@ -209,11 +211,13 @@ impl Reporter {
         if self.opts.github {
             human.push_str(&github::annotations(run, &self.files));
         }
-        human.push_str(&format!(
-            "{} (exit {code}); report: {}\n",
-            verdict(code),
-            summary::relative(&report_path)
-        ));
+        // Name the report only when it is there.
+        let where_ = if report_written {
+            format!("report: {}", summary::relative(&report_path))
+        } else {
+            "no report (it could not be written: see below)".to_string()
+        };
+        human.push_str(&format!("{} (exit {code}); {where_}\n", verdict(code)));
         if self.json.is_some() {
             let _ = std::io::stderr().lock().write_all(human.as_bytes());
         } else {

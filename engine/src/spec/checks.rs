@@ -287,6 +287,23 @@ fn engine_settings(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> EngineSettin
         fail_fast: m.engine.fail_fast.unwrap_or(false),
         timeout,
         keep_runs: m.engine.keep_runs.unwrap_or(20).max(1),
+        min_free_space: match &m.engine.min_free_space {
+            None => 1 << 30,
+            Some(text) => match parse_bytes(text) {
+                Ok(n) => n.max(0) as u64,
+                Err(why) => {
+                    cx.error(
+                        mf,
+                        "/engine/min_free_space",
+                        Code::CheckBadSize,
+                        why,
+                        "not a size",
+                        None,
+                    );
+                    1 << 30
+                }
+            },
+        },
     }
 }
 

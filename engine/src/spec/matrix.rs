@@ -37,6 +37,8 @@ pub struct EngineSettings {
     pub timeout: Duration,
     /// Run folders kept under `.engine/runs/`.
     pub keep_runs: u32,
+    /// Less free space than this where a run writes: a warning at its start.
+    pub min_free_space: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -89,6 +89,10 @@ pub struct EngineSection {
     /// How many run folders `.engine/runs/` keeps (the oldest go). Default: 20.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_runs: Option<u32>,
+    /// `engine run` warns at its start when the cache root, the run folder or the local
+    /// daemon's data folder has less free space than this, e.g. "2g". Default: "1g".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_free_space: Option<String>,
 }
 
 /// How an image is built from the base. In a distro file these settings override the matrix's.
