@@ -127,3 +127,40 @@ fn low_free_space_is_a_warning_at_the_start() {
     assert!(err.contains("under engine.min_free_space"), "{err}");
     let _ = engine(root, &["clean", "--images"]);
 }
+
+/// `[container] tmpfs` bounds what a suite writes there, whatever the storage driver; `disk`
+/// is applied where the driver can, and said not to be where it cannot.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn tmpfs_sizes_hold_and_a_disk_limit_the_driver_cannot_apply_is_said() {
+    let Some(t) = DockerTest::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let task = r#"execute = '''
+if dd if=/dev/zero of=/scratch/fill bs=1024 count=4096 2>/dev/null; then
+  echo "wrote 4 MiB into a 1 MiB tmpfs"; exit 1
+fi
+echo "the tmpfs is full at its size"
+'''
+[container]
+tmpfs = { "/scratch" = "1m" }
+disk = "2g"
+"#;
+    busybox::write_project(root, "", "", "", task);
+    let out = engine(root, &["run", "-v"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("the tmpfs is full at its size"), "{err}");
+    let facts = t.rt.block_on(t.docker.daemon_facts()).unwrap();
+    let said = err.contains("`[container] disk` is not applied: the daemon's storage driver");
+    assert_eq!(
+        said,
+        !facts.can_limit_size(),
+        "driver {:?} on {:?}:\n{err}",
+        facts.storage_driver,
+        facts.backing_fs
+    );
+    let _ = engine(root, &["clean", "--images"]);
+}

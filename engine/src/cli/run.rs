@@ -184,6 +184,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         runner_bin,
         force,
         no_host_exec: args.cache.no_host_exec,
+        disk_limits: false,
     };
     let verbosity = if args.quiet {
         Verbosity::Quiet
@@ -201,7 +202,10 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     let matrix = Arc::new(matrix);
     runtime.block_on(async move {
         let docker = super::selection::connect().await?;
-        warn_low_space(&matrix, &docker).await;
+        let req = RunRequest {
+            disk_limits: start_checks(&matrix, &docker).await,
+            ..req
+        };
         let mut options =
             Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);
         options.report = args.report.clone();
@@ -217,20 +221,43 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     })
 }
 
-/// Less free space than `engine.min_free_space` where the run writes (the cache root, the run
-/// folder, a local daemon's data folder): said before anything runs, not fatal.
-async fn warn_low_space(matrix: &crate::spec::Matrix, docker: &crate::docker::DockerClient) {
+/// Said before anything runs, not fatal: less free space than `engine.min_free_space` where
+/// the run writes (the cache root, the run folder, a local daemon's data folder), and a `disk`
+/// limit the daemon's storage driver cannot apply. Returns whether disk limits apply.
+async fn start_checks(matrix: &crate::spec::Matrix, docker: &crate::docker::DockerClient) -> bool {
     use super::doctor::{free_bytes, human, nearest_existing};
     let min = matrix.engine.min_free_space;
     let mut places = vec![
         ("the cache root", matrix.caches.root.clone()),
         ("the run folder", matrix.root.join(".engine")),
     ];
+    let facts = docker.daemon_facts().await.ok();
     let local = docker.endpoint().starts_with("unix://");
-    if let (true, Ok(facts)) = (local, docker.daemon_facts().await) {
-        if let Some(dir) = facts.root_dir {
-            places.push(("the daemon's data folder", dir.into()));
-        }
+    if let (true, Some(dir)) = (local, facts.as_ref().and_then(|f| f.root_dir.clone())) {
+        places.push(("the daemon's data folder", dir.into()));
+    }
+    let wants_disk = matrix
+        .distros
+        .values()
+        .any(|d| d.container.disk_bytes.is_some())
+        || matrix
+            .suites
+            .values()
+            .any(|s| s.container.as_ref().is_some_and(|c| c.disk.is_some()));
+    let can = facts.as_ref().is_some_and(|f| f.can_limit_size());
+    if wants_disk && !can {
+        let driver = facts
+            .as_ref()
+            .and_then(|f| f.storage_driver.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let on = facts
+            .as_ref()
+            .and_then(|f| f.backing_fs.clone())
+            .map(|fs| format!(" on {fs}"))
+            .unwrap_or_default();
+        eprintln!(
+            "warning: `[container] disk` is not applied: the daemon's storage driver {driver}{on} cannot limit a container's size (overlay2 on xfs with pquota, btrfs, zfs and devicemapper can); `tmpfs` sizes and `memory` still apply"
+        );
     }
     for (what, path) in places {
         let path = nearest_existing(&path);
@@ -243,6 +270,7 @@ async fn warn_low_space(matrix: &crate::spec::Matrix, docker: &crate::docker::Do
             );
         }
     }
+    wants_disk && can
 }
 
 /// The selection as the user typed it, for messages.

@@ -88,6 +88,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         runner_bin: super::run::runner_path()?,
         force: Default::default(),
         no_host_exec: args.no_host_exec,
+        disk_limits: false,
     };
     let runtime = super::selection::runtime(true)?;
     loaded.matrix = None;

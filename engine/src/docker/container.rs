@@ -59,6 +59,10 @@ pub struct ContainerSpec {
     pub privileged: bool,
     /// Capabilities added to Docker's default set.
     pub cap_add: Vec<String>,
+    /// Writable-layer size limit in bytes (the daemon's `size` storage option).
+    pub storage_bytes: Option<i64>,
+    /// tmpfs mounts: mount point -> size in bytes.
+    pub tmpfs: BTreeMap<String, i64>,
 }
 
 /// How a container ended.
@@ -117,6 +121,15 @@ impl ContainerSpec {
             init: self.init.then_some(true),
             privileged: Some(self.privileged),
             cap_add: (!self.cap_add.is_empty()).then(|| self.cap_add.clone()),
+            storage_opt: self
+                .storage_bytes
+                .map(|b| HashMap::from([("size".to_string(), b.to_string())])),
+            tmpfs: (!self.tmpfs.is_empty()).then(|| {
+                self.tmpfs
+                    .iter()
+                    .map(|(p, b)| (p.clone(), format!("size={b}")))
+                    .collect()
+            }),
             ..Default::default()
         };
         ContainerCreateBody {

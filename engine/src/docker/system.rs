@@ -13,6 +13,23 @@ pub struct DaemonFacts {
     pub root_dir: Option<String>,
     /// e.g. `Debian GNU/Linux 12 (bookworm)`.
     pub operating_system: Option<String>,
+    /// e.g. `overlay2`, `fuse-overlayfs`, `btrfs`.
+    pub storage_driver: Option<String>,
+    /// The file system under the storage driver, e.g. `xfs`, `extfs`.
+    pub backing_fs: Option<String>,
+}
+
+impl DaemonFacts {
+    /// Whether the storage driver can limit a container's writable layer (`--storage-opt
+    /// size`): overlay2 only on xfs (which must also be mounted with pquota: the daemon says so
+    /// at container creation if not), and the drivers with quotas of their own.
+    pub fn can_limit_size(&self) -> bool {
+        match self.storage_driver.as_deref() {
+            Some("overlay2") => self.backing_fs.as_deref() == Some("xfs"),
+            Some("btrfs" | "zfs" | "devicemapper" | "windowsfilter") => true,
+            _ => false,
+        }
+    }
 }
 
 impl DockerClient {
@@ -33,6 +50,12 @@ impl DockerClient {
             api_version: version.api_version.unwrap_or_else(|| "unknown".into()),
             root_dir: info.docker_root_dir,
             operating_system: info.operating_system,
+            backing_fs: info.driver_status.iter().flatten().find_map(|kv| {
+                (kv.first().map(String::as_str) == Some("Backing Filesystem"))
+                    .then(|| kv.get(1).cloned())
+                    .flatten()
+            }),
+            storage_driver: info.driver,
         })
     }
 }

@@ -97,6 +97,8 @@ pub struct RunCtx {
     pub force: Force,
     /// What may run on the host, and the host values evaluated for this run.
     pub host: super::host::HostExec,
+    /// The daemon's storage driver can limit a container's size (`[container] disk`).
+    pub disk_limits: bool,
     /// This project's id (the `engine.project` label).
     pub project: String,
     /// The id of each distro's base image, once known (see [`RunCtx::chain`]).
@@ -127,6 +129,7 @@ impl RunCtx {
             keep_failed,
             force: Force::default(),
             host: Default::default(),
+            disk_limits: false,
             project,
             base_ids: Mutex::new(HashMap::new()),
             key_locks: Mutex::new(HashMap::new()),
@@ -136,6 +139,11 @@ impl RunCtx {
 
     pub fn with_force(mut self, force: Force) -> Self {
         self.force = force;
+        self
+    }
+
+    pub fn with_disk_limits(mut self, applied: bool) -> Self {
+        self.disk_limits = applied;
         self
     }
 
@@ -352,6 +360,9 @@ impl RunCtx {
             ..Default::default()
         };
         apply_limits(&mut spec, limits);
+        if self.disk_limits {
+            spec.storage_bytes = limits.disk_bytes;
+        }
         Ok(spec)
     }
 
@@ -452,6 +463,7 @@ pub fn apply_limits(spec: &mut crate::docker::ContainerSpec, c: &crate::spec::ma
     spec.memory_bytes = Some(c.memory_bytes);
     spec.cpus = c.cpus;
     spec.pids_limit = Some(c.pids);
+    spec.tmpfs = c.tmpfs.clone();
 }
 
 /// Host variables passed by name, and the values to mask.

@@ -34,6 +34,8 @@ pub struct RunRequest {
     pub force: super::context::Force,
     /// `--no-host-exec`: nothing runs on the host.
     pub no_host_exec: bool,
+    /// The daemon can limit a container's size: `[container] disk` is applied.
+    pub disk_limits: bool,
 }
 
 /// A run id that sorts by time and does not collide between two runs in the same second.
@@ -108,7 +110,8 @@ pub async fn execute(
         req.keep_failed,
     )
     .with_force(req.force.clone())
-    .with_host(host);
+    .with_host(host)
+    .with_disk_limits(req.disk_limits);
     events(&RunEvent::Started {
         run_id: &ids.run_id,
         run_dir: &ids.run_dir,

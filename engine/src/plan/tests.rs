@@ -39,6 +39,8 @@ fn distro(name: &str, locales: &[&str]) -> Distro {
             memory_bytes: 1 << 30,
             cpus: None,
             pids: DEFAULT_PIDS,
+            disk_bytes: None,
+            tmpfs: BTreeMap::new(),
         },
         environment: BTreeMap::new(),
     }

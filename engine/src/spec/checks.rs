@@ -647,6 +647,35 @@ fn check_container(cx: &mut Ctx<'_>, file: FileId, base: &str, c: &ContainerSect
         );
         ok = false;
     }
+    let sizes = c
+        .disk
+        .iter()
+        .map(|d| (format!("{base}/container/disk"), d))
+        .chain(c.tmpfs.iter().flatten().map(|(path, size)| {
+            (
+                format!("{base}/container/tmpfs/{}", escape_segment(path)),
+                size,
+            )
+        }));
+    for (pointer, size) in sizes {
+        if let Err(e) = parse_bytes(size) {
+            cx.error(file, &pointer, Code::CheckBadSize, e, "not a size", None);
+            ok = false;
+        }
+    }
+    for path in c.tmpfs.iter().flatten().map(|(p, _)| p) {
+        if !path.starts_with('/') {
+            cx.error(
+                file,
+                &format!("{base}/container/tmpfs/{}", escape_segment(path)),
+                Code::CheckOutOfRange,
+                format!("tmpfs mount point `{path}` is not an absolute path"),
+                "a path in the container",
+                Some("write it as \"/tmp\"".into()),
+            );
+            ok = false;
+        }
+    }
     if c.pids == Some(0) {
         cx.error(
             file,
@@ -824,6 +853,8 @@ fn resolve_distro(
         memory_bytes: parse_bytes(DEFAULT_MEMORY).unwrap_or(4 << 30),
         cpus: None,
         pids: DEFAULT_PIDS,
+        disk_bytes: None,
+        tmpfs: BTreeMap::new(),
     };
     if let Some(c) = &d.container {
         ok &= check_container(cx, f, &o.base, c);

@@ -129,6 +129,12 @@ pub struct Container {
     pub memory_bytes: i64,
     pub cpus: Option<f64>,
     pub pids: i64,
+    /// Writable-layer size limit (where the storage driver supports it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_bytes: Option<i64>,
+    /// tmpfs mounts: mount point -> size in bytes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tmpfs: BTreeMap<String, i64>,
 }
 
 /// Defaults that keep one runaway container from starving the others on a small machine.
@@ -153,6 +159,20 @@ impl Container {
                 .unwrap_or(self.memory_bytes),
             cpus: o.cpus.or(self.cpus),
             pids: o.pids.map(i64::from).unwrap_or(self.pids),
+            disk_bytes: o
+                .disk
+                .as_deref()
+                .and_then(|d| parse_bytes(d).ok())
+                .or(self.disk_bytes),
+            tmpfs: {
+                let mut t = self.tmpfs.clone();
+                for (path, size) in o.tmpfs.iter().flatten() {
+                    if let Ok(n) = parse_bytes(size) {
+                        t.insert(path.clone(), n);
+                    }
+                }
+                t
+            },
         }
     }
 

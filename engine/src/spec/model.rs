@@ -258,6 +258,17 @@ pub struct ContainerSection {
     /// Maximum number of processes, so a fork bomb stays inside its container. Default: 4096.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<u32>,
+    /// Size limit of the container's writable layer, e.g. "10g", so that a suite cannot fill the
+    /// host's disk. Applied where the daemon's storage driver can (overlay2 on xfs with pquota,
+    /// btrfs, zfs, devicemapper); elsewhere `engine run` says at its start that it is not.
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
+    /// In-memory file systems with a size, by mount point: `{ "/tmp" = "512m" }`. Writing past
+    /// the size fails with "No space left on device" inside the container, whatever the
+    /// storage driver; the space counts against `memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
 }
 
 /// A container's network.
