@@ -169,7 +169,15 @@ pub struct EventWriter {
     /// The last non-blank line the current step wrote (a skip's reason); the runner's own
     /// `[runner] ...` lines do not count.
     last: Option<String>,
+    /// Where the events go, for the message when they cannot be written.
+    path: Option<String>,
+    /// The events could not be written (a full disk): said once, on stdout.
+    failed: bool,
 }
+
+/// The start of the line the runner writes to its output when its events cannot be written;
+/// the engine names the cause from it (the run has no verdict then).
+pub const EVENTS_UNWRITABLE: &str = "[runner] cannot write the events";
 
 impl EventWriter {
     pub fn create(path: &Path) -> std::io::Result<EventWriter> {
@@ -177,7 +185,9 @@ impl EventWriter {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(EventWriter::to(Box::new(f)))
+        let mut w = EventWriter::to(Box::new(f));
+        w.path = Some(path.display().to_string());
+        Ok(w)
     }
 
     /// Events into any writer (tests, stdout for `probe`).
@@ -187,6 +197,8 @@ impl EventWriter {
             output_bytes: 0,
             output_left_out: 0,
             last: None,
+            path: None,
+            failed: false,
         }
     }
 
@@ -234,9 +246,18 @@ impl EventWriter {
         };
         if let Ok(mut line) = serde_json::to_vec(&env) {
             line.push(b'\n');
-            // A full disk must not kill the suite: events are best effort, the exit code is not.
-            let _ = self.out.write_all(&line);
-            let _ = self.out.flush();
+            // A full disk must not kill the suite, but the engine will find no verdict: say
+            // why, once, on the output it reads.
+            let written = self.out.write_all(&line).and_then(|()| self.out.flush());
+            if let (Err(e), false) = (written, self.failed) {
+                self.failed = true;
+                let into = self
+                    .path
+                    .as_deref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default();
+                let _ = writeln!(std::io::stdout(), "{EVENTS_UNWRITABLE}{into}: {e}");
+            }
         }
     }
 }

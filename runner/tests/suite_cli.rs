@@ -518,3 +518,29 @@ fn stdout_and_stderr_lines_keep_the_order_they_were_written_in() {
         .collect();
     assert_eq!(lines, want);
 }
+
+#[test]
+fn events_that_cannot_be_written_are_said_on_the_output() {
+    let t = tempfile::tempdir().unwrap();
+    let s = spec(t.path(), "echo still runs");
+    let spec_path = t.path().join("suite.json");
+    std::fs::write(&spec_path, serde_json::to_vec(&s).unwrap()).unwrap();
+    // /dev/full: every write fails with "No space left on device".
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["suite", "--spec"])
+        .arg(&spec_path)
+        .args(["--events", "/dev/full"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let said: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(runner_protocol::protocol::EVENTS_UNWRITABLE))
+        .collect();
+    assert_eq!(
+        said,
+        ["[runner] cannot write the events (/dev/full): No space left on device (os error 28)"],
+        "{text}"
+    );
+    assert!(text.contains("still runs"), "{text}");
+}

@@ -4,6 +4,16 @@ use std::path::Path;
 
 use runner_protocol::protocol::Event;
 
+/// "cannot write the events (PATH): WHY" when the runner said on its output that its event file
+/// could not be written (a full disk): the cause to name when its events are missing.
+pub fn unwritable(tail: &[String]) -> Option<String> {
+    let mark = runner_protocol::protocol::EVENTS_UNWRITABLE;
+    tail.iter()
+        .rev()
+        .find_map(|l| l.strip_prefix(mark))
+        .map(|rest| format!("cannot write the events{rest}"))
+}
+
 /// The well-formed events of a file; a missing file or a broken line (a container killed while
 /// writing) yields what could be read.
 pub fn read_events(path: &Path) -> Vec<Event> {

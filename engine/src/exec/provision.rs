@@ -170,6 +170,10 @@ async fn finish(
     if let Some(stopped) = stopped_early(ctx, &outcome.ending, log) {
         return stopped;
     }
+    // Without its events nothing of the image is known: not committed.
+    if let Some(why) = super::events::unwritable(&log.tail(30)) {
+        return infra(InfraKind::Io, why).with_tail(log.tail(10));
+    }
     let found = Findings::read(&read_events(&io.join("events.jsonl")));
     if let Some(unmet) = found.unmet_expectation(ctx, distro, log) {
         return unmet;

@@ -391,17 +391,26 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
                     .unwrap_or_else(|| "the runner reported an infrastructure error".into());
                 Attempt::Other(infra(InfraKind::Runner, msg).with_tail(log.tail(10)))
             }
-            None => Attempt::Other(
-                infra(
-                    InfraKind::Runner,
-                    format!(
-                        "the runner ended without a verdict (exit {})",
-                        outcome.exit.as_ref().map_or(-1, |e| e.exit_code)
-                    ),
-                )
-                .with_tail(log.tail(10)),
-            ),
+            None => {
+                let (kind, why) = no_verdict(
+                    &log.tail(30),
+                    outcome.exit.as_ref().map_or(-1, |e| e.exit_code),
+                );
+                Attempt::Other(infra(kind, why).with_tail(log.tail(10)))
+            }
         },
+    }
+}
+
+/// Why a runner that exited left no verdict: the events it could not write (a full disk, said
+/// on its output), else just that.
+fn no_verdict(tail: &[String], exit: i64) -> (InfraKind, String) {
+    match super::events::unwritable(tail) {
+        Some(why) => (InfraKind::Io, why),
+        None => (
+            InfraKind::Runner,
+            format!("the runner ended without a verdict (exit {exit})"),
+        ),
     }
 }
 
@@ -419,4 +428,26 @@ fn failed_phase(events: &[Event]) -> String {
             _ => None,
         })
         .unwrap_or_else(|| "the suite failed".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_verdict_names_events_that_could_not_be_written() {
+        let tail = vec![
+            "some output".to_string(),
+            "[runner] cannot write the events (/engine/io/events.jsonl): No space left on device (os error 28)".to_string(),
+        ];
+        let (kind, why) = no_verdict(&tail, 0);
+        assert_eq!(kind, InfraKind::Io);
+        assert_eq!(
+            why,
+            "cannot write the events (/engine/io/events.jsonl): No space left on device (os error 28)"
+        );
+        let (kind, why) = no_verdict(&["plain".to_string()], 0);
+        assert_eq!(kind, InfraKind::Runner);
+        assert_eq!(why, "the runner ended without a verdict (exit 0)");
+    }
 }
