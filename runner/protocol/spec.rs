@@ -127,6 +127,10 @@ pub struct SuiteSpec {
     pub artifacts: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts_to: Option<String>,
+    /// Where cache folders are mounted: the suite's user must be able to write them (checked,
+    /// and given to the user when root owns them, before anything runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_mounts: Vec<String>,
 }
 
 /// One skip condition.

@@ -1,6 +1,7 @@
 //! `runner`: the engine's in-container program. See `runner --help`.
 
 mod artifacts;
+mod cache_access;
 mod locales;
 mod osrelease;
 mod probe;

@@ -35,6 +35,11 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         },
         None => None,
     };
+    if let Some(u) = &user {
+        if let Err(status) = cache_folders(spec, u, events, start) {
+            return status;
+        }
+    }
     let deadline = start + Duration::from_secs(spec.timeout_secs);
     let mut env = spec.environment.clone();
     env.entry("ENGINE_SUITE".into())
@@ -150,6 +155,44 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
         FinishStatus::Ok
     };
     finish(events, status, start)
+}
+
+/// The cache folders must be writable by the suite's user: given to it when root's, else an
+/// infrastructure error before anything runs (not a "Permission denied" deep in the script).
+fn cache_folders(
+    spec: &SuiteSpec,
+    user: &users::User,
+    events: &mut EventWriter,
+    start: Instant,
+) -> Result<(), FinishStatus> {
+    use crate::cache_access::{ensure, Access};
+    for target in &spec.cache_mounts {
+        match ensure(Path::new(target), user) {
+            Access::Writable => {}
+            Access::GivenTo => step::say(
+                events,
+                "prepare",
+                Stream::Stdout,
+                &format!(
+                    "[runner] cache folder {target} was root's: given to {}",
+                    user.name
+                ),
+            ),
+            Access::Denied(why) => {
+                events.emit(Event::InfraError {
+                    code: "cache-access".into(),
+                    message: why,
+                    remedy: Some(
+                        "make the folder writable by the suite's user on the host, or run the suite as root"
+                            .into(),
+                    ),
+                    scope: None,
+                });
+                return Err(finish(events, FinishStatus::Infra, start));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Copy the suite's artifacts out; each one's fate is a line of the suite's output (a missing

@@ -27,6 +27,7 @@ fn spec(dir: &Path, execute: &str) -> SuiteSpec {
         skip_exit: true,
         artifacts: Vec::new(),
         artifacts_to: None,
+        cache_mounts: Vec::new(),
     }
 }
 

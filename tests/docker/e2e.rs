@@ -1135,3 +1135,42 @@ fn two_runs_share_an_exclusive_folder_in_turn_and_make_a_key_once() {
     }
     assert_no_containers_left(&rt, &d);
 }
+
+/// A cache folder the engine made as root, mounted in a suite that runs as `builder`: given to
+/// the user before the suite starts, so the suite can write it (it used to fail deep in its
+/// script on "Permission denied").
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_cache_folder_is_given_to_the_suites_user_before_it_starts() {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    local_images();
+    let cache = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(cache.path()).unwrap().uid() != 0 {
+        eprintln!(
+            "SKIP: the engine does not run as root here, so its cache folders are not root's"
+        );
+        return;
+    }
+    let task = "distros = [\"arch\"]\nuser = \"builder\"\nexecute = \"touch /var/cache/pacman/written-by-$(id -un)\"\n";
+    let p = Project::new(None, &[("as-builder", task)], Some(cache.path()));
+    let out = engine(p.path(), &["run", "arch", "-v"]);
+    let err = text_of(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("[runner] cache folder /var/cache/pacman was root's: given to builder"),
+        "{err}"
+    );
+    assert!(cache
+        .path()
+        .join("pacman/arch/written-by-builder")
+        .is_file());
+    assert_no_containers_left(&rt, &d);
+}

@@ -97,6 +97,13 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
             .collect(),
         skip_exit: !spread,
         artifacts: suite.artifacts.clone(),
+        cache_mounts: matrix
+            .caches
+            .mounts
+            .iter()
+            .filter(|m| m.applies_to(crate::spec::matrix::Phase::Suite))
+            .map(|m| m.target.clone())
+            .collect(),
         artifacts_to: (!suite.artifacts.is_empty())
             .then(|| format!("{}/artifacts", crate::exec::context::IO_IN_CONTAINER)),
     }
