@@ -24,7 +24,7 @@ pub async fn run(
         Base::Image { reference, pull } => pulled(ctx, distro, reference, *pull, log).await,
         Base::Rootfs { .. } => {
             tokio::select! {
-                r = rootfs(ctx, distro, log) => r,
+                r = rootfs(ctx, distro, log, cancel) => r,
                 _ = cancel.cancelled() => NodeResult::new(Outcome::Cancelled),
             }
         }
@@ -143,7 +143,12 @@ pub fn machine_cache() -> std::path::PathBuf {
 }
 
 /// Run the rootfs script (unless an image of the same key exists), then import its tar.
-async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult {
+async fn rootfs(
+    ctx: &RunCtx,
+    distro: &Distro,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> NodeResult {
     let Base::Rootfs { script, .. } = &distro.base else {
         return infra(InfraKind::Base, "not a rootfs base".into());
     };
@@ -154,10 +159,9 @@ async fn rootfs(ctx: &RunCtx, distro: &Distro, log: &mut NodeLog) -> NodeResult 
     // Distros sharing one base wait for each other here, then find the image.
     let lock = ctx.key_lock(&key);
     let _held = lock.lock().await;
-    // And other engine processes too (the run's cancellation drops this future, and the wait).
+    // And other engine processes too.
     let node = Node::id_for(NodeKind::Base, &distro.name, None);
-    let never = CancellationToken::new();
-    let _key_lock = match ctx.key_host_lock(&key, &node, log, &never).await {
+    let _key_lock = match ctx.key_host_lock(&key, &node, log, cancel).await {
         Ok(l) => l,
         Err(r) => return r,
     };

@@ -399,10 +399,25 @@ impl RunCtx {
         let path = super::base::machine_cache()
             .join("locks")
             .join(format!("{}.lock", short(key)));
+        self.host_lock(&path, node, log, cancel, |by| {
+            format!("waiting: {by} is making this image")
+        })
+        .await
+    }
+
+    /// Take the lock at `path` for `node`: while it waits, its log says who holds it (`said`
+    /// words it); the run's cancellation ends the wait; a lock that cannot be taken is an I/O
+    /// infrastructure error naming the file.
+    pub async fn host_lock(
+        &self,
+        path: &Path,
+        node: &str,
+        log: &mut super::log::NodeLog,
+        cancel: &tokio_util::sync::CancellationToken,
+        said: impl Fn(&str) -> String,
+    ) -> Result<super::locks::HostLock, NodeResult> {
         let holder = self.lock_holder(node);
-        let taken = super::locks::acquire(&path, &holder, |by| {
-            log.note(&format!("waiting: {by} is making this image"))
-        });
+        let taken = super::locks::acquire(path, &holder, |by| log.note(&said(by)));
         tokio::select! {
             t = taken => t.map_err(|e| super::diagnostics::infra(
                 crate::events::InfraKind::Io,

@@ -301,23 +301,8 @@ async fn lock_exclusive_folders(
     let mut held = Vec::new();
     for folder in ctx.exclusive_folders(&node.distro, phase) {
         let lock = super::locks::beside(&folder);
-        let holder = ctx.lock_holder(&node.id);
-        let taken = super::locks::acquire(&lock, &holder, |by| {
-            log.note(&format!("waiting for {}: held by {by}", folder.display()))
-        });
-        let taken = tokio::select! {
-            t = taken => t,
-            _ = cancel.cancelled() => return Err(NodeResult::new(Outcome::Cancelled)),
-        };
-        match taken {
-            Ok(l) => held.push(l),
-            Err(e) => {
-                return Err(NodeResult::new(Outcome::Infra {
-                    reason: format!("cannot lock {}: {e}", lock.display()),
-                    kind: InfraKind::Io,
-                }))
-            }
-        }
+        let waiting = |by: &str| format!("waiting for {}: held by {by}", folder.display());
+        held.push(ctx.host_lock(&lock, &node.id, log, cancel, waiting).await?);
     }
     Ok(held)
 }
