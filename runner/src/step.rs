@@ -83,12 +83,8 @@ fn mask(text: &str) -> String {
     out
 }
 
-enum Msg {
-    Line(Stream, Vec<u8>),
-    Eof,
-}
-
-fn pump(mut r: impl Read, stream: Stream, tx: mpsc::SyncSender<Msg>) {
+/// Lines of the step's one output pipe to `tx`; the channel closes at the pipe's end.
+fn pump(mut r: impl Read, tx: mpsc::SyncSender<Vec<u8>>) {
     let mut reader = BufReader::new(&mut r);
     loop {
         let mut buf = Vec::new();
@@ -103,11 +99,10 @@ fn pump(mut r: impl Read, stream: Stream, tx: mpsc::SyncSender<Msg>) {
         if n == 0 {
             break;
         }
-        if tx.send(Msg::Line(stream, buf)).is_err() {
+        if tx.send(buf).is_err() {
             break;
         }
     }
-    let _ = tx.send(Msg::Eof);
 }
 
 /// Run a step to its end. Emits `step_started`, `output`, `step_finished`.
@@ -179,12 +174,12 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
     // Bounded: a suite that writes faster than its output can be passed on waits on its pipe
     // instead of filling the runner's memory.
     let (tx, rx) = mpsc::sync_channel(256);
-    let out = Some(std::thread::spawn(move || pump(reader, Stream::Stdout, tx)));
+    let pumping = std::thread::spawn(move || pump(reader, tx));
     let deadline = step.timeout.map(|t| start + t);
     let mut timed_out = false;
     let mut term_sent: Option<Instant> = None;
     let mut status = None;
-    let mut open = 1;
+    let mut ended = false;
     let mut stdout = std::io::stdout();
     let mut drain_until: Option<Instant> = None;
     let mut warned = false;
@@ -221,14 +216,14 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
                 }
             }
         }
-        if open == 0 && status.is_some() {
+        if ended && status.is_some() {
             break;
         }
         if drain_until.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(Msg::Line(stream, bytes)) => {
+            Ok(bytes) => {
                 // Output still flowing after the exit is read to its end: only silence ends
                 // the wait (a daemon that escaped the group and holds the pipes open).
                 if let Some(d) = drain_until.as_mut() {
@@ -246,13 +241,12 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
                 let line = line.strip_suffix('\r').unwrap_or(line);
                 events.emit(Event::Output {
                     step: step.name.into(),
-                    stream,
+                    stream: Stream::Stdout,
                     line: line.to_string(),
                 });
             }
-            Ok(Msg::Eof) => open -= 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => open = 0,
+            Err(mpsc::RecvTimeoutError::Disconnected) => ended = true,
         }
     }
     let _ = stdout.flush();
@@ -263,12 +257,10 @@ fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepR
             Err(e) => return failed(format!("wait: {e}")),
         },
     };
-    // Reader threads end when the pipes close; a daemon that escaped the group may keep them
-    // open: do not wait for it.
-    for h in [out].into_iter().flatten() {
-        if h.is_finished() {
-            let _ = h.join();
-        }
+    // The reader ends when the pipe closes; a daemon that escaped the group may keep it open:
+    // do not wait for it.
+    if pumping.is_finished() {
+        let _ = pumping.join();
     }
     StepResult {
         exit_code: status.code(),
