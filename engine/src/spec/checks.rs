@@ -186,13 +186,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
 /// A rootfs script runs on the host: like a mount, it must lie in the project (or an allowed
 /// path), so that a matrix cannot point the engine at any program of the machine.
 fn check_rootfs_scripts(cx: &mut Ctx<'_>, input: &Input<'_>, distros: &BTreeMap<String, Distro>) {
-    let allowed: Vec<PathBuf> = input
-        .matrix
-        .allow_host_paths
-        .iter()
-        .map(|a| relative_to(input.root, a))
-        .collect();
-    let project = project_folder(input.root);
+    let bounds = HostBounds::of(input.root, input.matrix);
     for (name, d) in distros {
         let (Base::Rootfs { script, .. }, Some((_, o))) = (&d.base, input.distros.get(name)) else {
             continue;
@@ -202,8 +196,7 @@ fn check_rootfs_scripts(cx: &mut Ctx<'_>, input: &Input<'_>, distros: &BTreeMap<
             o.file,
             &o.pointer("/base_rootfs/script"),
             script,
-            &project,
-            &allowed,
+            &bounds,
             "scripts run on the host",
         );
     }
@@ -425,30 +418,9 @@ fn host_paths(
     ws_source: &Path,
     cache_root: &Path,
 ) {
-    let allowed: Vec<PathBuf> = m
-        .allow_host_paths
-        .iter()
-        .map(|a| relative_to(root, a))
-        .collect();
-    let project = project_folder(root);
-    check_host_path(
-        cx,
-        mf,
-        "/workspace/source",
-        ws_source,
-        &project,
-        &allowed,
-        "mounts",
-    );
-    check_host_path(
-        cx,
-        mf,
-        "/caches/root",
-        cache_root,
-        &project,
-        &allowed,
-        "mounts",
-    );
+    let bounds = HostBounds::of(root, m);
+    check_host_path(cx, mf, "/workspace/source", ws_source, &bounds, "mounts");
+    check_host_path(cx, mf, "/caches/root", cache_root, &bounds, "mounts");
 }
 
 /// `pass_env`: host variable names (never values).
@@ -575,6 +547,25 @@ fn docker_sockets() -> Vec<PathBuf> {
     v
 }
 
+/// Where host paths the matrix names may lie: the project, and what `allow_host_paths` adds.
+struct HostBounds {
+    project: PathBuf,
+    allowed: Vec<PathBuf>,
+}
+
+impl HostBounds {
+    fn of(root: &Path, m: &MatrixFile) -> HostBounds {
+        HostBounds {
+            project: project_folder(root),
+            allowed: m
+                .allow_host_paths
+                .iter()
+                .map(|a| relative_to(root, a))
+                .collect(),
+        }
+    }
+}
+
 /// A host path a container will see must lie in the project or an allowed path; a path that is
 /// or holds the Docker socket needs the socket itself in `allow_host_paths`.
 fn check_host_path(
@@ -582,10 +573,10 @@ fn check_host_path(
     file: FileId,
     pointer: &str,
     path: &Path,
-    project: &Path,
-    allowed: &[PathBuf],
+    bounds: &HostBounds,
     subject: &str,
 ) {
+    let (project, allowed) = (&bounds.project, &bounds.allowed);
     let resolved = path.canonicalize().unwrap_or_else(|_| normalize(path));
     let socket = docker_sockets().into_iter().find(|s| {
         let s = s.canonicalize().unwrap_or_else(|_| s.clone());
