@@ -9,6 +9,19 @@ use crate::support::*;
 
 const TASK: &str = "execute = \"echo in the container\"\n";
 
+/// A busybox project (base_rootfs settings `rootfs_extra`) whose rootfs script starts a
+/// background child, writes its pid to the returned file, and waits for it.
+fn sleeping_project(root: &Path, rootfs_extra: &str) -> std::path::PathBuf {
+    let pidfile = root.join("child.pid");
+    let before = format!(
+        "# nonce {}\nsleep 300 &\necho $! > {}\nwait",
+        test_name(),
+        pidfile.display()
+    );
+    busybox::write_project(root, &before, rootfs_extra, "", TASK);
+    pidfile
+}
+
 /// Remove the images a project's runs made (its base included), by the project's label.
 fn remove_images(t: &DockerTest, root: &Path) {
     let out = engine(root, &["clean", "--images"]);
@@ -109,13 +122,7 @@ fn a_rootfs_script_past_its_timeout_is_killed_with_its_children() {
     };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let pidfile = root.join("child.pid");
-    let before = format!(
-        "# nonce {}\nsleep 300 &\necho $! > {}\nwait",
-        test_name(),
-        pidfile.display()
-    );
-    busybox::write_project(root, &before, "timeout = \"2s\"", "", TASK);
+    let pidfile = sleeping_project(root, "timeout = \"2s\"");
     let start = std::time::Instant::now();
     let out = engine(root, &["run"]);
     let err = text(&out.stderr);
@@ -155,13 +162,7 @@ fn ctrl_c_kills_a_running_rootfs_script_with_its_children() {
     };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let pidfile = root.join("child.pid");
-    let before = format!(
-        "# nonce {}\nsleep 300 &\necho $! > {}\nwait",
-        test_name(),
-        pidfile.display()
-    );
-    busybox::write_project(root, &before, "", "", TASK);
+    let pidfile = sleeping_project(root, "");
     let mut child = engine_cmd(root, &["run"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
