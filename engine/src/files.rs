@@ -1,8 +1,22 @@
 //! Writing files that readers never see half of (reports, timings): a temporary file renamed
-//! into place.
+//! into place; and where the engine's per-machine cache is.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The engine's own cache on this machine, shared by every project: rootfs tars, unpacked
+/// workspace archives, the machine-wide locks. `$ENGINE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/engine`, else `~/.cache/engine`.
+pub fn machine_cache() -> PathBuf {
+    if let Some(d) = std::env::var_os("ENGINE_CACHE_DIR") {
+        return d.into();
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("engine")
+}
 
 /// Write `bytes` to `path` whole or not at all; creates the parent folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -10,6 +10,8 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     // Leaves: no engine module below them.
     &["files", "build_context", "runner_binary"],
+    // A workspace from a source archive, unpacked into the machine cache.
+    &["archive"],
     // The checked model of the user's files.
     &["spec"],
     // The graph of work, from the model; the shell lint of its scripts.

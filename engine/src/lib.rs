@@ -31,6 +31,7 @@
 // Functions stay short enough to read at once (clippy's default limit, 100 lines).
 #![warn(clippy::too_many_lines)]
 
+pub mod archive;
 pub mod build_context;
 pub mod cli;
 pub mod docker;

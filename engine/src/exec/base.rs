@@ -129,18 +129,8 @@ async fn pulled(
 }
 
 /// The script's own cache (`ENGINE_CACHE_DIR`): per machine, not per project, because a rootfs
-/// is large and the same for every project that asks for it. `$ENGINE_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/engine`, else `~/.cache/engine`.
-pub fn machine_cache() -> std::path::PathBuf {
-    if let Some(d) = std::env::var_os("ENGINE_CACHE_DIR") {
-        return d.into();
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("engine")
-}
+/// is large and the same for every project that asks for it.
+pub use crate::files::machine_cache;
 
 /// Run the rootfs script (unless an image of the same key exists), then import its tar.
 async fn rootfs(

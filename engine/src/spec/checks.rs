@@ -30,6 +30,9 @@ pub struct Input<'a> {
     /// False when some distro file failed to load: cross-references to distros are then not checked.
     pub distros_complete: bool,
     pub suites_complete: bool,
+    /// The workspace folder on the host (an archive's unpacked folder); None when the archive
+    /// could not be unpacked (reported by the loader).
+    pub workspace: Option<&'a Path>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -92,7 +95,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| e.to_string())
 }
 
-fn relative_to(dir: &Path, path: &str) -> PathBuf {
+pub(super) fn relative_to(dir: &Path, path: &str) -> PathBuf {
     let p = dir.join(path);
     p.canonicalize().unwrap_or_else(|_| normalize(&p))
 }
@@ -139,10 +142,10 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     };
     let (mf, m, root) = (input.matrix_file, input.matrix, input.root);
     let engine = engine_settings(&mut cx, mf, m);
-    let workspace = workspace(&mut cx, mf, root, m);
+    let workspace = workspace(&mut cx, mf, input);
     let image = resolve_image(&mut cx, mf, "", root, &m.image, None);
     let caches = caches(&mut cx, mf, root, m, &workspace.target);
-    host_paths(&mut cx, mf, root, m, &workspace.source, &caches.root);
+    host_paths(&mut cx, mf, input, &workspace.source, &caches.root);
     let pass_env = pass_env(&mut cx, mf, m);
     let provision = provision(&mut cx, mf, m);
     let mut distros = BTreeMap::new();
@@ -301,9 +304,25 @@ fn engine_settings(cx: &mut Ctx<'_>, mf: FileId, m: &MatrixFile) -> EngineSettin
 }
 
 /// `[workspace]`: the folder mounted into every container, and where.
-fn workspace(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile) -> Workspace {
-    let ws_source = relative_to(root, m.workspace.source.as_deref().unwrap_or("."));
-    if !ws_source.is_dir() {
+fn workspace(cx: &mut Ctx<'_>, mf: FileId, input: &Input<'_>) -> Workspace {
+    let (root, m) = (input.root, input.matrix);
+    if m.workspace.archive.is_some() && m.workspace.source.is_some() {
+        cx.error(
+            mf,
+            "/workspace/archive",
+            Code::CheckWorkspaceArchive,
+            "the workspace is a `source` folder or an `archive`, not both".to_string(),
+            "given with `source`",
+            Some("keep one of the two".into()),
+        );
+    }
+    let ws_source = match (&m.workspace.archive, input.workspace) {
+        (Some(_), Some(unpacked)) => unpacked.to_path_buf(),
+        // Not unpacked: the loader said why.
+        (Some(archive), None) => relative_to(root, archive),
+        (None, _) => relative_to(root, m.workspace.source.as_deref().unwrap_or(".")),
+    };
+    if m.workspace.archive.is_none() && !ws_source.is_dir() {
         cx.error(
             mf,
             "/workspace/source",
@@ -413,13 +432,16 @@ fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: 
 fn host_paths(
     cx: &mut Ctx<'_>,
     mf: FileId,
-    root: &Path,
-    m: &MatrixFile,
+    input: &Input<'_>,
     ws_source: &Path,
     cache_root: &Path,
 ) {
+    let (root, m) = (input.root, input.matrix);
     let bounds = HostBounds::of(root, m);
-    check_host_path(cx, mf, "/workspace/source", ws_source, &bounds, "mounts");
+    // An archive is only read: its unpacked copy in the engine's cache is what gets mounted.
+    if m.workspace.archive.is_none() {
+        check_host_path(cx, mf, "/workspace/source", ws_source, &bounds, "mounts");
+    }
     check_host_path(cx, mf, "/caches/root", cache_root, &bounds, "mounts");
 }
 

@@ -48,6 +48,7 @@ codes! {
     SchemaInvalid => "schema::invalid", "a file the schema accepts but that still does not fit the model";
     CheckMissingFile => "check::missing-file", "a file the matrix names does not exist";
     CheckMissingFolder => "check::missing-folder", "a folder the matrix names does not exist";
+    CheckWorkspaceArchive => "check::workspace-archive", "the workspace archive cannot be read or unpacked, or is given with a `source` folder";
     CheckNoDistros => "check::no-distros", "the distros glob matches no file";
     CheckNoSuites => "check::no-suites", "a suites glob yields no suite";
     CheckSupportFolder => "check::support-folder", "a folder matched by suites holds no task file: support files (a note)";

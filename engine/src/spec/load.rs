@@ -154,7 +154,14 @@ pub fn load(path: &Path) -> Loaded {
         Some(inline) => inline_distros(inline, file_id, &mut out),
         None => distro_files(&root, matrix_file.as_ref(), file_id, &mut out),
     };
-    let (suites, suites_complete) = suites(&root, matrix_file.as_ref(), file_id, &mut out);
+    let workspace = workspace_folder(&root, matrix_file.as_ref(), file_id, &mut out);
+    let (suites, suites_complete) = suites(
+        &root,
+        workspace.as_deref(),
+        matrix_file.as_ref(),
+        file_id,
+        &mut out,
+    );
     for (name, (_, o)) in &distros {
         out.origins.distros.insert(name.clone(), o.clone());
     }
@@ -173,6 +180,7 @@ pub fn load(path: &Path) -> Loaded {
         suites: &suites,
         distros_complete,
         suites_complete,
+        workspace: workspace.as_deref(),
     };
     let (matrix, diags) = checks::resolve(&input, &out.sources);
     out.diagnostics.extend(diags);
@@ -278,6 +286,7 @@ fn distro_files(
 /// a task file is a support folder (a note); a glob that yields no suite at all is an error.
 fn suites(
     root: &Path,
+    workspace: Option<&Path>,
     matrix_file: Option<&MatrixFile>,
     file_id: FileId,
     out: &mut Loaded,
@@ -289,10 +298,16 @@ fn suites(
         Some(super::model::SuitesField::Globs(gs)) => gs,
         None => vec!["suites/*".to_string()],
     };
+    // `{workspace}/tests/*` is relative to the workspace; without one (an archive that could
+    // not be unpacked, already reported) it matches nothing more.
+    let expand_in = |pattern: &str| match pattern.strip_prefix(WORKSPACE_PREFIX) {
+        Some(rest) => workspace.map(|w| expand(w, rest, true)).unwrap_or_default(),
+        None => expand(root, pattern, true),
+    };
     let left_out: Vec<PathBuf> = patterns
         .iter()
         .filter_map(|p| p.strip_prefix('!'))
-        .flat_map(|p| expand(root, p, true))
+        .flat_map(expand_in)
         .collect();
     let mut suites = Declared::new();
     let mut suites_complete = true;
@@ -305,7 +320,11 @@ fn suites(
         } else {
             "/suites".to_string()
         };
-        let dirs: Vec<PathBuf> = expand(root, pattern, true)
+        if pattern.starts_with(WORKSPACE_PREFIX) && workspace.is_none() {
+            suites_complete = false;
+            continue;
+        }
+        let dirs: Vec<PathBuf> = expand_in(pattern)
             .into_iter()
             .filter(|d| !left_out.iter().any(|x| d.starts_with(x)))
             .collect();
@@ -336,6 +355,36 @@ fn suites(
         }
     }
     (suites, suites_complete)
+}
+
+/// Suite globs with this prefix are relative to the workspace folder.
+const WORKSPACE_PREFIX: &str = "{workspace}/";
+
+/// The workspace folder on the host: `[workspace] source`, or the `archive` unpacked into the
+/// machine cache (an archive that cannot be is an error at its place). None when unknown.
+fn workspace_folder(
+    root: &Path,
+    matrix_file: Option<&MatrixFile>,
+    file_id: FileId,
+    out: &mut Loaded,
+) -> Option<PathBuf> {
+    let ws = matrix_file.map(|m| &m.workspace);
+    let Some(archive) = ws.and_then(|w| w.archive.as_deref()) else {
+        let source = ws.and_then(|w| w.source.as_deref()).unwrap_or(".");
+        return Some(checks::relative_to(root, source));
+    };
+    match crate::archive::unpacked(&checks::relative_to(root, archive)) {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            let d = SpecDiagnostic::error(Code::CheckWorkspaceArchive, e.to_string());
+            let f = out.sources.get(file_id);
+            out.diagnostics
+                .push(locate(d, f, "/workspace/archive", "this archive").help(
+                "give a .tar or .tar.gz of the repository under test, relative to the matrix file",
+            ));
+            None
+        }
+    }
 }
 
 /// What a folder matched by a suites glob turned out to be.

@@ -17,7 +17,7 @@ pub struct MatrixFile {
     /// The distros: a glob of distro files relative to this file (one file per distro, named after the distro, e.g. "distros/*.toml"), or a table of inline distros keyed by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distros: Option<DistrosField>,
-    /// The suites: a glob (or list of globs) of suite folders relative to this file, each holding a `task.toml` or a legacy `task.yaml`.
+    /// The suites: a glob (or list of globs) of suite folders relative to this file, each holding a `task.toml` or a legacy `task.yaml`; a glob starting with `{workspace}/` is relative to the workspace (its `source` folder or unpacked `archive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suites: Option<SuitesField>,
     /// How the engine schedules the work.
@@ -117,6 +117,9 @@ pub struct WorkspaceSection {
     /// Host folder of the repository under test, relative to the matrix file. Default: ".".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Or a source archive of it (`.tar` or `.tar.gz`, e.g. a release tarball), relative to the matrix file: unpacked once per machine into the engine's cache, by its content, with its one top folder stripped. Not with `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
     /// Where it is mounted in the container; also the suites' working directory. Default: "/workspace".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,

@@ -1,6 +1,7 @@
 //! The fast tier: the engine's command line without Docker. `cargo test` runs it (with the unit
 //! tests) in seconds once built; the Docker tier (`tests/docker/`) runs under scripts/test.sh.
 //!
+//! - [`archive`]: a workspace given as a source archive, unpacked into the cache
 //! - [`validate`]: `engine validate` and `engine schema` on the repository's files
 //! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
 //! - [`plan`]: `graph`, `list` and `plan` output (snapshots), selection and shards
@@ -12,6 +13,7 @@
 //! - [`variants`]: task.toml's `[variants.NAME]`, each variant a node
 //! - [`seed_tree`]: the seed project's `tests/` tree as it is (support folders, task.yaml rules)
 
+mod archive;
 mod common;
 mod corpus;
 mod fuzz;
