@@ -211,6 +211,7 @@ async fn script_tar(
         args,
         timeout,
         pass_env,
+        ..
     } = &distro.base
     else {
         return Err(infra(InfraKind::Base, "not a rootfs base".into()));

@@ -973,9 +973,28 @@ fn resolve_base(
                     return None;
                 }
             }
+            let mut inputs = Vec::new();
+            for (i, g) in rf.inputs.iter().enumerate() {
+                let found = super::glob::expand(dir, g, false);
+                if found.is_empty() {
+                    cx.error(
+                        f,
+                        &o.pointer(&format!("/base_rootfs/inputs/{i}")),
+                        Code::CheckMissingFile,
+                        format!("no file matches `{g}`"),
+                        "matches no file",
+                        Some("inputs are globs of files relative to this file".into()),
+                    );
+                    return None;
+                }
+                inputs.extend(found);
+            }
+            inputs.sort();
+            inputs.dedup();
             Some(Base::Rootfs {
                 script,
                 args: rf.args.clone(),
+                inputs,
                 timeout,
                 pass_env: rf.pass_env.clone(),
             })

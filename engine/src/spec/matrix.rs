@@ -230,6 +230,8 @@ pub enum Base {
     Rootfs {
         script: PathBuf,
         args: Vec<String>,
+        /// The files its `inputs` globs matched (absolute, sorted): part of the base's key.
+        inputs: Vec<PathBuf>,
         /// The script runs on the host for at most this long.
         #[serde(with = "secs")]
         timeout: Duration,

@@ -295,6 +295,9 @@ pub struct BaseRootfs {
     /// Arguments passed to the script.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// Files the script reads besides itself (globs relative to the file that declares it, e.g. the helper scripts it calls or a source archive it builds from): their content is part of the base's key, so that editing one makes the base again. Each glob must match a file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
     /// The script runs on the host: after this long it is killed with its process group and the
     /// base fails. A duration such as "30m" (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -90,3 +90,59 @@ fn a_bad_script_timeout_or_variable_name_is_an_error_at_its_place() {
         assert!(err.contains(message), "{key}: {err}");
     }
 }
+
+/// `node id -> cache key` of the base nodes and the image/provision keys that follow them.
+fn base_keys(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let out = engine(dir, &["graph", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| {
+            Some((
+                n["id"].as_str()?.to_string(),
+                n["cache_key"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn a_rootfs_scripts_inputs_are_part_of_its_key_and_must_exist() {
+    let dir = project_with_distro(
+        "locales = [\"en_US.UTF-8\"]\nbase_rootfs = { script = \"../docker/mk.sh\", inputs = [\"../docker/helpers/*.sh\"] }\n[aur_helper]\npolicy = \"none\"\n",
+    );
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("docker/helpers")).unwrap();
+    std::fs::write(d.join("docker/mk.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(d.join("docker/helpers/a.sh"), "one\n").unwrap();
+    std::fs::write(d.join("docker/unrelated.txt"), "x\n").unwrap();
+    let before = base_keys(d);
+    assert!(before.contains_key("base:cachyos"), "{before:?}");
+    // Not an input: no key moves.
+    std::fs::write(d.join("docker/unrelated.txt"), "y\n").unwrap();
+    assert_eq!(base_keys(d), before);
+    // An input edited: cachyos's base, image and provision are made again, arch's are not.
+    std::fs::write(d.join("docker/helpers/a.sh"), "two\n").unwrap();
+    let after = base_keys(d);
+    let moved: Vec<&String> = before
+        .keys()
+        .filter(|id| after.get(*id) != before.get(*id))
+        .collect();
+    assert_eq!(
+        moved,
+        ["base:cachyos", "image:cachyos", "provision:cachyos"],
+        "{after:?}"
+    );
+    // A glob that matches nothing is an error at its place.
+    std::fs::remove_file(d.join("docker/helpers/a.sh")).unwrap();
+    let out = engine(d, &["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no file matches `../docker/helpers/*.sh`") && err.contains("matches no file"),
+        "{err}"
+    );
+}
