@@ -186,6 +186,34 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     (matrix, cx.diags)
 }
 
+/// The files a rootfs script's `inputs` globs match; None (reported) when one matches nothing.
+fn rootfs_inputs(
+    cx: &mut Ctx<'_>,
+    o: &Origin,
+    dir: &Path,
+    globs: &[String],
+) -> Option<Vec<PathBuf>> {
+    let mut inputs = Vec::new();
+    for (i, g) in globs.iter().enumerate() {
+        let found = super::glob::expand(dir, g, false);
+        if found.is_empty() {
+            cx.error(
+                o.file,
+                &o.pointer(&format!("/base_rootfs/inputs/{i}")),
+                Code::CheckMissingFile,
+                format!("no file matches `{g}`"),
+                "matches no file",
+                Some("inputs are globs of files relative to this file".into()),
+            );
+            return None;
+        }
+        inputs.extend(found);
+    }
+    inputs.sort();
+    inputs.dedup();
+    Some(inputs)
+}
+
 /// A rootfs script runs on the host: like a mount, it must lie in the project (or an allowed
 /// path), so that a matrix cannot point the engine at any program of the machine.
 fn check_rootfs_scripts(cx: &mut Ctx<'_>, input: &Input<'_>, distros: &BTreeMap<String, Distro>) {
@@ -973,24 +1001,7 @@ fn resolve_base(
                     return None;
                 }
             }
-            let mut inputs = Vec::new();
-            for (i, g) in rf.inputs.iter().enumerate() {
-                let found = super::glob::expand(dir, g, false);
-                if found.is_empty() {
-                    cx.error(
-                        f,
-                        &o.pointer(&format!("/base_rootfs/inputs/{i}")),
-                        Code::CheckMissingFile,
-                        format!("no file matches `{g}`"),
-                        "matches no file",
-                        Some("inputs are globs of files relative to this file".into()),
-                    );
-                    return None;
-                }
-                inputs.extend(found);
-            }
-            inputs.sort();
-            inputs.dedup();
+            let inputs = rootfs_inputs(cx, o, dir, &rf.inputs)?;
             Some(Base::Rootfs {
                 script,
                 args: rf.args.clone(),
