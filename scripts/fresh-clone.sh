@@ -8,12 +8,26 @@
 #      HOME): the same grid and exit code; the runner it mounts is statically linked.
 # Prints one `ok:` or `FAILED:` line per check and a closing count; exits 1 when one failed.
 #
-#   scripts/fresh-clone.sh [--release]   (default: `cargo install --debug`, which reuses the
-#                                         clone's dev build instead of a second cold build)
+#   scripts/fresh-clone.sh [--release] [--reuse-deps]
+#     --release     `cargo install` in release (default: --debug, which reuses the clone's dev
+#                   build instead of a second cold build)
+#     --reuse-deps  the clone's target/ starts with the third-party crates this checkout's
+#                   target/ has built (hard links), and nothing of the workspace's own crates:
+#                   no engine, no runner, no build-script output. The README's command still
+#                   builds everything of ours from nothing (what a missing build step would
+#                   break); only the ~8 minutes of dependencies are not paid twice. scripts/test.sh
+#                   uses it; without it the clone's target/ is empty.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 profile=(--debug)
-[ "${1:-}" = "--release" ] && profile=()
+reuse_deps=0
+for a in "$@"; do
+  case "$a" in
+  --release) profile=() ;;
+  --reuse-deps) reuse_deps=1 ;;
+  *) echo "usage: $0 [--release] [--reuse-deps]" >&2; exit 2 ;;
+  esac
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0
@@ -28,6 +42,19 @@ finish() {
 git clone -q "$repo" "$work/clone"
 cd "$work/clone"
 [ ! -e target ] || { bad "the clone has a target/ folder"; finish; }
+if [ "$reuse_deps" = 1 ] && [ -d "$repo/target/debug/deps" ]; then
+  mkdir -p target
+  cp -al "$repo/target/debug" target/debug
+  # Everything of the workspace's own crates goes: binaries, libraries, test binaries, build
+  # scripts and their output (the embedded runner), fingerprints, incremental state.
+  (cd target/debug && rm -rf engine engine.d runner runner.d libengine.* librunner.* examples incremental \
+    deps/engine-* deps/libengine-* deps/runner-* deps/librunner-* deps/cli-* deps/docker-* \
+    build/engine-* build/runner-* .fingerprint/engine-* .fingerprint/runner-* \
+    .fingerprint/cli-* .fingerprint/docker-*)
+  left=$(find target -type f \( -name 'runner' -o -name 'runner-*' -o -name 'engine' -o -name 'engine-*' \) -perm -u+x | head -n 3)
+  if [ -n "$left" ]; then bad "the reused target/ still holds our binaries: $left"; finish; fi
+  echo "target/ starts with the dependencies of $repo/target (hard links), none of our crates"
+fi
 
 # The README's main command: in the first code block, the line marked `# the main job`.
 cmd=$(awk '/^```/ { inblock = !inblock; next } inblock && /# the main job/ { sub(/[ \t]+#.*$/, ""); print; exit }' README.md)
