@@ -11,8 +11,8 @@
 #   scripts/fresh-clone.sh [--release] [--reuse-deps]
 #     --release     `cargo install` in release (default: --debug, which reuses the clone's dev
 #                   build instead of a second cold build)
-#     --reuse-deps  the clone's target/ starts with the third-party crates this checkout's
-#                   target/ has built (hard links), and nothing of the workspace's own crates:
+#     --reuse-deps  the clone's target/ starts with a copy of the third-party crates this
+#                   checkout's target/ has built, and nothing of the workspace's own crates:
 #                   no engine, no runner, no build-script output. The README's command still
 #                   builds everything of ours from nothing (what a missing build step would
 #                   break); only the ~8 minutes of dependencies are not paid twice. scripts/test.sh
@@ -44,7 +44,9 @@ cd "$work/clone"
 [ ! -e target ] || { bad "the clone has a target/ folder"; finish; }
 if [ "$reuse_deps" = 1 ] && [ -d "$repo/target/debug/deps" ]; then
   mkdir -p target
-  cp -al "$repo/target/debug" target/debug
+  # A copy, not hard links: cargo rewrites some files in place (a build script's `output`),
+  # which through a shared inode would change this checkout's own build.
+  cp -a "$repo/target/debug" target/debug
   # Everything of the workspace's own crates goes: binaries, libraries, test binaries, build
   # scripts and their output (the embedded runner), fingerprints, incremental state.
   (cd target/debug && rm -rf engine engine.d runner runner.d libengine.* librunner.* examples incremental \
@@ -53,7 +55,7 @@ if [ "$reuse_deps" = 1 ] && [ -d "$repo/target/debug/deps" ]; then
     .fingerprint/cli-* .fingerprint/docker-*)
   left=$(find target -type f \( -name 'runner' -o -name 'runner-*' -o -name 'engine' -o -name 'engine-*' \) -perm -u+x | head -n 3)
   if [ -n "$left" ]; then bad "the reused target/ still holds our binaries: $left"; finish; fi
-  echo "target/ starts with the dependencies of $repo/target (hard links), none of our crates"
+  echo "target/ starts with a copy of the dependencies in $repo/target, none of our crates"
 fi
 
 # The README's main command: in the first code block, the line marked `# the main job`.

@@ -17,7 +17,7 @@ status=0
 # No prior build: the tests must find everything they need the way a user's command does.
 PROPTEST_CASES=${PROPTEST_CASES:-10000} cargo test --workspace --all-targets --no-fail-fast -- --include-ignored "$@" 2>&1 | tee "$log" || status=$?
 if [ "${SKIP_FRESH_CLONE:-}" != 1 ]; then
-  # The dependencies built above are reused (hard links), never our own crates: see the script.
+  # The dependencies built above are reused (copied), never our own crates: see the script.
   scripts/fresh-clone.sh --reuse-deps 2>&1 | tee -a "$log" || status=1
 fi
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

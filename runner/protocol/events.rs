@@ -175,6 +175,11 @@ pub struct EventWriter {
     failed: bool,
 }
 
+/// The start of the lines that mark a step's phases in the output: `[runner] == execute ==` at
+/// its start, `[runner] == execute: exit 1 ==` at its end. The engine takes a failure's tail
+/// from the lines after the failed phase's mark.
+pub const PHASE_MARK: &str = "[runner] == ";
+
 /// The start of the line the runner writes to its output when its events cannot be written;
 /// the engine names the cause from it (the run has no verdict then).
 pub const EVENTS_UNWRITABLE: &str = "[runner] cannot write the events";

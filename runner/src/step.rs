@@ -110,8 +110,13 @@ pub fn run(step: &Step<'_>, events: &mut EventWriter) -> StepResult {
     events.emit(Event::StepStarted {
         step: step.name.to_string(),
     });
+    // Marks in the container's output (the events say it with step_started/step_finished),
+    // so that a log shows which phase wrote what and the engine takes a failure's tail from
+    // the phase that failed.
+    let _ = writeln!(std::io::stdout(), "{}", phase_start(step.name));
     let start = Instant::now();
     let result = run_inner(step, events, start);
+    let _ = writeln!(std::io::stdout(), "{}", phase_end(step.name, &result));
     events.emit(Event::StepFinished {
         step: step.name.to_string(),
         exit_code: result.exit_code,
@@ -290,6 +295,23 @@ fn signal_group(pgid: i32, sig: i32) {
 
 /// A line of the runner's own in a step's output: in the events and in the container's output
 /// (which the engine's log is made of), like a line the step wrote.
+/// `[runner] == execute ==`: the first line of a step's output.
+fn phase_start(step: &str) -> String {
+    format!("{}{step} ==", runner_protocol::protocol::PHASE_MARK)
+}
+
+/// `[runner] == execute: exit 1 ==`: the last.
+fn phase_end(step: &str, r: &StepResult) -> String {
+    let how = match (r.timed_out, r.exit_code, r.signal, &r.spawn_error) {
+        (true, ..) => "timed out".to_string(),
+        (_, Some(c), ..) => format!("exit {c}"),
+        (_, None, Some(sig), _) => format!("killed by signal {sig}"),
+        (_, None, None, Some(_)) => "not started".to_string(),
+        _ => "ended".to_string(),
+    };
+    format!("{}{step}: {how} ==", runner_protocol::protocol::PHASE_MARK)
+}
+
 pub fn say(events: &mut EventWriter, step: &str, stream: Stream, line: &str) {
     // On stdout whatever the stream: the container has one output stream, in order.
     let _ = writeln!(std::io::stdout(), "{line}");

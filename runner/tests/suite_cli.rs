@@ -545,3 +545,32 @@ fn events_that_cannot_be_written_are_said_on_the_output() {
     );
     assert!(text.contains("still runs"), "{text}");
 }
+
+#[test]
+fn the_output_marks_each_phase_with_its_end() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(t.path(), "echo doing; exit 3");
+    s.restore = Some("echo undoing".into());
+    let spec_path = t.path().join("suite.json");
+    std::fs::write(&spec_path, serde_json::to_vec(&s).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["suite", "--spec"])
+        .arg(&spec_path)
+        .arg("--events")
+        .arg(t.path().join("events.jsonl"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[runner] == execute ==",
+            "doing",
+            "[runner] == execute: exit 3 ==",
+            "[runner] == restore ==",
+            "undoing",
+            "[runner] == restore: exit 0 ==",
+        ]
+    );
+}

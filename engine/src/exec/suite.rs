@@ -33,7 +33,8 @@ enum Attempt {
     Passed,
     /// Not applicable here, decided in the container (a skip condition, exit 77).
     Skipped(String),
-    Failed(String),
+    /// Why, and the step that failed (None when the events do not say).
+    Failed(String, Option<String>),
     TimedOut,
     Other(NodeResult),
 }
@@ -159,17 +160,16 @@ async fn attempts(
             (Attempt::Passed, Expect::Fail) => NodeResult::new(Outcome::Failed {
                 reason: "expected to fail, but passed".into(),
             }),
-            (Attempt::Failed(_), Expect::Fail) => NodeResult::new(Outcome::Passed),
-            (Attempt::Failed(_), Expect::Xfail) => NodeResult::new(Outcome::Xfail),
+            (Attempt::Failed(..), Expect::Fail) => NodeResult::new(Outcome::Passed),
+            (Attempt::Failed(..), Expect::Xfail) => NodeResult::new(Outcome::Xfail),
             (Attempt::Passed, _) => NodeResult::new(Outcome::Passed),
             // Not applicable here: whatever `expect` says, neither a pass nor a failure.
             (Attempt::Skipped(reason), _) => {
                 log.note(&format!("skipped: {reason}"));
                 NodeResult::new(Outcome::Skipped { reason })
             }
-            (Attempt::Failed(reason), _) => {
-                NodeResult::new(Outcome::Failed { reason }).with_tail(log.tail(20))
-            }
+            (Attempt::Failed(reason, step), _) => NodeResult::new(Outcome::Failed { reason })
+                .with_tail(failure_tail(log, step.as_deref())),
             (Attempt::TimedOut, _) => NodeResult::new(Outcome::TimedOut {
                 after_secs: suite.timeout.as_secs(),
             })
@@ -380,7 +380,10 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
                     .unwrap_or_else(|| "skipped in the container".into()),
             ),
             Some(FinishStatus::TimedOut) => Attempt::TimedOut,
-            Some(FinishStatus::Failed) => Attempt::Failed(failed_phase(events)),
+            Some(FinishStatus::Failed) => {
+                let (reason, step) = failed_phase(events);
+                Attempt::Failed(reason, step)
+            }
             Some(FinishStatus::Infra) => {
                 let msg = events
                     .iter()
@@ -414,20 +417,36 @@ fn no_verdict(tail: &[String], exit: i64) -> (InfraKind, String) {
     }
 }
 
-/// "execute exited with 1" from the step events.
-fn failed_phase(events: &[Event]) -> String {
+/// "execute exited with 1" and the step, from the step events. The first failed step is the
+/// cause: a restore that fails after it is a consequence.
+fn failed_phase(events: &[Event]) -> (String, Option<String>) {
     events
         .iter()
-        .rev()
         .find_map(|e| match e {
             Event::StepFinished {
                 step,
                 exit_code: Some(c),
                 ..
-            } if *c != 0 => Some(format!("{step} exited with {c}")),
+            } if *c != 0 && !step.starts_with("skip-if") => {
+                Some((format!("{step} exited with {c}"), Some(step.clone())))
+            }
             _ => None,
         })
-        .unwrap_or_else(|| "the suite failed".into())
+        .unwrap_or_else(|| ("the suite failed".into(), None))
+}
+
+/// A failure's tail: the last lines of the step that failed, then what `debug` said about it;
+/// restore's output, which follows in the log, is not the failure. The log's last lines when
+/// the step is not known.
+fn failure_tail(log: &NodeLog, step: Option<&str>) -> Vec<String> {
+    let Some(failed) = step.and_then(|s| log.phase_tail(s, 20)) else {
+        return log.tail(20);
+    };
+    let mut tail = failed;
+    if let Some(debug) = log.phase_tail("debug", 10) {
+        tail.extend(debug);
+    }
+    tail
 }
 
 #[cfg(test)]
