@@ -264,6 +264,10 @@ main() {
 		local target="$WORK_DIR/root"
 		local debs="$cache_root/debootstrap/$suite-$arch"
 		mkdir -p "$debs"
+		# Builds of other keys (other package lists) share the downloaded debs: one
+		# debootstrap at a time writes there.
+		exec 8>"$debs.lock"
+		flock 8
 
 		log "debootstrap --variant=$VARIANT $suite from $mirror ($arch), packages: $packages"
 		local started=$SECONDS
@@ -282,6 +286,7 @@ main() {
 		rm -rf "$target"/var/lib/apt/lists/* "$target"/var/log/*.log "$target"/var/log/apt/* \
 			"$target"/usr/share/doc/* "$target"/usr/share/man/* "$target"/usr/share/info/*
 		unmount_under "$target"
+		exec 8>&-
 
 		TMP_TAR="$rootfs_dir/.debian-$suite-$arch-$key.tar.tmp.$$"
 		# /dev, /proc and /sys are provided by the container runtime.

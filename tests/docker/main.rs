@@ -9,6 +9,7 @@
 //! - [`output`]: nothing of a chatty suite's output lost, the engine's memory bounded
 //! - [`registry`]: pulls from a real local registry (by tag, by digest, a login)
 //! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
+//! - [`seed`]: the seed's own suites and product, from the fixture archive, on pacman-based look-alikes
 //! - [`spread`]: spread's task files on the look-alikes (helpers, SPREAD_* variables, debug, manual)
 //! - [`support`]: the one fixture ([`support::DockerTest`]) and the offline test bed
 
@@ -19,5 +20,6 @@ mod host;
 mod output;
 mod registry;
 mod report;
+mod seed;
 mod spread;
 mod support;
