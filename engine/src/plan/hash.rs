@@ -44,11 +44,9 @@ pub fn base_recipe(base: &Base) -> Recipe {
                     .unwrap_or_else(|e| format!("unreadable: {e}")),
             );
             r.set("rootfs args", digest(args.join("\0").as_bytes()));
-            // Named relative to the script: a clone elsewhere keeps the key.
-            let from = script.parent().unwrap_or(Path::new("/"));
-            for f in inputs {
+            for (name, f) in inputs {
                 r.set(
-                    format!("rootfs input {}", relative(from, f)),
+                    format!("rootfs input {name}"),
                     std::fs::read(f)
                         .map(|b| digest(&b))
                         .unwrap_or_else(|e| format!("unreadable: {e}")),
@@ -69,18 +67,6 @@ pub fn base_recipe(base: &Base) -> Recipe {
         }
     }
     r
-}
-
-/// `to` as seen from the folder `from` (`../docker/x.sh`).
-fn relative(from: &Path, to: &Path) -> String {
-    let mut up = String::new();
-    for dir in from.ancestors() {
-        if let Ok(rest) = to.strip_prefix(dir) {
-            return format!("{up}{}", rest.display());
-        }
-        up.push_str("../");
-    }
-    to.display().to_string()
 }
 
 /// The recipes and keys of every distro's base, image and provision nodes.

@@ -192,8 +192,8 @@ fn rootfs_inputs(
     o: &Origin,
     dir: &Path,
     globs: &[String],
-) -> Option<Vec<PathBuf>> {
-    let mut inputs = Vec::new();
+) -> Option<BTreeMap<String, PathBuf>> {
+    let mut inputs = BTreeMap::new();
     for (i, g) in globs.iter().enumerate() {
         let found = super::glob::expand(dir, g, false);
         if found.is_empty() {
@@ -207,10 +207,27 @@ fn rootfs_inputs(
             );
             return None;
         }
-        inputs.extend(found);
+        // Named as written (the glob's literal folder, then the file below it), never by
+        // where the checkout or a symlinked folder lies: another clone keeps the base's key.
+        let literal: Vec<&str> = g
+            .split('/')
+            .take_while(|seg| !seg.contains(['*', '?', '[', '{']))
+            .collect();
+        let (base, exact) = if literal.len() == g.split('/').count() {
+            (g.rsplit_once('/').map_or("", |(b, _)| b).to_string(), true)
+        } else {
+            (literal.join("/"), false)
+        };
+        let base_dir = dir.join(&base);
+        let base_dir = base_dir.canonicalize().unwrap_or(base_dir);
+        for f in found {
+            let name = match (exact, f.strip_prefix(&base_dir)) {
+                (true, _) | (_, Err(_)) => g.clone(),
+                (false, Ok(rel)) => format!("{base}/{}", rel.display()),
+            };
+            inputs.insert(name, f);
+        }
     }
-    inputs.sort();
-    inputs.dedup();
     Some(inputs)
 }
 

@@ -230,8 +230,9 @@ pub enum Base {
     Rootfs {
         script: PathBuf,
         args: Vec<String>,
-        /// The files its `inputs` globs matched (absolute, sorted): part of the base's key.
-        inputs: Vec<PathBuf>,
+        /// The files its `inputs` globs matched, by their name as the globs write them
+        /// (`../docker/helpers/a.sh`): part of the base's key.
+        inputs: BTreeMap<String, PathBuf>,
         /// The script runs on the host for at most this long.
         #[serde(with = "secs")]
         timeout: Duration,

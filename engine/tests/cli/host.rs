@@ -146,3 +146,29 @@ fn a_rootfs_scripts_inputs_are_part_of_its_key_and_must_exist() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rootfs_base_keeps_its_key_in_another_clone_with_a_symlinked_input() {
+    // Two checkouts side by side, each with `shared/` beside it: the first a folder, the second
+    // a symlink to it (as CI links the fixtures). The inputs are named as the globs write them.
+    let tmp = tempfile::tempdir().unwrap();
+    let distro = "locales = [\"en_US.UTF-8\"]\nbase_rootfs = { script = \"../docker/mk.sh\", inputs = [\"../../shared/*.tar.gz\"] }\n[aur_helper]\npolicy = \"none\"\n";
+    let first = tmp.path().join("a/project");
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), &first);
+    std::fs::write(first.join("distros/cachyos.toml"), distro).unwrap();
+    std::fs::create_dir_all(first.join("docker")).unwrap();
+    std::fs::write(first.join("docker/mk.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::create_dir_all(tmp.path().join("a/shared")).unwrap();
+    std::fs::write(tmp.path().join("a/shared/src.tar.gz"), "archive").unwrap();
+    let second = tmp.path().join("b/elsewhere/project");
+    copy_tree(&first, &second);
+    std::os::unix::fs::symlink(
+        tmp.path().join("a/shared"),
+        tmp.path().join("b/elsewhere/shared"),
+    )
+    .unwrap();
+    let (k1, k2) = (base_keys(&first), base_keys(&second));
+    assert_eq!(k1["base:cachyos"], k2["base:cachyos"]);
+    std::fs::write(tmp.path().join("a/shared/src.tar.gz"), "another archive").unwrap();
+    assert_ne!(base_keys(&second)["base:cachyos"], k2["base:cachyos"]);
+}
