@@ -48,16 +48,24 @@ impl StepResult {
 
 /// `bash -eu -c SCRIPT` (spread's semantics), or `sh -eu -c` where bash is absent.
 pub fn script(text: &str) -> Vec<String> {
-    let shell = ["/bin/bash", "/usr/bin/bash"]
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map_or("/bin/sh", |s| s);
+    let shell = bash().unwrap_or("/bin/sh");
     vec![
         shell.to_string(),
         "-eu".into(),
         "-c".into(),
         text.to_string(),
     ]
+}
+
+fn bash() -> Option<&'static str> {
+    ["/bin/bash", "/usr/bin/bash"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+/// Whether scripts run in bash (else in `sh`, where bash's traps and `[[` do not exist).
+pub fn has_bash() -> bool {
+    bash().is_some()
 }
 
 /// Values to mask (`***`) in everything the runner writes: from `ENGINE_MASK` (a JSON list),

@@ -66,7 +66,7 @@ pub fn run(spec: &SuiteSpec, sys: &System, events: &mut EventWriter) -> FinishSt
     let prelude = exports(&spec.exports);
     let make = |name: &'static str, text: &str, timeout: Duration| Step {
         name,
-        argv: step::script(&format!("{prelude}{text}")),
+        argv: step::script(&with_prelude(name, &prelude, text)),
         workdir: Some(spec.workdir.as_str()),
         env: env.clone(),
         user: user.as_ref(),
@@ -232,6 +232,22 @@ fn exports(vars: &[(String, String)]) -> String {
     vars.iter()
         .map(|(k, v)| format!("export {k}=\"{v}\"\n"))
         .collect()
+}
+
+/// The script with the exports in front, and (in bash, for the steps whose failure is a
+/// verdict) a trap that names the command that failed and its line in the task's script:
+/// `[runner] line 7: `grep -q x out` exited with 1`. Not for skip conditions, whose "failure"
+/// is the answer "do not skip".
+fn with_prelude(step: &str, exports: &str, text: &str) -> String {
+    if step.starts_with("skip-if") || !step::has_bash() {
+        return format!("{exports}{text}");
+    }
+    // LINENO counts the prelude's lines too: the trap and each export.
+    let before = 1 + exports.matches('\n').count();
+    let trap = format!(
+        "trap '__engine_rc=$?; if [[ $- == *e* ]]; then printf \"[runner] line %s: \\`%s\\` exited with %s\\n\" \"$((LINENO - {before}))\" \"$BASH_COMMAND\" \"$__engine_rc\" >&2; fi' ERR\n"
+    );
+    format!("{trap}{exports}{text}")
 }
 
 /// spread's helpers, defined for every bash the steps start (`BASH_ENV` names this file).

@@ -81,7 +81,11 @@ fn restore_runs_after_a_failed_execute() {
             _ => None,
         })
         .collect();
-    assert_eq!(lines, ["before"], "set -e must stop the script at `false`");
+    assert_eq!(
+        lines,
+        ["before", "[runner] line 1: `false` exited with 1"],
+        "set -e must stop the script at `false`, which is named"
+    );
 }
 
 #[test]
@@ -348,7 +352,14 @@ fn spreads_match_and_nomatch_helpers_work_in_every_step_and_can_fail() {
             _ => None,
         })
         .collect();
-    assert_eq!(out, ["error: pattern not found, got:", "sudo-rs disabled"]);
+    assert_eq!(
+        out,
+        [
+            "error: pattern not found, got:",
+            "sudo-rs disabled",
+            "[runner] line 1: `MATCH 'enabled'` exited with 1"
+        ]
+    );
 
     // Without the flag (native suites), no such command.
     let s = spec(t.path(), "echo x | MATCH x");
@@ -572,5 +583,42 @@ fn the_output_marks_each_phase_with_its_end() {
             "undoing",
             "[runner] == restore: exit 0 ==",
         ]
+    );
+}
+
+#[test]
+fn a_failure_names_the_failing_command_and_its_line_in_the_task_script() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = spec(
+        t.path(),
+        "echo one\nset +e; false; set -e\nif false; then :; fi\ngrep -q \"$WORD\" /dev/null\necho never",
+    );
+    // Exports come before the script and must not shift its line numbers.
+    s.exports = vec![("WORD".into(), "multi\nline".into())];
+    s.skip = vec![SkipIf {
+        condition: "test -e /nonexistent".into(),
+        reason: "never".into(),
+    }];
+    let spec_path = t.path().join("suite.json");
+    std::fs::write(&spec_path, serde_json::to_vec(&s).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["suite", "--spec"])
+        .arg(&spec_path)
+        .arg("--events")
+        .arg(t.path().join("events.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let named: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("[runner] line "))
+        .collect();
+    // Only the failure that ended the script: not the one under `set +e`, not the `if`, not
+    // the skip condition that answered "do not skip".
+    assert_eq!(
+        named,
+        ["[runner] line 4: `grep -q \"$WORD\" /dev/null` exited with 1"],
+        "{text}"
     );
 }
