@@ -286,9 +286,36 @@ fn junit_of_the_local_example_reads_back_with_the_summary_counts() {
     assert_eq!(cases["endeavouros:disable-in-german"], "skipped/skipped");
     assert_eq!(cases["manjaro:disable-in-german"], "skipped/not-applicable");
     assert_eq!(cases["arch:enable-default"], "passed");
-    // The failure text is the tail of the suite's output.
+    // The failure text is the tail of the step that failed, with the command that failed and
+    // its line; restore's output (which follows in the log) is not part of it.
     let xml = std::fs::read_to_string(&run.junit).unwrap();
-    assert!(xml.contains("restored /usr/bin/ls"), "{xml}");
+    assert!(xml.contains("enabled /usr/bin/ls"), "{xml}");
+    assert!(
+        xml.contains("[runner] line 4: `test ! -L /usr/bin/ls` exited with 1"),
+        "{xml}"
+    );
+    assert!(!xml.contains("restored /usr/bin/ls"), "{xml}");
+    let log = std::fs::read_to_string(
+        run.project
+            .path()
+            .join(".engine/runs/latest/logs/suite_arch_must-fail.log"),
+    )
+    .unwrap();
+    let marks: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("[runner] == "))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            "[runner] == execute ==",
+            "[runner] == execute: exit 1 ==",
+            "[runner] == restore ==",
+            "[runner] == restore: exit 0 =="
+        ],
+        "{log}"
+    );
+    assert!(log.contains("restored /usr/bin/ls"), "{log}");
     assert!(xml.contains("file=\"suites/must-fail/task.toml\""), "{xml}");
     assert_no_containers_left(&rt, &d, run.project.path());
 }

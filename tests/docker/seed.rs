@@ -167,6 +167,12 @@ fn assert_grid(report: &serde_json::Value) {
                     tail.contains(&line),
                     "{id}: no `{line}` in its tail {tail:?}"
                 );
+                // The tail is execute's; restore's output follows in the log, not here.
+                assert_eq!(tail.last(), Some(&"[runner] == execute: exit 1 =="), "{id}");
+                assert!(
+                    !tail.iter().any(|l| l.contains("== restore")),
+                    "{id}: {tail:?}"
+                );
                 assert_eq!(node["reason"], "execute exited with 1", "{id}");
             }
         }
