@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod clean;
+pub mod completions;
 pub mod doctor;
 pub mod error;
 pub mod graph;
@@ -92,6 +93,10 @@ pub enum Command {
     /// Check what a run needs (Docker endpoint and socket, disk space, the runner, tools) and say
     /// what to fix; exit 3 when a run cannot go.
     Doctor(doctor::DoctorArgs),
+    /// Print a shell's completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff): `engine man > ~/.local/share/man/man1/engine.1`.
+    Man,
 }
 
 /// The matrix path the user meant.
@@ -150,6 +155,8 @@ pub fn main() -> i32 {
         Command::Clean(args) => clean::run(&cli, args),
         Command::Shell(args) => shell::run(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man => completions::man(),
     };
     error::finish(result, cli.color.stderr())
 }

@@ -2,6 +2,7 @@
 //! tests) in seconds once built; the Docker tier (`tests/docker/`) runs under scripts/test.sh.
 //!
 //! - [`archive`]: a workspace given as a source archive, unpacked into the cache
+//! - [`completions`]: `engine completions SHELL` and `engine man`
 //! - [`validate`]: `engine validate` and `engine schema` on the repository's files
 //! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
 //! - [`plan`]: `graph`, `list` and `plan` output (snapshots), selection and shards
@@ -15,6 +16,7 @@
 
 mod archive;
 mod common;
+mod completions;
 mod corpus;
 mod fuzz;
 mod host;
