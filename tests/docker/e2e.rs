@@ -755,7 +755,7 @@ fn memory_and_pids_limits_contain_a_runaway_suite() {
 }
 
 /// A suite that fails, then passes on its retry, is flaky; `--keep-containers` keeps a failed
-/// suite's container and says how to enter it.
+/// suite's container as an image and `engine shell --kept` enters it.
 #[test]
 #[ignore = "Docker tier: scripts/test.sh runs it"]
 fn retries_report_flaky_and_failed_containers_can_be_kept() {
@@ -771,7 +771,7 @@ fn retries_report_flaky_and_failed_containers_can_be_kept() {
     // The pacman cache mount is shared by the attempts: the first leaves a mark and fails.
     let mark = format!("/var/cache/pacman/flaky-{}", std::process::id());
     let flaky = format!("distros = [\"arch\"]\nretries = 2\nexecute = \"if test -e {mark}; then rm {mark}; else touch {mark}; false; fi\"\n");
-    let broken = "distros = [\"arch\"]\nexecute = \"echo broken; false\"\n";
+    let broken = "distros = [\"arch\"]\nexecute = \"echo broken; echo left by the failed run > /var/tmp/broken-was-here; false\"\n";
     let p = Project::new(None, &[("flaky", &flaky), ("broken", broken)], None);
     let out = engine(p.path(), &["run", "--keep-containers"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
@@ -787,24 +787,61 @@ fn retries_report_flaky_and_failed_containers_can_be_kept() {
             .unwrap(),
     )
     .unwrap();
-    assert!(log.contains("container kept: docker start"), "{log}");
-    // Exactly the failed suite's container is kept; the passing attempt's is gone.
-    let mut f = HashMap::new();
-    f.insert("engine.run".to_string(), run.clone());
-    let kept = rt.block_on(d.list_containers(&f)).unwrap();
-    let nodes: Vec<_> = kept
-        .iter()
-        .map(|c| c.labels.get("engine.node").cloned().unwrap_or_default())
-        .collect();
-    assert!(nodes.iter().all(|n| n != "suite:arch:flaky"), "{nodes:?}");
-    assert!(nodes.iter().any(|n| n == "suite:arch:broken"), "{nodes:?}");
-    // `docker ps` tells what is what: the kept container is named after the run and the node.
-    let names: Vec<_> = kept.iter().flat_map(|c| c.names.clone()).collect();
-    let want = format!("engine-{run}-suite-arch-broken");
-    assert!(names.contains(&want), "{want} not in {names:?}");
-    let cleaned = engine(p.path(), &["clean", "--run", &run]);
-    assert_eq!(cleaned.status.code(), Some(0));
+    // The failed suite's container is kept as an image of its filesystem, and no container
+    // stays (restarting one would run the suite again).
+    let image = format!("engine-kept/arch-broken:{run}");
+    let broken = report_node(&r, "suite:arch:broken");
+    assert_eq!(broken["kept"], image.as_str(), "{broken}");
+    assert!(report_node(&r, "suite:arch:flaky")["kept"].is_null());
+    let hint = format!("kept: engine shell arch broken --kept {run}");
+    assert!(text(&out.stdout).contains(&hint), "{}", text(&out.stdout));
+    assert!(log.contains(&format!("kept as image {image}")), "{log}");
     assert_eq!(containers_of_run(&rt, &d, &run), 0);
+    // The printed command opens a shell in what the suite left, without running it again:
+    // the file the failed execute wrote is there, and no suite output appears.
+    let mut shell = engine_cmd(p.path(), &["shell", "arch", "broken", "--kept", &run]);
+    shell.stdin(std::process::Stdio::piped());
+    shell.stdout(std::process::Stdio::piped());
+    shell.stderr(std::process::Stdio::piped());
+    let mut child = shell.spawn().unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"cat /var/tmp/broken-was-here; echo \"in $PWD\"; exit 5\n")
+        .unwrap();
+    let entered = child.wait_with_output().unwrap();
+    let said = text(&entered.stdout);
+    assert_eq!(
+        entered.status.code(),
+        Some(5),
+        "{said}{}",
+        text(&entered.stderr)
+    );
+    assert!(said.contains("left by the failed run"), "{said}");
+    assert!(said.contains("in /workspace"), "{said}");
+    assert!(
+        !said.contains("broken\n") && !said.contains("== execute"),
+        "the suite ran again: {said}"
+    );
+    // A run that kept nothing is told apart.
+    let none = engine(
+        p.path(),
+        &["shell", "arch", "broken", "--kept", "no-such-run"],
+    );
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none.stderr));
+    assert!(
+        text(&none.stderr).contains("kept no container"),
+        "{}",
+        text(&none.stderr)
+    );
+    let cleaned = engine(p.path(), &["clean", "--images", "--run", &run]);
+    assert_eq!(cleaned.status.code(), Some(0), "{}", text(&cleaned.stderr));
+    assert!(
+        rt.block_on(d.image_labels(&image)).unwrap().is_none(),
+        "{image} not cleaned"
+    );
     assert_no_containers_left(&rt, &d);
 }
 

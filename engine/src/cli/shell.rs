@@ -28,6 +28,10 @@ pub struct ShellArgs {
     /// Image builds at once, if images must be built first.
     #[arg(long, value_name = "N")]
     pub build_jobs: Option<usize>,
+    /// Open the shell in what a failed suite left in run RUN (its container, kept as an image
+    /// by `engine run --keep-containers`) instead of a fresh container. Needs SUITE.
+    #[arg(long, value_name = "RUN", requires = "suite")]
+    pub kept: Option<String>,
     /// Run nothing on the host (no rootfs script) when images must be built first.
     #[arg(long, env = "ENGINE_NO_HOST_EXEC", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_host_exec: bool,
@@ -41,6 +45,17 @@ pub enum ShellError {
     #[error("no suite `{name}` in the matrix")]
     #[diagnostic(code(engine::shell::unknown_suite), help("{hint}"))]
     UnknownSuite { name: String, hint: String },
+    #[error("run {run} kept no container of {distro}:{suite}")]
+    #[diagnostic(
+        code(engine::shell::not_kept),
+        help("`engine run --keep-containers` keeps a failed suite's container as {image}; the summary names the runs that did")
+    )]
+    NotKept {
+        run: String,
+        distro: String,
+        suite: String,
+        image: String,
+    },
     #[error("suite `{suite}` does not apply to {distro}: {reason}")]
     #[diagnostic(
         code(engine::shell::not_applicable),
@@ -66,6 +81,9 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
     let (distro, suite) = target(&matrix, &full, args)?;
+    if let (Some(run), Some(suite)) = (&args.kept, &suite) {
+        return open_kept(loaded, matrix, keys, &distro, suite, run);
+    }
     // The distro's image chain only, as `engine build DISTRO` would run it.
     let select = SelectArgs {
         patterns: vec![distro.name.clone()],
@@ -105,6 +123,49 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         suite.as_ref(),
     ));
     // The stdin reader may still wait in a read(): do not wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+/// A shell in the image a failed suite's container was kept as, with the suite's mounts,
+/// environment and folder; in that run's folder, so that it leaves no new run behind.
+fn open_kept(
+    mut loaded: crate::spec::load::Loaded,
+    matrix: Matrix,
+    keys: crate::plan::CacheKeys,
+    distro: &Distro,
+    suite: &Suite,
+    run: &str,
+) -> CliResult {
+    let image = crate::exec::suite::kept_image(run, &distro.name, &suite.name);
+    let runtime = super::selection::runtime(true)?;
+    loaded.matrix = None;
+    let ids = RunIds {
+        run_id: run.to_string(),
+        run_dir: matrix.root.join(".engine/runs").join(run),
+    };
+    let inputs = RunInputs {
+        loaded: Arc::new(loaded),
+        matrix: Arc::new(matrix),
+        keys,
+    };
+    let result = runtime.block_on(async {
+        let docker = super::selection::connect().await?;
+        if docker.image_labels(&image).await.ok().flatten().is_none() {
+            return Err(CliError::from(ShellError::NotKept {
+                run: run.to_string(),
+                distro: distro.name.clone(),
+                suite: suite.name.clone(),
+                image: image.clone(),
+            }));
+        }
+        eprintln!(
+            "entering {image}: the container {}:{} left in run {run}",
+            distro.name, suite.name
+        );
+        let ctx = RunCtx::new(docker, inputs, ids, super::run::runner_path()?, false);
+        Ok(crate::exec::shell::open(&ctx, distro, Some(suite), Some(image.clone())).await?)
+    });
     runtime.shutdown_background();
     result
 }
@@ -171,5 +232,5 @@ async fn prepare_and_open(
         run_dir: prepared.run_dir,
     };
     let ctx = RunCtx::new(docker, inputs, ids, req.runner_bin.clone(), false);
-    Ok(crate::exec::shell::open(&ctx, distro, suite).await?)
+    Ok(crate::exec::shell::open(&ctx, distro, suite, None).await?)
 }

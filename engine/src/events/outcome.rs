@@ -173,6 +173,10 @@ pub struct NodeResult {
     /// (`artifacts/suite_arch_x`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<String>,
+    /// A failed suite's container, kept as this image (`engine run --keep-containers`):
+    /// `engine shell DISTRO SUITE --kept RUN` opens a shell in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 impl NodeResult {
@@ -188,6 +192,7 @@ impl NodeResult {
             why: Vec::new(),
             key: None,
             artifacts: None,
+            kept: None,
         }
     }
 

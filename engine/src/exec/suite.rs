@@ -146,6 +146,7 @@ async fn attempts(
         if attempts > 1 {
             log.note(&format!("attempt {attempt} of {attempts}"));
         }
+        let mut kept = None;
         let a = once(
             ctx,
             distro,
@@ -154,6 +155,7 @@ async fn attempts(
             attempt == attempts,
             log,
             cancel,
+            &mut kept,
         )
         .await;
         let mut r = match (a, suite.expect) {
@@ -177,6 +179,7 @@ async fn attempts(
             (Attempt::Other(r), _) => return with_attempts(r, attempt),
         };
         r.attempts = attempt;
+        r.kept = kept;
         if r.outcome == Outcome::Passed && first_failure.is_some() {
             return with_attempts(
                 NodeResult::new(Outcome::Flaky { attempts: attempt }),
@@ -254,7 +257,9 @@ fn locale_gate(ctx: &RunCtx, distro: &Distro, suite: &Suite, facts: &Facts) -> O
     }
 }
 
-/// One attempt; `last` says whether a failure is final (only a final failure's container is kept).
+/// One attempt; `last` says whether a failure is final (only a final failure's container is
+/// kept, as the image named in `kept`).
+#[allow(clippy::too_many_arguments)] // one attempt's whole context; a struct would only rename it
 async fn once(
     ctx: &RunCtx,
     distro: &Distro,
@@ -263,6 +268,7 @@ async fn once(
     last: bool,
     log: &mut NodeLog,
     cancel: &CancellationToken,
+    kept: &mut Option<String>,
 ) -> Attempt {
     let provisioned = match ctx.chain(distro).await {
         Ok(chain) => chain.provisioned_ref,
@@ -326,16 +332,56 @@ async fn once(
     };
     let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log);
     keep_artifacts(ctx, &io, &io_name, log);
-    // Keep only failed containers for debugging; say how to enter them.
+    // Keep only failed containers for debugging, as an image a shell can enter.
     if let (true, Some(id)) = (outcome.kept, &outcome.container_id) {
         if matches!(verdict, Attempt::Passed) {
             let _ = ctx.docker.remove(id, true).await;
         } else {
-            let short = &id[..id.len().min(12)];
-            log.note(&format!("container kept: docker start {short} && docker exec -it {short} bash -l   (then: docker rm -f {short})"));
+            *kept = keep_as_image(ctx, distro, suite, &node, id, log).await;
         }
     }
     verdict
+}
+
+/// The image a failed suite's container is kept as: `engine-kept/<distro>-<suite>:<run>`.
+pub fn kept_image(run_id: &str, distro: &str, suite: &str) -> String {
+    format!("engine-kept/{distro}-{}:{run_id}", suite.replace(':', "-"))
+}
+
+/// Commit the failed container to an image (its filesystem as the suite left it) and remove
+/// the container: restarting the container would run the suite again, a shell in the image
+/// does not. The container stays when the commit fails.
+async fn keep_as_image(
+    ctx: &RunCtx,
+    distro: &Distro,
+    suite: &Suite,
+    node: &str,
+    container: &str,
+    log: &mut NodeLog,
+) -> Option<String> {
+    let image = kept_image(&ctx.run_id, &distro.name, &suite.name);
+    let (repo, tag) = image.rsplit_once(':')?;
+    match ctx
+        .docker
+        .commit(container, repo, tag, &ctx.labels(node), &[])
+        .await
+    {
+        Ok(_) => {
+            let _ = ctx.docker.remove(container, true).await;
+            log.note(&format!(
+                "kept as image {image}: engine shell {} {} --kept {}",
+                distro.name, suite.name, ctx.run_id
+            ));
+            Some(image)
+        }
+        Err(e) => {
+            let short = &container[..container.len().min(12)];
+            log.note(&format!(
+                "cannot keep the container as an image ({e}); container {short} is left as it ended (docker rm -f {short})"
+            ));
+            None
+        }
+    }
 }
 
 /// The verdict of an attempt from how its container ended and what the runner said.

@@ -89,6 +89,10 @@ pub struct NodeReport {
     /// Where the suite's artifacts were copied, relative to the run's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<String>,
+    /// A failed suite's container, kept as this image (`engine run --keep-containers`);
+    /// `engine shell DISTRO SUITE --kept RUN` opens a shell in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
     /// The node's full log on the machine that ran it.
     pub log: String,
 }
@@ -207,6 +211,7 @@ impl NodeReport {
             tail: result.tail.clone(),
             why: result.why.clone(),
             artifacts: result.artifacts.clone(),
+            kept: result.kept.clone(),
             log,
         }
     }

@@ -198,6 +198,14 @@ pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> Pat
         if !matches!(r.outcome, Outcome::Skipped { .. }) {
             let _ = writeln!(out, "{:12}log: {}", "", relative(&log_of(&n.id)));
         }
+        if let (Some(_), Some(s)) = (&r.kept, &n.suite) {
+            let d = &n.distro;
+            let _ = writeln!(
+                out,
+                "{:12}kept: engine shell {d} {s} --kept {}",
+                "", run.run_id
+            );
+        }
     }
     out
 }

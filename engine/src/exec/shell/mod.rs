@@ -41,28 +41,34 @@ pub enum SessionError {
     Session(String),
 }
 
-/// A shell in a fresh container of `distro`'s provisioned image (with `suite`'s environment);
-/// returns the shell's exit code (130 when interrupted). The container is gone afterwards.
+/// A shell in a fresh container of `distro`'s provisioned image, or of `image` (a failed
+/// suite's kept container), with `suite`'s environment; returns the shell's exit code (130
+/// when interrupted). The container is gone afterwards.
 pub async fn open(
     ctx: &RunCtx,
     distro: &Distro,
     suite: Option<&Suite>,
+    image: Option<String>,
 ) -> Result<i32, SessionError> {
     let node = match suite {
         Some(s) => format!("shell:{}:{}", distro.name, s.name),
         None => format!("shell:{}", distro.name),
     };
-    let image = ctx
-        .chain(distro)
-        .await
-        .map_err(|r| {
-            SessionError::Session(format!(
-                "no image of `{}`: {}",
-                distro.name,
-                r.outcome.reason().unwrap_or_default()
-            ))
-        })?
-        .provisioned_ref;
+    let image = match image {
+        Some(i) => i,
+        None => {
+            ctx.chain(distro)
+                .await
+                .map_err(|r| {
+                    SessionError::Session(format!(
+                        "no image of `{}`: {}",
+                        distro.name,
+                        r.outcome.reason().unwrap_or_default()
+                    ))
+                })?
+                .provisioned_ref
+        }
+    };
     let spec = container_spec(ctx, distro, suite, &node, image)?;
     let docker = ctx.docker.clone();
     let id = docker.create_interactive(&spec).await?;
