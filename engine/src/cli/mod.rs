@@ -57,15 +57,60 @@ pub enum ColorChoice {
 }
 
 impl ColorChoice {
-    /// Colours for stderr: on a terminal unless NO_COLOR is set, or when forced.
+    /// Colours for stderr (errors, live lines, bars).
     pub fn stderr(self) -> bool {
+        self.on(std::io::stderr().is_terminal(), &|k| std::env::var(k).ok())
+    }
+
+    /// Colours for stdout (the verdict grid).
+    pub fn stdout(self) -> bool {
+        self.on(std::io::stdout().is_terminal(), &|k| std::env::var(k).ok())
+    }
+
+    /// `--color always|never` win; under `auto`: a non-empty `NO_COLOR` turns colours off,
+    /// else a `CLICOLOR_FORCE` other than 0 turns them on, else `CLICOLOR=0` turns them off,
+    /// else colours when the stream is a terminal.
+    fn on(self, terminal: bool, var: &dyn Fn(&str) -> Option<String>) -> bool {
+        let set = |k: &str| var(k).filter(|v| !v.is_empty());
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
+            ColorChoice::Auto if set("NO_COLOR").is_some() => false,
+            ColorChoice::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+            ColorChoice::Auto if set("CLICOLOR").is_some_and(|v| v == "0") => false,
+            ColorChoice::Auto => terminal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ColorChoice;
+
+    #[test]
+    fn colour_rules() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let auto = ColorChoice::Auto;
+        assert!(auto.on(true, &env(&[])));
+        assert!(!auto.on(false, &env(&[])));
+        assert!(!auto.on(true, &env(&[("NO_COLOR", "1")])));
+        assert!(
+            auto.on(true, &env(&[("NO_COLOR", "")])),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(auto.on(false, &env(&[("CLICOLOR_FORCE", "1")])));
+        assert!(!auto.on(false, &env(&[("CLICOLOR_FORCE", "0")])));
+        assert!(!auto.on(true, &env(&[("CLICOLOR", "0")])));
+        assert!(!auto.on(false, &env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")])));
+        assert!(ColorChoice::Always.on(false, &env(&[("NO_COLOR", "1")])));
+        assert!(!ColorChoice::Never.on(true, &env(&[("CLICOLOR_FORCE", "1")])));
     }
 }
 

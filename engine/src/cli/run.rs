@@ -208,6 +208,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         };
         let mut options =
             Options::from_env(verbosity, args.message_format == MessageFormat::Json, color);
+        options.grid_color = cli.color.stdout();
         options.report = args.report.clone();
         options.junit = args.junit.clone();
         let reporter = Reporter::new(options, files);

@@ -10,7 +10,7 @@ use super::github;
 use super::sanitize::clean;
 use crate::events::RunEvent;
 use crate::events::{NodeResult, Outcome};
-use crate::plan::Node;
+use crate::plan::{Node, NodeKind};
 
 pub fn now() -> String {
     let fmt = time::macros::format_description!("[hour]:[minute]:[second]");
@@ -32,6 +32,7 @@ pub fn print(p: &RunEvent<'_>, verbosity: Verbosity) {
     Plain {
         verbosity,
         github: false,
+        color: false,
     }
     .print(p);
 }
@@ -42,6 +43,8 @@ pub struct Plain {
     pub verbosity: Verbosity,
     /// Fold each failed node's output into a `::group::` (GitHub Actions).
     pub github: bool,
+    /// The verdict word of finished nodes in its colour.
+    pub color: bool,
 }
 
 impl Plain {
@@ -56,6 +59,7 @@ impl Plain {
     /// The lines of one event, each prefixed with `stamp`.
     pub fn render(&self, p: &RunEvent<'_>, stamp: &str) -> String {
         let quiet = self.verbosity == Verbosity::Quiet;
+        let verbose = self.verbosity == Verbosity::Verbose;
         match p {
             RunEvent::Started {
                 run_id,
@@ -68,12 +72,28 @@ impl Plain {
                     run_dir.display()
                 )
             }
-            RunEvent::NodeStarted { node } if !quiet => format!("{stamp} start     {}\n", node.id),
+            // The image chain is told by its results (a long build by heartbeat lines), and
+            // a reused one not at all: the summary counts them (`images: 0 built, 12 reused`).
+            // `-v` shows every start.
+            RunEvent::NodeStarted { node }
+                if !quiet && (verbose || node.kind == NodeKind::Suite) =>
+            {
+                format!("{stamp} start     {}\n", node.id)
+            }
             RunEvent::NodeFinished { node, result, log } => {
                 if quiet && !is_bad(&result.outcome) {
                     return String::new();
                 }
-                let mut out = format!("{stamp} {}\n", finished_line(node, result));
+                if !verbose && node.kind != NodeKind::Suite && result.outcome == Outcome::Cached {
+                    return String::new();
+                }
+                let line = finished_line(node, result);
+                let line = if self.color {
+                    painted(&line, result.outcome.word())
+                } else {
+                    line
+                };
+                let mut out = format!("{stamp} {line}\n");
                 let details = details(result, log);
                 if !details.is_empty() {
                     if self.github {
@@ -164,6 +184,14 @@ pub fn finished_line(node: &Node, result: &NodeResult) -> String {
     format!("{:<9} {}{timing}{reason}", result.outcome.word(), node.id)
 }
 
+/// A finished line with its leading verdict word painted.
+pub fn painted(line: &str, word: &str) -> String {
+    match line.strip_prefix(word) {
+        Some(rest) => format!("{}{rest}", super::paint::verdict(word, word)),
+        None => line.to_string(),
+    }
+}
+
 /// For a failed node: its diagnostic, the tail of its output and its log path (nothing for a
 /// node that did not run because of another: that one has the details).
 pub fn details(result: &NodeResult, log: &std::path::Path) -> String {
@@ -245,6 +273,7 @@ mod tests {
         let quiet = Plain {
             verbosity: Verbosity::Quiet,
             github: false,
+            color: false,
         };
         assert_eq!(
             quiet.render(&finished(&run, "suite:arch:ok", &log), "T"),
@@ -264,12 +293,63 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_image_chain_is_silent_unless_verbose() {
+        let run = every_outcome();
+        let log = PathBuf::from("/l.log");
+        let (normal, verbose) = (Verbosity::Normal, Verbosity::Verbose);
+        let plain = |verbosity, color| Plain {
+            verbosity,
+            github: false,
+            color,
+        };
+        let base = &run
+            .results
+            .iter()
+            .find(|(n, _)| n.id == "base:arch")
+            .unwrap()
+            .0;
+        let suite = &run
+            .results
+            .iter()
+            .find(|(n, _)| n.id == "suite:arch:ok")
+            .unwrap()
+            .0;
+        // base:arch was reused: neither its start nor its result under the default verbosity.
+        assert_eq!(
+            plain(normal, false).render(&RunEvent::NodeStarted { node: base }, "T"),
+            ""
+        );
+        assert_eq!(
+            plain(normal, false).render(&finished(&run, "base:arch", &log), "T"),
+            ""
+        );
+        assert_eq!(
+            plain(verbose, false).render(&finished(&run, "base:arch", &log), "T"),
+            "T cached    base:arch (0.2s)\n"
+        );
+        // An image made now, and suites, are told.
+        assert!(plain(normal, false)
+            .render(&finished(&run, "image:arch", &log), "T")
+            .starts_with("T passed    image:arch"));
+        assert_eq!(
+            plain(normal, false).render(&RunEvent::NodeStarted { node: suite }, "T"),
+            "T start     suite:arch:ok\n"
+        );
+        // In colour, only the verdict word is painted.
+        assert_eq!(
+            plain(normal, true).render(&finished(&run, "suite:arch:ok", &log), "T"),
+            "T \x1b[32mpassed\x1b[0m    suite:arch:ok (2.2s)\n"
+        );
+    }
+
+    #[test]
     fn github_folds_the_details_into_a_group() {
         let run = every_outcome();
         let log = PathBuf::from("/l.log");
         let gh = Plain {
             verbosity: Verbosity::Normal,
             github: true,
+            color: false,
         };
         let text = gh.render(&finished(&run, "suite:arch:slow", &log), "T");
         let lines: Vec<&str> = text.lines().collect();

@@ -3,7 +3,7 @@
 //!
 //! - [`reporter`]: ties them together for one `engine run` (what to show, where to write)
 //! - [`live`]: plain timestamped lines (no terminal, CI); [`progress`]: bars on a terminal
-//! - [`summary`]: the grid and problem lines; [`json`]: the report and its schema's types
+//! - [`summary`]: the grid and problem lines, [`paint`]: their colours; [`json`]: the report and its schema's types
 //! - [`junit`], [`jsonl`], [`github`]: the formats for other tools
 //! - [`diagnostic`]: prints an error with miette (every command's errors look alike)
 
@@ -13,6 +13,7 @@ pub mod json;
 pub mod jsonl;
 pub mod junit;
 pub mod live;
+pub mod paint;
 pub mod progress;
 pub mod reporter;
 pub mod sanitize;

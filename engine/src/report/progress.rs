@@ -22,6 +22,8 @@ pub struct Bars {
     overall: ProgressBar,
     state: Mutex<State>,
     verbosity: Verbosity,
+    /// Colours in the bars (`--color`, `NO_COLOR`).
+    color: bool,
 }
 
 #[derive(Default)]
@@ -31,35 +33,43 @@ struct State {
     counts: Counts,
 }
 
-fn node_style() -> ProgressStyle {
+fn node_style(color: bool) -> ProgressStyle {
     // The templates are constants: a bad one is a bug that every test of this module catches.
-    ProgressStyle::with_template("  {spinner:.cyan} {prefix:40!} {elapsed:>4} {wide_msg:.dim}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+    let template = if color {
+        "  {spinner:.cyan} {prefix:40!} {elapsed:>4} {wide_msg:.dim}"
+    } else {
+        "  {spinner} {prefix:40!} {elapsed:>4} {wide_msg}"
+    };
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
-fn overall_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} nodes  {wide_msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ")
+fn overall_style(color: bool) -> ProgressStyle {
+    let template = if color {
+        "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} nodes  {wide_msg}"
+    } else {
+        "{elapsed_precise} [{bar:30}] {pos}/{len} nodes  {wide_msg}"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 impl Bars {
     /// Bars on stderr.
-    pub fn stderr(verbosity: Verbosity) -> Bars {
-        Bars::with_target(ProgressDrawTarget::stderr_with_hz(10), verbosity)
+    pub fn stderr(verbosity: Verbosity, color: bool) -> Bars {
+        Bars::with_target(ProgressDrawTarget::stderr_with_hz(10), verbosity, color)
     }
 
-    pub fn with_target(target: ProgressDrawTarget, verbosity: Verbosity) -> Bars {
+    pub fn with_target(target: ProgressDrawTarget, verbosity: Verbosity, color: bool) -> Bars {
         let multi = MultiProgress::with_draw_target(target);
         // Shown once the run says how many nodes there are (an empty bar would look full).
-        let overall = ProgressBar::hidden().with_style(overall_style());
+        let overall = ProgressBar::hidden().with_style(overall_style(color));
         Bars {
             multi,
             overall,
             state: Mutex::new(State::default()),
             verbosity,
+            color,
         }
     }
 
@@ -85,7 +95,7 @@ impl Bars {
             }
             RunEvent::NodeStarted { node } => {
                 let bar = ProgressBar::new_spinner()
-                    .with_style(node_style())
+                    .with_style(node_style(self.color))
                     .with_prefix(node.id.clone());
                 // Running nodes go above the overall bar, in the order they started.
                 let bar = self.multi.insert_before(&self.overall, bar);
@@ -107,6 +117,9 @@ impl Bars {
                 self.update_overall(&st);
                 drop(st);
                 let mut text = live::finished_line(node, result);
+                if self.color {
+                    text = live::painted(&text, result.outcome.word());
+                }
                 let details = live::details(result, log);
                 if !details.is_empty() {
                     text.push('\n');
@@ -224,6 +237,7 @@ mod tests {
         let bars = Bars::with_target(
             ProgressDrawTarget::term_like(Box::new(term.clone())),
             Verbosity::Normal,
+            false,
         );
         let run = every_outcome();
         let get = |id: &str| run.results.iter().find(|(n, _)| n.id == id).unwrap();
@@ -276,6 +290,7 @@ mod tests {
         let bars = Bars::with_target(
             ProgressDrawTarget::term_like(Box::new(term.clone())),
             Verbosity::Verbose,
+            false,
         );
         bars.output("suite:arch:ok", "hello");
         bars.finish();

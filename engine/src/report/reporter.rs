@@ -33,8 +33,10 @@ pub struct Options {
     pub step_summary: Option<PathBuf>,
     /// Progress bars instead of plain lines.
     pub bars: bool,
-    /// Colours in error messages.
+    /// Colours in error messages and the live lines or bars (stderr).
     pub color: bool,
+    /// Colours in the verdict grid (stdout).
+    pub grid_color: bool,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Options {
                 && verbosity != Verbosity::Quiet
                 && !github,
             color,
+            grid_color: false,
         }
     }
 }
@@ -99,12 +102,13 @@ pub struct Reporter {
 impl Reporter {
     pub fn new(opts: Options, files: SourceFiles) -> Arc<Reporter> {
         let human = if opts.bars {
-            Human::Bars(Bars::stderr(opts.verbosity))
+            Human::Bars(Bars::stderr(opts.verbosity, opts.color))
         } else {
             Human::Plain(
                 Plain {
                     verbosity: opts.verbosity,
                     github: opts.github,
+                    color: opts.color,
                 },
                 Heartbeat::new(HEARTBEAT),
             )
@@ -207,7 +211,13 @@ impl Reporter {
 
         let code = run.exit_code();
         let mut human = String::new();
-        human.push_str(&summary::render(run, skipped, log_of));
+        // The grid goes to stdout, or to stderr beside the JSON Lines.
+        let paint = if self.json.is_some() {
+            self.opts.color
+        } else {
+            self.opts.grid_color
+        };
+        human.push_str(&summary::render(run, skipped, log_of, paint));
         if self.opts.github {
             human.push_str(&github::annotations(run, &self.files));
         }

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+use super::paint::cell;
+
 use crate::events::RunResult;
 use crate::events::{NodeResult, Outcome};
 use crate::plan::{Node, NodeKind, Skipped};
@@ -157,7 +159,12 @@ pub fn problems(run: &RunResult) -> impl Iterator<Item = &(Node, NodeResult)> {
 }
 
 /// Render the summary. `skipped` are the pairs the plan did not schedule; `log_of` names log files.
-pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> PathBuf) -> String {
+pub fn render(
+    run: &RunResult,
+    skipped: &[Skipped],
+    log_of: impl Fn(&str) -> PathBuf,
+    paint: bool,
+) -> String {
     let grid = Grid::new(run, skipped);
     let mut out = String::new();
     let width = grid
@@ -176,13 +183,13 @@ pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> Pat
     // The image chain first: did each distro get a provisioned image?
     let _ = write!(out, "{:width$}", "(provision)");
     for (d, w) in grid.distros.iter().zip(&colw) {
-        let _ = write!(out, "  {:>w$}", grid.provision_cell(d));
+        let _ = write!(out, "  {}", cell(grid.provision_cell(d), *w, paint));
     }
     out.push('\n');
     for s in &grid.suites {
         let _ = write!(out, "{s:width$}");
         for (d, w) in grid.distros.iter().zip(&colw) {
-            let _ = write!(out, "  {:>w$}", grid.cell(s, d));
+            let _ = write!(out, "  {}", cell(grid.cell(s, d), *w, paint));
         }
         out.push('\n');
     }
@@ -283,11 +290,27 @@ mod tests {
     }
 
     #[test]
+    fn painted_grids_colour_the_cells_and_keep_the_columns() {
+        let run = every_outcome();
+        let plain = render(&run, &not_applicable(), |_| PathBuf::new(), false);
+        let painted = render(&run, &not_applicable(), |_| PathBuf::new(), true);
+        assert!(painted.contains("\x1b[1;31mFAIL\x1b[0m"), "{painted}");
+        assert!(painted.contains("\x1b[32mok\x1b[0m"), "{painted}");
+        // Without the escapes, the painted grid is the plain one, column for column.
+        let stripped = String::from_utf8(strip_ansi_escapes::strip(&painted)).unwrap();
+        assert_eq!(stripped, plain);
+    }
+
+    #[test]
     fn problem_lines_name_their_logs() {
         let run = every_outcome();
-        let text = render(&run, &not_applicable(), |id| {
-            PathBuf::from(format!("/logs/{id}.log"))
-        });
+        let text = render(
+            &run,
+            &not_applicable(),
+            |id| PathBuf::from(format!("/logs/{id}.log")),
+            false,
+        );
+        assert!(!text.contains('\x1b'), "{text}");
         assert!(text.contains("failed      suite:arch:bad "), "{text}");
         assert!(text.contains("log: /logs/suite:arch:bad.log"), "{text}");
         assert!(text.contains("infra error provision:manjaro"), "{text}");
