@@ -587,10 +587,22 @@ struct Pty {
 
 impl Pty {
     fn spawn(dir: &Path, cmd: &str) -> Pty {
-        let mut child = Command::new("script")
+        Pty::spawn_coloured(dir, cmd, false)
+    }
+
+    /// With `colour`, no NO_COLOR: the engine's `auto` colours, as on a user's terminal.
+    fn spawn_coloured(dir: &Path, cmd: &str, colour: bool) -> Pty {
+        let mut command = Command::new("script");
+        if colour {
+            command.env_remove("NO_COLOR");
+        } else {
+            command.env("NO_COLOR", "1");
+        }
+        let mut child = command
             .args(["-qfec", cmd, "/dev/null"])
             .current_dir(dir)
-            .env("NO_COLOR", "1")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE")
             .env("TERM", "xterm")
             .env_remove("ENGINE_RUNNER")
             .env_remove("ENGINE_MATRIX")
@@ -676,8 +688,26 @@ fn on_a_terminal_the_run_shows_progress_bars_then_the_summary() {
         seen.contains("passed    suite:arch:enable-default"),
         "{seen}"
     );
-    assert!(seen.contains("    | restored /usr/bin/ls"), "{seen}");
+    assert!(seen.contains("    | enabled /usr/bin/ls"), "{seen}");
     assert!(seen.contains("some suites failed (exit 1)"), "{seen}");
+    // NO_COLOR: the bars move the cursor, but no colour at all (SGR codes `ESC[...m`).
+    let sgr = |s: &str| {
+        s.match_indices("\u{1b}[")
+            .filter(|(at, _)| {
+                let rest = &s[at + 2..];
+                let end = rest.find(|c: char| !(c.is_ascii_digit() || c == ';'));
+                end.is_some_and(|e| rest[e..].starts_with('m'))
+            })
+            .count()
+    };
+    assert_eq!(sgr(&seen), 0, "{seen:?}");
+    // Colours on (a terminal, no NO_COLOR): the grid's verdicts are painted.
+    let mut pty = Pty::spawn_coloured(p.path(), &cmd, true);
+    pty.read_until(Duration::from_secs(120), |s| s.contains("report: "));
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(1), "{seen}");
+    assert!(seen.contains("\u{1b}[1;31mFAIL\u{1b}[0m"), "{seen:?}");
+    assert!(seen.contains("\u{1b}[32mok\u{1b}[0m"), "{seen:?}");
     assert_no_containers_left(&rt, &d, p.path());
 }
 
