@@ -484,7 +484,7 @@ fn github_actions_get_groups_annotations_and_a_step_summary() {
         .unwrap_or_else(|| panic!("{stderr}"));
     let end = stderr[group..].find("::endgroup::").unwrap();
     assert!(
-        stderr[group..group + end].contains("    | restored /usr/bin/ls"),
+        stderr[group..group + end].contains("    | enabled /usr/bin/ls"),
         "{stderr}"
     );
     // Annotations point at the suite's task file; the infra error too.
