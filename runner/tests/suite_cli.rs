@@ -31,20 +31,25 @@ fn spec(dir: &Path, execute: &str) -> SuiteSpec {
     }
 }
 
-/// Run the binary; returns (exit code, events).
-fn run(dir: &Path, s: &SuiteSpec) -> (i32, Vec<Event>) {
+/// Run the binary on `s` (events to `dir/events.jsonl`); returns how it ended and its output.
+fn run_suite(dir: &Path, s: &SuiteSpec) -> std::process::Output {
     let spec_path = dir.join("suite.json");
     std::fs::write(&spec_path, serde_json::to_vec(s).unwrap()).unwrap();
     let events = dir.join("events.jsonl");
     let _ = std::fs::remove_file(&events);
-    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+    Command::new(env!("CARGO_BIN_EXE_runner"))
         .args(["suite", "--spec"])
         .arg(&spec_path)
         .arg("--events")
         .arg(&events)
         .output()
-        .unwrap();
-    let f = std::fs::File::open(&events).unwrap();
+        .unwrap()
+}
+
+/// Run the binary; returns (exit code, events).
+fn run(dir: &Path, s: &SuiteSpec) -> (i32, Vec<Event>) {
+    let out = run_suite(dir, s);
+    let f = std::fs::File::open(dir.join("events.jsonl")).unwrap();
     let evs = read_events(std::io::BufReader::new(f))
         .into_iter()
         .map(|e| e.expect("every event line parses"))
@@ -562,15 +567,7 @@ fn the_output_marks_each_phase_with_its_end() {
     let t = tempfile::tempdir().unwrap();
     let mut s = spec(t.path(), "echo doing; exit 3");
     s.restore = Some("echo undoing".into());
-    let spec_path = t.path().join("suite.json");
-    std::fs::write(&spec_path, serde_json::to_vec(&s).unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["suite", "--spec"])
-        .arg(&spec_path)
-        .arg("--events")
-        .arg(t.path().join("events.jsonl"))
-        .output()
-        .unwrap();
+    let out = run_suite(t.path(), &s);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -599,15 +596,7 @@ fn a_failure_names_the_failing_command_and_its_line_in_the_task_script() {
         condition: "test -e /nonexistent".into(),
         reason: "never".into(),
     }];
-    let spec_path = t.path().join("suite.json");
-    std::fs::write(&spec_path, serde_json::to_vec(&s).unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["suite", "--spec"])
-        .arg(&spec_path)
-        .arg("--events")
-        .arg(t.path().join("events.jsonl"))
-        .output()
-        .unwrap();
+    let out = run_suite(t.path(), &s);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     let named: Vec<&str> = text
