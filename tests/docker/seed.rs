@@ -53,11 +53,7 @@ fn fixture() -> Option<PathBuf> {
         "the seed fixture {} is missing (the seed project as published, kept beside this repository)",
         p.display()
     );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{}: {why}", test_name());
-    }
-    eprintln!("\n=== SKIP {}: {why} ===\n", test_name());
-    None
+    skip_or_fail(&test_name(), &why)
 }
 
 /// Every file of the archive by its path under the top folder (`tests/x/task.yaml`).
@@ -157,12 +153,7 @@ fn assert_grid(report: &serde_json::Value) {
             assert_eq!(node["status"], *want, "{id}: {node}");
             if *want == "failed" {
                 let line = FAILURE_LINES.iter().find(|(s, _)| s == suite).unwrap().1;
-                let tail: Vec<&str> = node["tail"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|l| l.as_str().unwrap())
-                    .collect();
+                let tail = tail_lines(node);
                 assert!(
                     tail.contains(&line),
                     "{id}: no `{line}` in its tail {tail:?}"

@@ -60,12 +60,7 @@ fn spread_tasks_run_unchanged_in_containers() {
     );
     assert_eq!(status(&r, "suite:arch:debugged"), "failed");
     let node = report_node(&r, "suite:arch:debugged");
-    let tail: Vec<&str> = node["tail"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
+    let tail = tail_lines(node);
     assert!(
         tail.iter()
             .any(|l| l.contains("error: pattern not found, got:")),

@@ -71,15 +71,17 @@ impl DockerTest {
 pub async fn daemon() -> Option<DockerClient> {
     match DockerClient::connect().await {
         Ok(d) => Some(d),
-        Err(e) => skip_or_fail(&test_name(), &e),
+        Err(e) => skip_or_fail(&test_name(), &format!("no Docker daemon ({e})")),
     }
 }
 
-fn skip_or_fail<T>(test: &str, e: &dyn std::fmt::Display) -> Option<T> {
+/// Something a test needs is missing (`why` says what): under `CI=true`, which provides it,
+/// the test fails; elsewhere it is skipped with a loud line.
+pub fn skip_or_fail<T>(test: &str, why: &str) -> Option<T> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: the Docker daemon is required under CI and cannot be reached: {e}");
+        panic!("{test}: {why}, and CI must provide it");
     }
-    eprintln!("\n=== SKIP {test}: no Docker daemon ({e}) ===\n");
+    eprintln!("\n=== SKIP {test}: {why} ===\n");
     None
 }
 
@@ -87,7 +89,7 @@ fn skip_or_fail<T>(test: &str, e: &dyn std::fmt::Display) -> Option<T> {
 fn docker(rt: &tokio::runtime::Runtime, test: &str) -> Option<DockerClient> {
     match rt.block_on(DockerClient::connect()) {
         Ok(d) => Some(d),
-        Err(e) => skip_or_fail(test, &e),
+        Err(e) => skip_or_fail(test, &format!("no Docker daemon ({e})")),
     }
 }
 
@@ -176,6 +178,14 @@ pub fn report_node<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_jso
         .iter()
         .find(|n| n["id"] == id)
         .unwrap_or_else(|| panic!("no node {id} in the report"))
+}
+
+/// The lines of a report node's `tail` (empty when it has none).
+pub fn tail_lines(node: &serde_json::Value) -> Vec<&str> {
+    node["tail"]
+        .as_array()
+        .map(|lines| lines.iter().filter_map(|l| l.as_str()).collect())
+        .unwrap_or_default()
 }
 
 /// Status of node `id` in a report.
