@@ -1,7 +1,5 @@
 //! `engine run`: validate, plan, select, then execute on Docker and report.
 
-use std::sync::Arc;
-
 use super::error::{CliError, CliResult};
 use super::selection::{load_matrix, shard_of, SelectArgs};
 use super::Cli;
@@ -145,7 +143,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> CliResult {
 }
 
 fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
-    let (mut loaded, matrix) = load_matrix(cli)?;
+    let (loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
     let selection = args.select.selection();
@@ -197,13 +195,11 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     let color = cli.color.stderr();
     let skipped = plan.skipped.clone();
     let files = SourceFiles::of(&loaded);
-    loaded.matrix = None;
-    let loaded = Arc::new(loaded);
-    let matrix = Arc::new(matrix);
+    let inputs = RunInputs::new(loaded, matrix, keys);
     runtime.block_on(async move {
         let docker = super::selection::connect().await?;
         let req = RunRequest {
-            disk_limits: start_checks(&matrix, &docker).await,
+            disk_limits: start_checks(&inputs.matrix, &docker).await,
             ..req
         };
         let mut options =
@@ -212,11 +208,6 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         options.report = args.report.clone();
         options.junit = args.junit.clone();
         let reporter = Reporter::new(options, files);
-        let inputs = RunInputs {
-            loaded,
-            matrix,
-            keys,
-        };
         let result = execute(docker, inputs, &plan, &req, reporter.sink()).await;
         Ok(reporter.finish(&result, &skipped))
     })

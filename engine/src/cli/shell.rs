@@ -77,12 +77,12 @@ fn hint(name: &str, known: impl Iterator<Item = String>) -> String {
 }
 
 pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
-    let (mut loaded, matrix) = load_matrix(cli)?;
+    let (loaded, matrix) = load_matrix(cli)?;
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
     let (distro, suite) = target(&matrix, &full, args)?;
     if let (Some(run), Some(suite)) = (&args.kept, &suite) {
-        return open_kept(loaded, matrix, keys, &distro, suite, run);
+        return open_kept(RunInputs::new(loaded, matrix, keys), &distro, suite, run);
     }
     // The distro's image chain only, as `engine build DISTRO` would run it.
     let select = SelectArgs {
@@ -109,12 +109,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         disk_limits: false,
     };
     let runtime = super::selection::runtime(true)?;
-    loaded.matrix = None;
-    let inputs = RunInputs {
-        loaded: Arc::new(loaded),
-        matrix: Arc::new(matrix),
-        keys,
-    };
+    let inputs = RunInputs::new(loaded, matrix, keys);
     let result = runtime.block_on(prepare_and_open(
         inputs,
         &plan,
@@ -129,25 +124,12 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
 
 /// A shell in the image a failed suite's container was kept as, with the suite's mounts,
 /// environment and folder; in that run's folder, so that it leaves no new run behind.
-fn open_kept(
-    mut loaded: crate::spec::load::Loaded,
-    matrix: Matrix,
-    keys: crate::plan::CacheKeys,
-    distro: &Distro,
-    suite: &Suite,
-    run: &str,
-) -> CliResult {
+fn open_kept(inputs: RunInputs, distro: &Distro, suite: &Suite, run: &str) -> CliResult {
     let image = crate::exec::suite::kept_image(run, &distro.name, &suite.name);
     let runtime = super::selection::runtime(true)?;
-    loaded.matrix = None;
     let ids = RunIds {
         run_id: run.to_string(),
-        run_dir: matrix.root.join(".engine/runs").join(run),
-    };
-    let inputs = RunInputs {
-        loaded: Arc::new(loaded),
-        matrix: Arc::new(matrix),
-        keys,
+        run_dir: inputs.matrix.root.join(".engine/runs").join(run),
     };
     let result = runtime.block_on(async {
         let docker = super::selection::connect().await?;

@@ -49,6 +49,19 @@ pub struct RunInputs {
     pub keys: CacheKeys,
 }
 
+impl RunInputs {
+    /// The model shared by the run's tasks, beside the sources it was loaded from (without a
+    /// second copy of the model in `loaded`).
+    pub fn new(mut loaded: Loaded, matrix: Matrix, keys: CacheKeys) -> RunInputs {
+        loaded.matrix = None;
+        RunInputs {
+            loaded: Arc::new(loaded),
+            matrix: Arc::new(matrix),
+            keys,
+        }
+    }
+}
+
 /// One run's identity: its id and its folder (`.engine/runs/<id>/`).
 #[derive(Debug, Clone)]
 pub struct RunIds {
@@ -396,7 +409,7 @@ impl RunCtx {
         log: &mut super::log::NodeLog,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<super::locks::HostLock, NodeResult> {
-        let path = super::base::machine_cache()
+        let path = crate::files::machine_cache()
             .join("locks")
             .join(format!("{}.lock", short(key)));
         self.host_lock(&path, node, log, cancel, |by| {
