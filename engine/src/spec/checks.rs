@@ -30,8 +30,8 @@ pub struct Input<'a> {
     /// False when some distro file failed to load: cross-references to distros are then not checked.
     pub distros_complete: bool,
     pub suites_complete: bool,
-    /// The workspace folder on the host (an archive's unpacked folder); None when the archive
-    /// could not be unpacked (reported by the loader).
+    /// The workspace folder on the host: `[workspace] source` resolved, or the archive's
+    /// unpacked folder; None when the archive could not be unpacked (reported by the loader).
     pub workspace: Option<&'a Path>,
 }
 
@@ -361,12 +361,12 @@ fn workspace(cx: &mut Ctx<'_>, mf: FileId, input: &Input<'_>) -> Workspace {
             Some("keep one of the two".into()),
         );
     }
-    let ws_source = match (&m.workspace.archive, input.workspace) {
-        (Some(_), Some(unpacked)) => unpacked.to_path_buf(),
-        // Not unpacked: the loader said why.
-        (Some(archive), None) => relative_to(root, archive),
-        (None, _) => relative_to(root, m.workspace.source.as_deref().unwrap_or(".")),
-    };
+    // The loader found it (the `source` folder, or the archive unpacked); when an archive could
+    // not be unpacked it said why, and the archive's path stands in.
+    let ws_source = input
+        .workspace
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| relative_to(root, m.workspace.archive.as_deref().unwrap_or(".")));
     if m.workspace.archive.is_none() && !ws_source.is_dir() {
         cx.error(
             mf,
