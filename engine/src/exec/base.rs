@@ -128,10 +128,6 @@ async fn pulled(
     }
 }
 
-/// The script's own cache (`ENGINE_CACHE_DIR`): per machine, not per project, because a rootfs
-/// is large and the same for every project that asks for it.
-pub use crate::files::machine_cache;
-
 /// Run the rootfs script (unless an image of the same key exists), then import its tar.
 async fn rootfs(
     ctx: &RunCtx,
@@ -217,7 +213,9 @@ async fn script_tar(
         return Err(infra(InfraKind::Base, "not a rootfs base".into()));
     };
     let out_dir = ctx.matrix.caches.root.join("rootfs");
-    let script_cache = machine_cache();
+    // The script's own cache (`ENGINE_CACHE_DIR`): per machine, not per project, because a
+    // rootfs is large and the same for every project that asks for it.
+    let script_cache = crate::files::machine_cache();
     if let Err(e) =
         std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::create_dir_all(&script_cache))
     {
