@@ -166,9 +166,12 @@ makepkg_as_nobody() { # NAME
 		/bin/sh -c 'cd "/build/$1" && makepkg --nodeps --noconfirm --nocolor' sh "$1" >&2
 }
 
-# pkgver from a Debian version: no epoch, no revision, no characters makepkg refuses.
-pkgver_of() { # DEBIAN_VERSION
-	local v="${1#*:}"
+# pkgver from a package's Debian version in the rootfs: no epoch, no revision, no characters
+# makepkg refuses.
+pkgver_of() { # DEBIAN_PACKAGE (installed in the rootfs)
+	local v
+	v="$(in_root dpkg-query -W -f='${Version}' "$1")"
+	v="${v#*:}"
 	v="${v%-*}"
 	printf '%s\n' "${v//[~-]/_}"
 }
@@ -202,7 +205,7 @@ build_repo() { # PRODUCT_BIN SUDO_RS_BIN PRODUCT_VERSION
 	# --- uutils-coreutils from Debian's rust-coreutils, then rust-coreutils purged ---------
 	local ucore="$ROOT/build/uutils-coreutils" uver
 	mkdir -p "$ucore"
-	uver="$(pkgver_of "$(in_root dpkg-query -W -f='${Version}' rust-coreutils)")"
+	uver="$(pkgver_of rust-coreutils)"
 	cp -p "$ROOT/usr/bin/coreutils" "$ucore/coreutils"
 	in_root dpkg-query -L rust-coreutils | sed -n 's|^/usr/lib/cargo/bin/coreutils/||p' | sed '/^$/d' | sort -u >"$ucore/applets"
 	[[ -s "$ucore/applets" ]] || die "rust-coreutils lists no applet under /usr/lib/cargo/bin/coreutils"
@@ -257,7 +260,7 @@ package() {
 EOF
 	# `pam` is a dependency on Arch: one more stub (Debian's libpam0g provides it).
 	local pam_version
-	pam_version="$(pkgver_of "$(in_root dpkg-query -W -f='${Version}' libpam0g)")"
+	pam_version="$(pkgver_of libpam0g)"
 	write_stub pam "$pam_version" "Stand-in: Debian's libpam0g $pam_version provides the files (owned by dpkg)"
 	makepkg_as_nobody pam
 	makepkg_as_nobody sudo-rs
@@ -294,7 +297,7 @@ EOF
 		rustup) ver=1.28.2 desc="Stand-in: no rustup here (the product is prebuilt on the host and installed as a package)" ;;
 		reflector) ver=2023 desc="Stand-in: a no-op reflector (no mirrors offline)" ;;
 		*)
-			ver="$(pkgver_of "$(in_root dpkg-query -W -f='${Version}' "$deb")")"
+			ver="$(pkgver_of "$deb")"
 			desc="Stand-in: Debian's $deb $ver provides the files (owned by dpkg)"
 			;;
 		esac
