@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use engine::docker::labels;
 use engine::docker::{
-    BuildRequest, ContainerSpec, DockerClient, DockerError, Ending, LogLine, LogStream, RunOptions,
-    RunOutcome,
+    BuildRequest, BuilderChoice, ContainerSpec, DockerClient, DockerError, Ending, LogLine,
+    LogStream, RunOptions, RunOutcome,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -384,15 +384,56 @@ async fn build_uses_args_and_honours_dockerignore() {
     write("sub/noise.log", "noise");
     write("keep.log", "keep");
 
-    let tag = scope.image("built");
+    // The same build with each builder: the log names it, and the image is the same.
+    for (choice, builder, first_step) in [
+        (BuilderChoice::BuildKit, "BuildKit", "FROM "),
+        (
+            BuilderChoice::Legacy,
+            "legacy (DOCKER_BUILDKIT=0)",
+            "Step 1/",
+        ),
+    ] {
+        let client = client.clone().with_builder(choice);
+        let tag = scope.image(&format!("built-{choice:?}").to_lowercase());
+        build_and_check(&client, &scope, &context, &base, &tag)
+            .await
+            .check_log(builder, first_step);
+    }
+}
+
+/// What a build printed.
+struct BuildLog(Vec<String>);
+
+impl BuildLog {
+    /// The first line names the builder; a later one is the first step, as that builder says it.
+    fn check_log(&self, builder: &str, first_step: &str) {
+        let lines = &self.0;
+        assert_eq!(
+            lines.first().map(String::as_str),
+            Some(format!("[engine] builder: {builder}").as_str()),
+            "{lines:#?}"
+        );
+        assert!(lines.iter().any(|l| l.contains(first_step)), "{lines:#?}");
+    }
+}
+
+/// Builds `docker/Dockerfile` of `context` as `tag` and checks the image: its labels, the build
+/// arg it baked in, and the context files `.dockerignore` let through.
+async fn build_and_check(
+    client: &DockerClient,
+    scope: &Scope,
+    context: &tempfile::TempDir,
+    base: &str,
+    tag: &str,
+) -> BuildLog {
     let request = BuildRequest {
         context_dir: context.path().to_path_buf(),
         dockerfile: "docker/Dockerfile".into(),
         build_args: HashMap::from([
-            ("BASE".to_string(), base.clone()),
+            ("BASE".to_string(), base.to_string()),
             ("GREETING".to_string(), "hello from arg".to_string()),
         ]),
-        tag: tag.clone(),
+        tag: tag.to_string(),
         labels: scope.labels("image"),
         ..Default::default()
     };
@@ -402,13 +443,9 @@ async fn build_uses_args_and_honours_dockerignore() {
         .await
         .expect("build");
     assert!(id.starts_with("sha256:"), "{id}");
-    assert!(
-        output.iter().any(|l| l.starts_with("Step 1/")),
-        "{output:#?}"
-    );
 
     let image_labels = client
-        .image_labels(&tag)
+        .image_labels(tag)
         .await
         .expect("inspect")
         .expect("built");
@@ -422,8 +459,8 @@ async fn build_uses_args_and_honours_dockerignore() {
     );
 
     let (outcome, lines) = run(
-        &client,
-        &sh(&tag, &scope, "cat /greeting; cd /ctx && ls -a . sub"),
+        client,
+        &sh(tag, scope, "cat /greeting; cd /ctx && ls -a . sub"),
         RunOptions::default(),
     )
     .await;
@@ -441,7 +478,8 @@ async fn build_uses_args_and_honours_dockerignore() {
         !out.contains(&"noise.log"),
         "ignored file was sent: {out:?}"
     );
-    assert_no_containers(&client, &scope).await;
+    assert_no_containers(client, scope).await;
+    BuildLog(output)
 }
 
 #[tokio::test]
@@ -459,11 +497,20 @@ async fn failing_build_reports_the_tail() {
     )
     .expect("write Dockerfile");
 
-    let tag = scope.image("broken");
+    for choice in [BuilderChoice::BuildKit, BuilderChoice::Legacy] {
+        let client = client.clone().with_builder(choice);
+        let tag = scope.image(&format!("broken-{choice:?}").to_lowercase());
+        check_failed_build(&client, &scope, context.path(), &tag).await;
+    }
+}
+
+/// A build of `context`, whose RUN step prints a marker and exits 3, fails with that
+/// step's output in its tail, and leaves no image.
+async fn check_failed_build(client: &DockerClient, scope: &Scope, context: &Path, tag: &str) {
     let request = BuildRequest {
-        context_dir: context.path().to_path_buf(),
+        context_dir: context.to_path_buf(),
         dockerfile: "Dockerfile".into(),
-        tag: tag.clone(),
+        tag: tag.to_string(),
         labels: scope.labels("image"),
         ..Default::default()
     };
@@ -484,13 +531,139 @@ async fn failing_build_reports_the_tail() {
                 tail.iter().any(|l| l.contains("marker-before-failure")),
                 "{tail:#?}"
             );
-            assert!(tail.len() <= engine::docker::image::BUILD_TAIL_LINES);
+            assert!(tail.len() <= engine::docker::build::BUILD_TAIL_LINES);
         }
         other => panic!("expected BuildFailed, got {other:?}"),
     }
     assert!(seen > 0);
     assert!(err.to_string().contains("marker-before-failure"), "{err}");
-    assert!(!client.image_exists(&tag).await.expect("inspect"));
+    assert!(!client.image_exists(tag).await.expect("inspect"));
+}
+
+#[tokio::test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+async fn buildkit_cache_mounts_outlive_a_build() {
+    let Some(client) = crate::support::daemon().await else {
+        return;
+    };
+    let scope = Scope::new("build-cache-mount");
+    let base = base_image(&client, &scope).await;
+    let context = tempfile::tempdir().expect("context dir");
+    // The way Arch images cache pacman's downloads; the id keeps this test's cache its own.
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM {base}\nARG STAMP\n\
+             RUN --mount=type=cache,target=/var/cache/pacman/pkg,id={run} \\\n    \
+             : {run}; touch /var/cache/pacman/pkg/$STAMP && ls /var/cache/pacman/pkg > /seen\n",
+            run = scope.run
+        ),
+    )
+    .expect("write Dockerfile");
+    let client = client.with_builder(BuilderChoice::BuildKit);
+    let mut last = String::new();
+    for stamp in ["first", "second"] {
+        let request = BuildRequest {
+            context_dir: context.path().to_path_buf(),
+            dockerfile: "Dockerfile".into(),
+            build_args: HashMap::from([("STAMP".to_string(), stamp.to_string())]),
+            tag: scope.image(stamp),
+            labels: scope.labels("image"),
+            ..Default::default()
+        };
+        let mut output = Vec::new();
+        client
+            .build_image(&request, |l| output.push(l.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("build {stamp}: {e}\n{output:#?}"));
+        last = scope.image(stamp);
+    }
+    // The second build saw the file the first one left in the cache mount, which is in
+    // neither image's layers.
+    let (outcome, lines) = run(
+        &client,
+        &sh(
+            &last,
+            &scope,
+            "cat /seen; ls /var/cache/pacman/pkg 2>/dev/null | wc -l",
+        ),
+        RunOptions::default(),
+    )
+    .await;
+    assert!(outcome.succeeded(), "{outcome:?} {lines:?}");
+    assert_eq!(stdout_of(&lines), ["first", "second", "0"]);
+    // The legacy builder cannot build it, and says why.
+    let legacy = client.with_builder(BuilderChoice::Legacy);
+    let request = BuildRequest {
+        context_dir: context.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: scope.image("legacy"),
+        labels: scope.labels("image"),
+        ..Default::default()
+    };
+    let err = legacy
+        .build_image(&request, |_| {})
+        .await
+        .expect_err("the legacy builder has no cache mounts");
+    assert!(err.to_string().contains("BuildKit"), "{err}");
+    // Its layers' records go once the images are gone.
+    let marker = scope.run.clone();
+    drop(scope);
+    remove_cache_mount(&marker);
+}
+
+/// Removes the BuildKit cache records (the cache mount and the step's layers) of a RUN step
+/// whose command holds `marker`: daemon state that outlives images. Through the API by hand,
+/// because bollard's models of `/system/df` follow a newer API than this daemon's 1.41.
+fn remove_cache_mount(marker: &str) {
+    let ours = || {
+        let usage = daemon_json("GET", "/system/df");
+        usage["BuildCache"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| {
+                c["Description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(marker))
+            })
+            .map(|c| {
+                (
+                    c["ID"].as_str().unwrap_or("").to_string(),
+                    c["Type"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let records = ours();
+    assert!(
+        records.iter().any(|(_, typ)| typ == "exec.cachemount"),
+        "the cache mount is among the build cache: {records:?}"
+    );
+    for (id, _) in &records {
+        // filters={"id":["<id>"]}, percent-encoded.
+        daemon_json(
+            "POST",
+            &format!("/build/prune?filters=%7B%22id%22%3A%5B%22{id}%22%5D%7D"),
+        );
+    }
+    assert_eq!(ours(), [], "build cache left behind");
+}
+
+/// One request to the local daemon's socket (HTTP/1.0, so the answer is not chunked).
+fn daemon_json(method: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut socket =
+        std::os::unix::net::UnixStream::connect("/var/run/docker.sock").expect("socket");
+    write!(
+        socket,
+        "{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("answer");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{method} {path}: {e}: {answer}"))
 }
 
 #[tokio::test]

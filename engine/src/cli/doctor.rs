@@ -215,6 +215,7 @@ async fn docker_checks(checks: &mut Vec<Check>) {
     if let Some(socket) = unix_socket(client.endpoint()) {
         checks.push(socket_access(&socket));
     }
+    checks.push(builder_check(&client));
     match facts.root_dir {
         // Only a local daemon's data folder is on this machine.
         Some(dir) if unix_socket(client.endpoint()).is_some() && Path::new(&dir).is_dir() => {
@@ -226,6 +227,37 @@ async fn docker_checks(checks: &mut Vec<Check>) {
             format!("{dir} is on the daemon's machine, not this one: not checked"),
         )),
         None => {}
+    }
+}
+
+/// Which builder builds the images, and what that means for Dockerfiles.
+fn builder_check(client: &DockerClient) -> Check {
+    use crate::docker::BuilderChoice;
+    match client.builder_choice() {
+        Err(e) => Check::new(Level::Fail, "builder", e).fix("unset DOCKER_BUILDKIT, or set 1 or 0"),
+        Ok(BuilderChoice::Legacy) => Check::new(
+            Level::Note,
+            "builder",
+            "legacy (DOCKER_BUILDKIT=0): Dockerfiles cannot use RUN --mount",
+        ),
+        Ok(choice) if !client.buildkit_reachable() => Check::new(
+            if choice == BuilderChoice::BuildKit {
+                Level::Fail
+            } else {
+                Level::Note
+            },
+            "builder",
+            format!(
+                "legacy: the engine asks for BuildKit over unix:// and tcp:// only, not {}",
+                client.endpoint()
+            ),
+        ),
+        Ok(_) if !api_at_least(client.api_version(), (1, 39)) => Check::new(
+            Level::Note,
+            "builder",
+            "legacy: BuildKit needs API 1.39 (Docker 18.09) or later",
+        ),
+        Ok(_) => Check::new(Level::Ok, "builder", "BuildKit (the build API's version=2)"),
     }
 }
 

@@ -92,7 +92,7 @@ pub enum DockerError {
     BuildFailed {
         tag: String,
         reason: String,
-        /// The last lines of the build output (at most [`super::image::BUILD_TAIL_LINES`]).
+        /// The last lines of the build output (at most [`super::build::BUILD_TAIL_LINES`]).
         tail: Vec<String>,
     },
 

@@ -1,40 +1,22 @@
-//! Images: inspect, import a rootfs tar, pull, build (classic builder), commit, remove, list.
+//! Images: inspect, import a rootfs tar, pull, commit, remove, list (builds: [`super::build`]).
 
-use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 
 use bollard::errors::Error as BollardError;
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CommitContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListImagesOptionsBuilder, RemoveImageOptionsBuilder,
+    CommitContainerOptionsBuilder, CreateImageOptionsBuilder, ListImagesOptionsBuilder,
+    RemoveImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
 use super::error::{is_connection_error, server_error};
 use super::{auth, labels, DockerClient, DockerError, RegistryCredentials};
-use crate::build_context::{dockerfile_in_context, tar_context};
-
-/// How many lines of build output a [`DockerError::BuildFailed`] keeps.
-pub const BUILD_TAIL_LINES: usize = 20;
 
 /// Chunk size when streaming a rootfs tar to the daemon.
 const IMPORT_CHUNK: usize = 256 * 1024;
-
-/// What to build: a context folder, the Dockerfile in it, build args, the tag and labels.
-#[derive(Debug, Clone, Default)]
-pub struct BuildRequest {
-    pub context_dir: PathBuf,
-    /// Relative to `context_dir`.
-    pub dockerfile: PathBuf,
-    pub build_args: HashMap<String, String>,
-    pub tag: String,
-    /// Set on the image, together with `engine.managed=true`.
-    pub labels: HashMap<String, String>,
-    /// Build every step again, reusing no layer (`engine run --rebuild`).
-    pub no_cache: bool,
-}
 
 /// What the daemon says an image is: its id, the registry digests it was pulled by, its labels.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -323,98 +305,6 @@ impl DockerClient {
         }
     }
 
-    /// Builds an image with the classic builder. Every line of build output goes to `on_line`.
-    /// A failed step, or a build that ends without the image existing, is
-    /// [`DockerError::BuildFailed`] with the last lines of output. Returns the image id.
-    pub async fn build_image(
-        &self,
-        request: &BuildRequest,
-        mut on_line: impl FnMut(&str),
-    ) -> Result<String, DockerError> {
-        let tag = request.tag.as_str();
-        let dockerfile = dockerfile_in_context(&request.dockerfile)?;
-        let context_dir = request.context_dir.clone();
-        let dockerfile_path = request.dockerfile.clone();
-        // Reading and tarring the context is blocking file I/O.
-        let context =
-            tokio::task::spawn_blocking(move || tar_context(&context_dir, &dockerfile_path))
-                .await
-                .map_err(|e| DockerError::BuildFailed {
-                    tag: tag.to_string(),
-                    reason: format!("packing the build context panicked: {e}"),
-                    tail: Vec::new(),
-                })??;
-
-        let image_labels = labels::with_managed(&request.labels);
-        let options = BuildImageOptionsBuilder::default()
-            .dockerfile(&dockerfile)
-            .t(tag)
-            .rm(true)
-            .nocache(request.no_cache)
-            .forcerm(true)
-            .buildargs(&request.build_args)
-            .labels(&image_labels)
-            .build();
-
-        let mut output = BuildOutput::default();
-        let mut failure: Option<String> = None;
-        let mut undecodable: Option<String> = None;
-        {
-            let mut stream =
-                self.api()
-                    .build_image(options, None, Some(bollard::body_full(context.into())));
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(info) => {
-                        if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
-                            output.push(text, &mut on_line);
-                        }
-                    }
-                    Err(BollardError::DockerStreamError { error }) => {
-                        output.finish(&mut on_line);
-                        output.push(&format!("{error}\n"), &mut on_line);
-                        failure.get_or_insert(error);
-                    }
-                    Err(e) if is_connection_error(&e) => {
-                        return Err(self.fail("image build", tag, e))
-                    }
-                    Err(e) => match server_error(&e) {
-                        Some((_, message)) => {
-                            output.push(&format!("{message}\n"), &mut on_line);
-                            failure.get_or_insert(message.to_string());
-                        }
-                        // A decoding hiccup at the end of a stream (bollard #560) is harmless
-                        // if the image exists; decided below.
-                        None => undecodable = Some(e.to_string()),
-                    },
-                }
-            }
-        }
-        output.finish(&mut on_line);
-
-        let build_failed = |reason: String, output: BuildOutput| DockerError::BuildFailed {
-            tag: tag.to_string(),
-            reason,
-            tail: output.tail.into_iter().collect(),
-        };
-        if let Some(reason) = failure {
-            return Err(build_failed(reason, output));
-        }
-        match self.api().inspect_image(tag).await {
-            Ok(image) => image
-                .id
-                .ok_or_else(|| build_failed("the daemon returned no image id".into(), output)),
-            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => {
-                let reason = undecodable.map_or_else(
-                    || "the build ended without error but the image does not exist".to_string(),
-                    |e| format!("the build output could not be read: {e}"),
-                );
-                Err(build_failed(reason, output))
-            }
-            Err(e) => Err(self.fail("image inspect", tag, e)),
-        }
-    }
-
     /// Commits a (stopped) container as image `repo:tag` with `labels` (plus
     /// `engine.managed=true`; the container's own labels are kept) and Dockerfile `changes`
     /// such as `CMD ["/bin/sh"]`. Returns the image id.
@@ -545,38 +435,6 @@ impl DockerClient {
     }
 }
 
-/// Splits build output into lines and keeps the last [`BUILD_TAIL_LINES`].
-#[derive(Default)]
-struct BuildOutput {
-    partial: String,
-    tail: VecDeque<String>,
-}
-
-impl BuildOutput {
-    fn push(&mut self, text: &str, on_line: &mut impl FnMut(&str)) {
-        self.partial.push_str(text);
-        while let Some(end) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=end).collect();
-            self.emit(line.trim_end_matches(['\n', '\r']), on_line);
-        }
-    }
-
-    fn finish(&mut self, on_line: &mut impl FnMut(&str)) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            self.emit(line.trim_end_matches('\r'), on_line);
-        }
-    }
-
-    fn emit(&mut self, line: &str, on_line: &mut impl FnMut(&str)) {
-        on_line(line);
-        if self.tail.len() == BUILD_TAIL_LINES {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(line.to_string());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,25 +475,5 @@ mod tests {
             label_instruction(&labels),
             r#"LABEL "a"="x y" "b"="say \"hi\"""#
         );
-    }
-
-    #[test]
-    fn build_output_keeps_lines_and_a_bounded_tail() {
-        let mut out = BuildOutput::default();
-        let mut seen = Vec::new();
-        let mut sink = |l: &str| seen.push(l.to_string());
-        out.push("Step 1/2 : FROM x\n ---> abc", &mut sink);
-        out.push("\r\n", &mut sink);
-        for i in 0..30 {
-            out.push(&format!("line {i}\n"), &mut sink);
-        }
-        out.push("no newline", &mut sink);
-        out.finish(&mut sink);
-        assert_eq!(seen[0], "Step 1/2 : FROM x");
-        assert_eq!(seen[1], " ---> abc");
-        assert_eq!(seen.last().map(String::as_str), Some("no newline"));
-        assert_eq!(out.tail.len(), BUILD_TAIL_LINES);
-        assert_eq!(out.tail.back().map(String::as_str), Some("no newline"));
-        assert_eq!(out.tail.front().map(String::as_str), Some("line 11"));
     }
 }

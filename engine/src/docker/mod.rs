@@ -1,8 +1,10 @@
 //! The engine's Docker backend: the only place the engine talks to the Docker daemon
-//! (through bollard's HTTP API; the docker CLI is never run).
+//! (through bollard's HTTP API, and one raw streaming request for BuildKit builds; the docker
+//! CLI is never run).
 //!
 //! - [`DockerClient`]: connection (DOCKER_HOST or the default socket), version negotiation
-//! - [`image`]: inspect, import a rootfs tar, pull, build, commit, remove, list
+//! - [`image`]: inspect, import a rootfs tar, pull, commit, remove, list
+//! - [`build`]: image builds, BuildKit (through `raw`, decoded by `buildkit`) or legacy
 //! - [`auth`]: registry credentials for a pull, from the Docker client's config file
 //! - the build context tar comes from [`crate::build_context`] (shared with the planner)
 //! - [`container`]: create/start/wait/logs/kill/stop/remove, label-based cleanup
@@ -12,11 +14,14 @@
 //! - [`system`]: the daemon's version and data folder, for `engine doctor`
 
 pub mod auth;
+pub mod build;
+mod buildkit;
 pub mod container;
 pub mod error;
 pub mod image;
 pub mod interactive;
 pub mod labels;
+mod raw;
 pub mod run;
 pub mod system;
 
@@ -26,9 +31,10 @@ use bollard::Docker;
 
 pub use crate::build_context::{context_hash, tar_context, ContextError, DockerIgnore};
 pub use auth::{AuthError, DockerConfig, RegistryCredentials};
+pub use build::{BuildRequest, BuilderChoice};
 pub use container::{Bind, ContainerSpec, ExitInfo, LogLine, LogStream};
 pub use error::DockerError;
-pub use image::{BuildRequest, ImageIdentity, ImageInfo, ImageRemoval};
+pub use image::{ImageIdentity, ImageInfo, ImageRemoval};
 pub use run::{Ending, RunOptions, RunOutcome};
 pub use system::DaemonFacts;
 
@@ -50,6 +56,8 @@ pub struct DockerClient {
     api_version: String,
     /// Where pulls find registry credentials.
     docker_config: DockerConfig,
+    /// The builder `DOCKER_BUILDKIT` asks for (its error when it is not a boolean).
+    builder: Result<BuilderChoice, String>,
 }
 
 impl DockerClient {
@@ -101,6 +109,7 @@ impl DockerClient {
             endpoint: endpoint.to_string(),
             api_version,
             docker_config: DockerConfig::from_env(),
+            builder: BuilderChoice::from_env(),
         })
     }
 
@@ -109,6 +118,17 @@ impl DockerClient {
     pub fn with_docker_config(mut self, config: DockerConfig) -> DockerClient {
         self.docker_config = config;
         self
+    }
+
+    /// The same client, building with `choice` whatever `DOCKER_BUILDKIT` says.
+    pub fn with_builder(mut self, choice: BuilderChoice) -> DockerClient {
+        self.builder = Ok(choice);
+        self
+    }
+
+    /// The builder asked for (`DOCKER_BUILDKIT`, or [`DockerClient::with_builder`]).
+    pub fn builder_choice(&self) -> Result<BuilderChoice, String> {
+        self.builder.clone()
     }
 
     /// Where pulls find registry credentials.

@@ -117,7 +117,8 @@ pub fn engine_cmd(dir: &Path, args: &[&str]) -> Command {
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
         .env_remove("ENGINE_RUNNER")
-        .env_remove("ENGINE_MATRIX");
+        .env_remove("ENGINE_MATRIX")
+        .env_remove("DOCKER_BUILDKIT");
     c
 }
 

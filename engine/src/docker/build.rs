@@ -1,0 +1,443 @@
+//! Image builds: BuildKit where the daemon has it, the legacy builder otherwise.
+//!
+//! BuildKit is what `docker build` uses today, and what Dockerfiles written for it need
+//! (`RUN --mount=type=cache`, heredocs, `COPY --link`). It is asked for through the build API
+//! (`version=2`) with the context uploaded as a tar, as the legacy builder gets it; no gRPC
+//! session is needed for that, so bollard's heavy `buildkit` feature is not compiled in and the
+//! request goes through [`super::raw`]. `DOCKER_BUILDKIT` is read as the docker CLI reads it:
+//! `0` forces the legacy builder, `1` requires BuildKit, unset means BuildKit with the legacy
+//! builder as the fallback when the daemon refuses it (each build's log says which was used).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use futures_util::StreamExt;
+
+use super::buildkit::{decode_trace, Renderer};
+use super::error::{is_connection_error, server_error};
+use super::raw::{self, RawEndpoint, RawError};
+use super::{labels, DockerClient, DockerError};
+use crate::build_context::{dockerfile_in_context, tar_context};
+
+/// How many lines of build output a [`DockerError::BuildFailed`] keeps.
+pub const BUILD_TAIL_LINES: usize = 20;
+
+/// What to build: a context folder, the Dockerfile in it, build args, the tag and labels.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    pub context_dir: PathBuf,
+    /// Relative to `context_dir`.
+    pub dockerfile: PathBuf,
+    pub build_args: HashMap<String, String>,
+    pub tag: String,
+    /// Set on the image, together with `engine.managed=true`.
+    pub labels: HashMap<String, String>,
+    /// Build every step again, reusing no layer (`engine run --rebuild`).
+    pub no_cache: bool,
+}
+
+/// Which builder `DOCKER_BUILDKIT` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuilderChoice {
+    /// Unset: BuildKit, falling back to the legacy builder when the daemon refuses it.
+    Auto,
+    /// `DOCKER_BUILDKIT=1`: BuildKit or an error.
+    BuildKit,
+    /// `DOCKER_BUILDKIT=0`: the legacy builder.
+    Legacy,
+}
+
+impl BuilderChoice {
+    /// Reads `DOCKER_BUILDKIT` with Go's boolean spellings, as the docker CLI does.
+    pub fn from_env() -> Result<BuilderChoice, String> {
+        Self::parse(std::env::var("DOCKER_BUILDKIT").ok().as_deref())
+    }
+
+    fn parse(value: Option<&str>) -> Result<BuilderChoice, String> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(BuilderChoice::Auto),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(BuilderChoice::BuildKit),
+            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(BuilderChoice::Legacy),
+            Some(other) => Err(format!(
+                "DOCKER_BUILDKIT={other:?} is not a boolean (use 1 for BuildKit, 0 for the \
+                 legacy builder, or leave it unset)"
+            )),
+        }
+    }
+}
+
+/// Why BuildKit was not used for a build.
+enum NoBuildKit {
+    /// The daemon refused `version=2`.
+    Refused(String),
+    /// The endpoint is one only bollard can reach (TLS, ssh).
+    Transport,
+}
+
+impl DockerClient {
+    /// Whether this client's endpoint is one the engine asks for BuildKit over.
+    pub fn buildkit_reachable(&self) -> bool {
+        RawEndpoint::parse(self.endpoint()).is_some()
+    }
+
+    /// Builds an image with BuildKit or the legacy builder (see the module). Every line of
+    /// build output goes to `on_line`, the first one naming the builder. A failed step, or a
+    /// build that ends without the image existing, is [`DockerError::BuildFailed`] with the
+    /// last lines of output. Returns the image id.
+    pub async fn build_image(
+        &self,
+        request: &BuildRequest,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<String, DockerError> {
+        let tag = request.tag.as_str();
+        let failed = |reason: String| DockerError::BuildFailed {
+            tag: tag.to_string(),
+            reason,
+            tail: Vec::new(),
+        };
+        let choice = self.builder_choice().map_err(failed)?;
+        let dockerfile = dockerfile_in_context(&request.dockerfile)?;
+        let context_dir = request.context_dir.clone();
+        let dockerfile_path = request.dockerfile.clone();
+        // Reading and tarring the context is blocking file I/O.
+        let context =
+            tokio::task::spawn_blocking(move || tar_context(&context_dir, &dockerfile_path))
+                .await
+                .map_err(|e| failed(format!("packing the build context panicked: {e}")))??;
+
+        let why_legacy = match choice {
+            BuilderChoice::Legacy => "DOCKER_BUILDKIT=0".to_string(),
+            BuilderChoice::Auto | BuilderChoice::BuildKit => {
+                let refusal = match RawEndpoint::parse(self.endpoint()) {
+                    Some(endpoint) => {
+                        on_line("[engine] builder: BuildKit");
+                        match self
+                            .build_buildkit(&endpoint, request, &dockerfile, &context, &mut on_line)
+                            .await
+                        {
+                            Ok(id) => return Ok(id),
+                            Err(Ok(e)) => return Err(e),
+                            Err(Err(refusal)) => refusal,
+                        }
+                    }
+                    None => NoBuildKit::Transport,
+                };
+                let why = match refusal {
+                    NoBuildKit::Refused(message) => {
+                        format!("the daemon refused BuildKit: {message}")
+                    }
+                    NoBuildKit::Transport => format!(
+                        "the engine asks for BuildKit over unix:// and tcp:// only, not {}",
+                        self.endpoint()
+                    ),
+                };
+                if choice == BuilderChoice::BuildKit {
+                    return Err(failed(format!(
+                        "{why} (DOCKER_BUILDKIT=1 requires BuildKit; unset it to fall back to \
+                         the legacy builder)"
+                    )));
+                }
+                why
+            }
+        };
+        on_line(&format!("[engine] builder: legacy ({why_legacy})"));
+        self.build_legacy(request, &dockerfile, context, &mut on_line)
+            .await
+    }
+
+    /// A BuildKit build. `Err(Err(_))` when the daemon refuses BuildKit itself (the caller
+    /// may fall back); `Err(Ok(_))` for every other failure.
+    async fn build_buildkit(
+        &self,
+        endpoint: &RawEndpoint,
+        request: &BuildRequest,
+        dockerfile: &str,
+        context: &[u8],
+        on_line: &mut impl FnMut(&str),
+    ) -> Result<String, Result<DockerError, NoBuildKit>> {
+        let tag = request.tag.as_str();
+        let json = |value: &HashMap<String, String>| {
+            serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+        };
+        let image_labels = json(&labels::with_managed(&request.labels));
+        let build_args = json(&request.build_args);
+        let query = raw::query(&[
+            ("version", "2"),
+            ("dockerfile", dockerfile),
+            ("t", tag),
+            ("rm", "true"),
+            ("forcerm", "true"),
+            ("nocache", if request.no_cache { "true" } else { "false" }),
+            ("buildargs", &build_args),
+            ("labels", &image_labels),
+        ]);
+        let path = format!("/v{}/build?{query}", self.api_version());
+        let unreachable = |err: std::io::Error| DockerError::Unreachable {
+            endpoint: self.endpoint().to_string(),
+            source: BollardError::IOError { err },
+        };
+        let mut lines = match raw::post_json_lines(
+            endpoint,
+            &path,
+            "application/x-tar",
+            context.to_vec(),
+        )
+        .await
+        {
+            Ok(lines) => lines,
+            Err(RawError::Refused { message, .. })
+                if message.to_lowercase().contains("buildkit") =>
+            {
+                return Err(Err(NoBuildKit::Refused(message)))
+            }
+            Err(RawError::Refused { status, message }) => {
+                return Err(Ok(DockerError::Api {
+                    op: "image build",
+                    target: tag.to_string(),
+                    status: Some(status),
+                    message,
+                }))
+            }
+            Err(RawError::Connection(err)) => return Err(Ok(unreachable(err))),
+            Err(RawError::Undecodable(message)) => {
+                return Err(Ok(DockerError::BuildFailed {
+                    tag: tag.to_string(),
+                    reason: message,
+                    tail: Vec::new(),
+                }))
+            }
+        };
+
+        let mut progress = BuildKitProgress::default();
+        while let Some(item) = lines.next().await {
+            match item {
+                Ok(value) => progress.take(&value, on_line),
+                Err(RawError::Connection(err)) => return Err(Ok(unreachable(err))),
+                Err(RawError::Undecodable(message) | RawError::Refused { message, .. }) => {
+                    progress.undecodable.get_or_insert(message);
+                }
+            }
+        }
+        let BuildKitProgress {
+            mut output,
+            failure,
+            undecodable,
+            ..
+        } = progress;
+        output.finish(on_line);
+        self.built_image(tag, failure, undecodable, output)
+            .await
+            .map_err(Ok)
+    }
+
+    /// A build with the legacy builder, through bollard.
+    async fn build_legacy(
+        &self,
+        request: &BuildRequest,
+        dockerfile: &str,
+        context: Vec<u8>,
+        on_line: &mut impl FnMut(&str),
+    ) -> Result<String, DockerError> {
+        let tag = request.tag.as_str();
+        let image_labels = labels::with_managed(&request.labels);
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(tag)
+            .rm(true)
+            .nocache(request.no_cache)
+            .forcerm(true)
+            .buildargs(&request.build_args)
+            .labels(&image_labels)
+            .build();
+
+        let mut output = BuildOutput::default();
+        let mut failure: Option<String> = None;
+        let mut undecodable: Option<String> = None;
+        {
+            let mut stream =
+                self.api()
+                    .build_image(options, None, Some(bollard::body_full(context.into())));
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(info) => {
+                        if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
+                            output.push(text, on_line);
+                        }
+                    }
+                    Err(BollardError::DockerStreamError { error }) => {
+                        output.finish(on_line);
+                        output.line(&error, on_line);
+                        failure.get_or_insert(error);
+                    }
+                    Err(e) if is_connection_error(&e) => {
+                        return Err(self.fail("image build", tag, e))
+                    }
+                    Err(e) => match server_error(&e) {
+                        Some((_, message)) => {
+                            output.line(message, on_line);
+                            failure.get_or_insert(message.to_string());
+                        }
+                        // A decoding hiccup at the end of a stream (bollard #560) is harmless
+                        // if the image exists; decided below.
+                        None => undecodable = Some(e.to_string()),
+                    },
+                }
+            }
+        }
+        output.finish(on_line);
+        self.built_image(tag, failure, undecodable, output).await
+    }
+
+    /// The end of either build: the image's id, or why there is none.
+    async fn built_image(
+        &self,
+        tag: &str,
+        failure: Option<String>,
+        undecodable: Option<String>,
+        output: BuildOutput,
+    ) -> Result<String, DockerError> {
+        let build_failed = |reason: String, output: BuildOutput| DockerError::BuildFailed {
+            tag: tag.to_string(),
+            reason,
+            tail: output.tail.into_iter().collect(),
+        };
+        if let Some(reason) = failure {
+            return Err(build_failed(reason, output));
+        }
+        match self.api().inspect_image(tag).await {
+            Ok(image) => image
+                .id
+                .ok_or_else(|| build_failed("the daemon returned no image id".into(), output)),
+            Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => {
+                let reason = undecodable.map_or_else(
+                    || "the build ended without error but the image does not exist".to_string(),
+                    |e| format!("the build output could not be read: {e}"),
+                );
+                Err(build_failed(reason, output))
+            }
+            Err(e) => Err(self.fail("image inspect", tag, e)),
+        }
+    }
+}
+
+/// What a BuildKit build said so far.
+#[derive(Default)]
+struct BuildKitProgress {
+    output: BuildOutput,
+    renderer: Renderer,
+    failure: Option<String>,
+    undecodable: Option<String>,
+}
+
+impl BuildKitProgress {
+    /// One line of the build's answer: BuildKit's trace, plain text, or the build's error.
+    fn take(&mut self, value: &serde_json::Value, on_line: &mut impl FnMut(&str)) {
+        let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+        if let Some(serde_json::Value::String(aux)) = value.get("aux") {
+            if text("id") == Some("moby.buildkit.trace") {
+                match decode_trace(aux) {
+                    Ok(status) => {
+                        for line in self.renderer.lines(&status) {
+                            self.output.line(&line, on_line);
+                        }
+                    }
+                    Err(_) => {
+                        self.undecodable
+                            .get_or_insert_with(|| "a malformed BuildKit trace".into());
+                    }
+                }
+            }
+        }
+        if let Some(stream) = text("stream").or_else(|| text("status")) {
+            self.output.push(stream, on_line);
+        }
+        let error = value
+            .get("errorDetail")
+            .and_then(|d| d.get("message"))
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| text("error"));
+        if let Some(error) = error {
+            self.output.line(error, on_line);
+            self.failure.get_or_insert_with(|| error.to_string());
+        }
+    }
+}
+
+/// Splits build output into lines and keeps the last [`BUILD_TAIL_LINES`].
+#[derive(Default)]
+struct BuildOutput {
+    partial: String,
+    tail: VecDeque<String>,
+}
+
+impl BuildOutput {
+    fn push(&mut self, text: &str, on_line: &mut impl FnMut(&str)) {
+        self.partial.push_str(text);
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            self.emit(line.trim_end_matches(['\n', '\r']), on_line);
+        }
+    }
+
+    /// A whole line (any partial one before it is ended first).
+    fn line(&mut self, line: &str, on_line: &mut impl FnMut(&str)) {
+        self.finish(on_line);
+        self.emit(line, on_line);
+    }
+
+    fn finish(&mut self, on_line: &mut impl FnMut(&str)) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.emit(line.trim_end_matches('\r'), on_line);
+        }
+    }
+
+    fn emit(&mut self, line: &str, on_line: &mut impl FnMut(&str)) {
+        on_line(line);
+        if self.tail.len() == BUILD_TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_buildkit_is_read_as_the_docker_cli_reads_it() {
+        assert_eq!(BuilderChoice::parse(None), Ok(BuilderChoice::Auto));
+        assert_eq!(BuilderChoice::parse(Some("")), Ok(BuilderChoice::Auto));
+        for yes in ["1", "true", "TRUE", "t"] {
+            assert_eq!(BuilderChoice::parse(Some(yes)), Ok(BuilderChoice::BuildKit));
+        }
+        for no in ["0", "false", "F"] {
+            assert_eq!(BuilderChoice::parse(Some(no)), Ok(BuilderChoice::Legacy));
+        }
+        let err = BuilderChoice::parse(Some("yes")).expect_err("not a Go boolean");
+        assert!(err.contains("DOCKER_BUILDKIT=\"yes\""), "{err}");
+    }
+
+    #[test]
+    fn build_output_keeps_lines_and_a_bounded_tail() {
+        let mut out = BuildOutput::default();
+        let mut seen = Vec::new();
+        let mut sink = |l: &str| seen.push(l.to_string());
+        out.push("Step 1/2 : FROM x\n ---> abc", &mut sink);
+        out.push("\r\n", &mut sink);
+        for i in 0..30 {
+            out.push(&format!("line {i}\n"), &mut sink);
+        }
+        out.push("no newline", &mut sink);
+        out.finish(&mut sink);
+        assert_eq!(seen[0], "Step 1/2 : FROM x");
+        assert_eq!(seen[1], " ---> abc");
+        assert_eq!(seen.last().map(String::as_str), Some("no newline"));
+        assert_eq!(out.tail.len(), BUILD_TAIL_LINES);
+        assert_eq!(out.tail.back().map(String::as_str), Some("no newline"));
+        assert_eq!(out.tail.front().map(String::as_str), Some("line 11"));
+    }
+}
