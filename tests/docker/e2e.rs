@@ -911,6 +911,7 @@ fn doctor_says_a_run_can_go_or_names_what_is_missing() {
         "ok    matrix",
         "ok    docker       unix://",
         "ok    socket",
+        "ok    builder      BuildKit",
         "ok    runner",
         "ok    daemon space",
         "ok    cache space",
@@ -1209,5 +1210,106 @@ fn a_cache_folder_is_given_to_the_suites_user_before_it_starts() {
         .path()
         .join("pacman/arch/written-by-builder")
         .is_file());
+    assert_no_containers_left(&rt, &d);
+}
+
+/// Ctrl-C while an image builds: BuildKit leaves no image behind; the legacy builder
+/// (DOCKER_BUILDKIT=0) leaves the steps it finished as unnamed images, and `engine clean`
+/// removes them (and says so) once no build is running.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_cancelled_build_leaves_nothing_that_clean_does_not_remove() {
+    use engine::docker::labels;
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    busybox::write_project(root, "", "", "", "execute = \"true\"\n");
+    let project = HashMap::from([
+        (labels::PROJECT.to_string(), labels::project_id(root)),
+        (labels::MANAGED.to_string(), "true".to_string()),
+    ]);
+    let unnamed = || {
+        rt.block_on(d.list_images(&project))
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.tags.is_empty())
+            .count()
+    };
+    for (builder, buildkit) in [("BuildKit", "1"), ("legacy", "0")] {
+        // A step no earlier build has cached (the project's folder is in it), then one that waits.
+        std::fs::write(
+            root.join("Dockerfile"),
+            format!(
+                "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo {} > /one\n\
+                 RUN echo build-is-waiting-{builder} && sleep 120\n",
+                root.display()
+            ),
+        )
+        .unwrap();
+        let mut child = engine_cmd(root, &["run", "-v"])
+            .env("DOCKER_BUILDKIT", buildkit)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let waiting =
+                line.contains(&format!("build-is-waiting-{builder}")) && !line.contains("RUN");
+            seen.push(line);
+            if waiting {
+                break;
+            }
+        }
+        assert!(
+            seen.iter()
+                .any(|l| l.contains(&format!("[engine] builder: {builder}"))),
+            "{seen:#?}"
+        );
+        assert!(
+            seen.last().is_some_and(|l| l.contains("build-is-waiting")),
+            "the build never reached its waiting step: {seen:#?}"
+        );
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let exit = child.wait().unwrap();
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        assert_eq!(exit.code(), Some(130), "{rest:#?}");
+        let left = unnamed();
+        if buildkit == "1" {
+            assert_eq!(left, 0, "BuildKit left unnamed images");
+        } else {
+            assert!(
+                left > 0,
+                "the legacy builder's finished step is an unnamed image"
+            );
+        }
+        let out = engine(root, &["clean"]);
+        let said = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+        if left > 0 {
+            assert!(
+                said.contains(&format!(
+                    "removed {left} unnamed image(s) left by interrupted builds"
+                )),
+                "{said}"
+            );
+        }
+        assert_eq!(unnamed(), 0, "{said}");
+    }
+    // The base image the runs imported.
+    let _ = rt.block_on(d.remove_images_by_labels(&project));
     assert_no_containers_left(&rt, &d);
 }

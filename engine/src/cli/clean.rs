@@ -56,6 +56,7 @@ pub fn run(cli: &Cli, args: &CleanArgs) -> CliResult {
                 String::new()
             }
         );
+        remove_unnamed_images(&docker, &unnamed_scope(cli, args)).await?;
         if args.images {
             let r = docker.remove_images_in_order(&scope).await?;
             println!(
@@ -91,6 +92,61 @@ fn scope(cli: &Cli, args: &CleanArgs) -> Result<HashMap<String, String>, CliErro
         scope.insert(labels::PROJECT.to_string(), labels::project_id(&folder));
     }
     Ok(scope)
+}
+
+/// Where to look for images a cancelled legacy build left: the steps it finished are images
+/// without a name that carry the labels of the base they were built on, not of the run that
+/// built them, so they are found by project (with `--run` too), or everywhere with
+/// `--all-projects`. `None` when no project is at hand.
+fn unnamed_scope(cli: &Cli, args: &CleanArgs) -> Option<HashMap<String, String>> {
+    let mut project_scope = HashMap::new();
+    if !args.all_projects {
+        let folder = matrix_path(cli)
+            .canonicalize()
+            .ok()?
+            .parent()?
+            .to_path_buf();
+        project_scope.insert(labels::PROJECT.to_string(), labels::project_id(&folder));
+    }
+    Some(project_scope)
+}
+
+/// Removes the engine's images that have no name, unless a build is in progress on this
+/// machine (its finished steps look the same until it tags its image).
+async fn remove_unnamed_images(
+    docker: &crate::docker::DockerClient,
+    scope: &Option<HashMap<String, String>>,
+) -> CliResult {
+    let Some(scope) = scope else {
+        return Ok(exit::OK);
+    };
+    let unnamed: Vec<_> = docker
+        .list_images(&labels::with_managed(scope))
+        .await?
+        .into_iter()
+        .filter(|image| image.tags.is_empty())
+        .collect();
+    if unnamed.is_empty() {
+        return Ok(exit::OK);
+    }
+    let locks = crate::files::machine_cache().join("locks");
+    if let Some(by) = crate::exec::locks::held_in(&locks) {
+        println!(
+            "left {} unnamed image(s): a build is in progress ({by}); run `engine clean` again \
+             when it is done",
+            unnamed.len()
+        );
+        return Ok(exit::OK);
+    }
+    let mut removed = 0;
+    for image in &unnamed {
+        // Not forced: an unnamed image something else is built on stays.
+        if docker.remove_image(&image.id, false).await.unwrap_or(false) {
+            removed += 1;
+        }
+    }
+    println!("removed {removed} unnamed image(s) left by interrupted builds");
+    Ok(exit::OK)
 }
 
 fn process_is_engine(pid: u32) -> bool {

@@ -67,6 +67,34 @@ pub async fn acquire(
     }
 }
 
+/// Who holds one of the locks in `dir` right now (the first found), `None` when none is
+/// held. Each free lock is taken and released at once; a process that asks for it in that
+/// instant waits one retry.
+pub fn held_in(dir: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "lock") {
+            continue;
+        }
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if flock(&file, FlockOperation::NonBlockingLockShared) == Err(rustix::io::Errno::WOULDBLOCK)
+        {
+            let mut by = String::new();
+            let _ = file.read_to_string(&mut by);
+            let by = by.trim();
+            return Some(if by.is_empty() {
+                "another process".into()
+            } else {
+                by.to_string()
+            });
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +117,23 @@ mod tests {
         let _second = second.unwrap();
         assert_eq!(named, "run A (pid 1)");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "run B (pid 2)");
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_in_a_folder_is_found_with_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(held_in(dir.path()), None);
+        let one = acquire(&dir.path().join("a.lock"), "run A, image:arch", |_| {})
+            .await
+            .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a lock").unwrap();
+        assert_eq!(held_in(dir.path()).as_deref(), Some("run A, image:arch"));
+        drop(one);
+        assert_eq!(held_in(dir.path()), None);
+        // Looking took nothing: the lock can be had at once.
+        let _again = acquire(&dir.path().join("a.lock"), "run B", |_| panic!("free"))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
