@@ -196,6 +196,31 @@ fn the_seeds_own_suites_give_the_documented_grid_and_a_second_run_reuses_everyth
         );
     }
 
+    // The look-alikes are built by BuildKit with pacman's package cache as a cache mount that
+    // the four builds share: packages are downloaded by one build at most (none when the
+    // mount is warm from an earlier run), not by each.
+    let (mut built, mut downloaded) = (0, 0);
+    for distro in DISTROS {
+        let node = report_node(&first, &format!("image:{distro}"));
+        if node["status"] == "cached" {
+            continue;
+        }
+        let log = std::fs::read_to_string(node["log"].as_str().unwrap()).unwrap_or_default();
+        assert!(
+            log.contains("[engine] builder: BuildKit")
+                && log.contains("RUN --mount=type=cache,id=engine-seed-pacman-pkg"),
+            "image:{distro} was not built by BuildKit with the cache mount:\n{log}"
+        );
+        built += 1;
+        if log.contains("glibc-2.36-1-any downloading") {
+            downloaded += 1;
+        }
+    }
+    assert!(
+        downloaded <= 1,
+        "{downloaded} of {built} look-alike builds downloaded pacman's packages"
+    );
+
     let (second, took) = run_seed();
     eprintln!("examples/seed: second run {took:?}");
     for distro in DISTROS {

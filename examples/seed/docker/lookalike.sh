@@ -86,7 +86,8 @@ paru)
 	exit 2
 	;;
 esac
-rm -rf /var/cache/pacman/pkg/*
+# /var/cache/pacman/pkg is a cache mount of the build (see the Dockerfile): what pacman fetched
+# stays there for the next build and is not part of the image.
 
 # --- locales ------------------------------------------------------------------------------
 # Arch writes "#de_DE.UTF-8 UTF-8" (no space after #): the seed's German suite runs
