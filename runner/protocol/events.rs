@@ -171,8 +171,10 @@ pub struct EventWriter {
     last: Option<String>,
     /// Where the events go, for the message when they cannot be written.
     path: Option<String>,
-    /// The events could not be written (a full disk): said once, on stdout.
-    failed: bool,
+    /// Why the events could not be written (a full disk): said on stdout when it happens, and
+    /// again as the last line when the writer goes (after the suite's output), where the
+    /// engine looks for the cause of a missing verdict.
+    failed: Option<String>,
 }
 
 /// The start of the lines that mark a step's phases in the output: `[runner] == execute ==` at
@@ -203,7 +205,7 @@ impl EventWriter {
             output_left_out: 0,
             last: None,
             path: None,
-            failed: false,
+            failed: None,
         }
     }
 
@@ -254,15 +256,24 @@ impl EventWriter {
             // A full disk must not kill the suite, but the engine will find no verdict: say
             // why, once, on the output it reads.
             let written = self.out.write_all(&line).and_then(|()| self.out.flush());
-            if let (Err(e), false) = (written, self.failed) {
-                self.failed = true;
+            if let (Err(e), None) = (written, &self.failed) {
                 let into = self
                     .path
                     .as_deref()
                     .map(|p| format!(" ({p})"))
                     .unwrap_or_default();
-                let _ = writeln!(std::io::stdout(), "{EVENTS_UNWRITABLE}{into}: {e}");
+                let said = format!("{EVENTS_UNWRITABLE}{into}: {e}");
+                let _ = writeln!(std::io::stdout(), "{said}");
+                self.failed = Some(said);
             }
+        }
+    }
+}
+
+impl Drop for EventWriter {
+    fn drop(&mut self) {
+        if let Some(said) = &self.failed {
+            let _ = writeln!(std::io::stdout(), "{said}");
         }
     }
 }

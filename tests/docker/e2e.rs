@@ -1313,3 +1313,148 @@ fn a_cancelled_build_leaves_nothing_that_clean_does_not_remove() {
     let _ = rt.block_on(d.remove_images_by_labels(&project));
     assert_no_containers_left(&rt, &d);
 }
+
+/// A tmpfs of `size` mounted on `dir` for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` (skipped loudly, or failed under CI) where this user may not mount.
+    fn mount(dir: &std::path::Path, size: &str, test: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Some(Tmpfs(dir.to_path_buf()))
+        } else {
+            skip_or_fail(
+                test,
+                &format!(
+                    "cannot mount a tmpfs (root needed): {}",
+                    text(&out.stderr).trim()
+                ),
+            )
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A run whose run folder fills up (a 256 KiB tmpfs) and whose cache root is small (an 8 MiB
+/// tmpfs, under `min_free_space`): warned at the start for both; the suite whose events cannot
+/// be written is an infrastructure error naming the file and "No space left on device"; the
+/// report that cannot be written is said so, and no temporary file is left in the run folder.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_full_run_folder_names_the_cause_and_leaves_no_temporary_files() {
+    let test = "a_full_run_folder_names_the_cause_and_leaves_no_temporary_files";
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    busybox::write_project(
+        root,
+        "",
+        "",
+        "",
+        r#"execute = '''
+i=0; while [ $i -lt 20000 ]; do echo "filler line $i to fill the run folder"; i=$((i+1)); done
+echo the-last-line
+'''
+"#,
+    );
+    let matrix = root.join("matrix.toml");
+    let text_of_matrix = std::fs::read_to_string(&matrix).unwrap();
+    std::fs::write(
+        &matrix,
+        format!("{text_of_matrix}[engine]\nmin_free_space = \"100m\"\n"),
+    )
+    .unwrap();
+    let Some(_cache) = Tmpfs::mount(&root.join(".cache"), "8m", test) else {
+        return;
+    };
+    let Some(_runs) = Tmpfs::mount(&root.join(".engine"), "256k", test) else {
+        return;
+    };
+    let out = engine(root, &["run", "--junit", "junit.xml"]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    for line in [
+        format!(
+            "warning: only 8 MiB free on {} (the cache root)",
+            root.join(".cache").display()
+        ),
+        format!(
+            "warning: only 256 KiB free on {} (the run folder)",
+            root.join(".engine").display()
+        ),
+    ] {
+        assert!(said.contains(&line), "no `{line}` in:\n{said}");
+    }
+    let line = said
+        .lines()
+        .find(|l| {
+            l.contains("infra error suite:tiny:task") && l.contains("cannot write the events (")
+        })
+        .unwrap_or_else(|| panic!("the suite's cause is not named:\n{said}"));
+    assert!(
+        line.contains("/io/suite_tiny_task/events.jsonl): No space left on device"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&root.join(".engine/runs").display().to_string()),
+        "{line}"
+    );
+    assert!(
+        said.contains("the-last-line"),
+        "the tail holds the suite's last line:\n{said}"
+    );
+    assert!(
+        said.contains("no report (it could not be written: see below)")
+            && said.contains("cannot write the JSON report to"),
+        "{said}"
+    );
+    let temporary: Vec<_> = walk(&root.join(".engine"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".tmp"))
+        })
+        .collect();
+    assert!(temporary.is_empty(), "temporary files left: {temporary:?}");
+    let project = HashMap::from([(
+        engine::docker::labels::PROJECT.to_string(),
+        engine::docker::labels::project_id(root),
+    )]);
+    let _ = rt.block_on(d.remove_images_by_labels(&project));
+    assert_no_containers_left(&rt, &d);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

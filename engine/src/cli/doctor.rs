@@ -387,8 +387,10 @@ pub fn human(bytes: u64) -> String {
     let gib = bytes as f64 / (1u64 << 30) as f64;
     if gib >= 1.0 {
         format!("{gib:.1} GiB")
-    } else {
+    } else if bytes >= 1 << 20 {
         format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
     }
 }
 

@@ -5,13 +5,22 @@ use std::path::Path;
 use runner_protocol::protocol::Event;
 
 /// "cannot write the events (PATH): WHY" when the runner said on its output that its event file
-/// could not be written (a full disk): the cause to name when its events are missing.
-pub fn unwritable(tail: &[String]) -> Option<String> {
+/// could not be written (a full disk): the cause to name when its events are missing. The
+/// runner names the file as the container sees it; PATH is the host's, in the node's I/O
+/// folder `io`, where the space is missing.
+pub fn unwritable(tail: &[String], io: &Path) -> Option<String> {
     let mark = runner_protocol::protocol::EVENTS_UNWRITABLE;
+    let in_container = format!("({}/", super::context::IO_IN_CONTAINER);
+    let on_host = format!("({}/", io.display());
     tail.iter()
         .rev()
         .find_map(|l| l.strip_prefix(mark))
-        .map(|rest| format!("cannot write the events{rest}"))
+        .map(|rest| {
+            format!(
+                "cannot write the events{}",
+                rest.replacen(&in_container, &on_host, 1)
+            )
+        })
 }
 
 /// The well-formed events of a file; a missing file or a broken line (a container killed while

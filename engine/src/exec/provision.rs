@@ -171,7 +171,7 @@ async fn finish(
         return stopped;
     }
     // Without its events nothing of the image is known: not committed.
-    if let Some(why) = super::events::unwritable(&log.tail(30)) {
+    if let Some(why) = super::events::unwritable(&log.tail(30), io) {
         return infra(InfraKind::Io, why).with_tail(log.tail(10));
     }
     let found = Findings::read(&read_events(&io.join("events.jsonl")));

@@ -330,7 +330,7 @@ async fn once(
         Ok(o) => o,
         Err(e) => return Attempt::Other(infra(InfraKind::Daemon, format!("suite container: {e}"))),
     };
-    let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log);
+    let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log, &io);
     keep_artifacts(ctx, &io, &io_name, log);
     // Keep only failed containers for debugging, as an image a shell can enter.
     if let (true, Some(id)) = (outcome.kept, &outcome.container_id) {
@@ -385,7 +385,7 @@ async fn keep_as_image(
 }
 
 /// The verdict of an attempt from how its container ended and what the runner said.
-fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
+fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog, io: &std::path::Path) -> Attempt {
     let finished = events.iter().rev().find_map(|e| match e {
         Event::Finished { status, .. } => Some(*status),
         _ => None,
@@ -444,6 +444,7 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
                 let (kind, why) = no_verdict(
                     &log.tail(30),
                     outcome.exit.as_ref().map_or(-1, |e| e.exit_code),
+                    io,
                 );
                 Attempt::Other(infra(kind, why).with_tail(log.tail(10)))
             }
@@ -453,8 +454,8 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog) -> Attempt {
 
 /// Why a runner that exited left no verdict: the events it could not write (a full disk, said
 /// on its output), else just that.
-fn no_verdict(tail: &[String], exit: i64) -> (InfraKind, String) {
-    match super::events::unwritable(tail) {
+fn no_verdict(tail: &[String], exit: i64, io: &std::path::Path) -> (InfraKind, String) {
+    match super::events::unwritable(tail, io) {
         Some(why) => (InfraKind::Io, why),
         None => (
             InfraKind::Runner,
@@ -505,13 +506,14 @@ mod tests {
             "some output".to_string(),
             "[runner] cannot write the events (/engine/io/events.jsonl): No space left on device (os error 28)".to_string(),
         ];
-        let (kind, why) = no_verdict(&tail, 0);
+        let io = std::path::Path::new("/p/.engine/runs/r/io/suite_arch_x");
+        let (kind, why) = no_verdict(&tail, 0, io);
         assert_eq!(kind, InfraKind::Io);
         assert_eq!(
             why,
-            "cannot write the events (/engine/io/events.jsonl): No space left on device (os error 28)"
+            "cannot write the events (/p/.engine/runs/r/io/suite_arch_x/events.jsonl): No space left on device (os error 28)"
         );
-        let (kind, why) = no_verdict(&["plain".to_string()], 0);
+        let (kind, why) = no_verdict(&["plain".to_string()], 0, io);
         assert_eq!(kind, InfraKind::Runner);
         assert_eq!(why, "the runner ended without a verdict (exit 0)");
     }
