@@ -4,7 +4,8 @@
 # image and the no-libc test), libxml2-utils (xmllint), file (the static runner check),
 # docker-registry (the reference registry the registry tests start on a port of their own; a
 # service the package may start on :5000 is not used), apache2-utils (`htpasswd -B` for its
-# login), shellcheck (`engine validate --lint`), python3 junitparser (JUnit read-back). The
+# login), shellcheck (`engine validate --lint`), btrfs-progs (a second daemon on btrfs with
+# quotas, for `[container] disk`), python3 junitparser (JUnit read-back). The
 # runner's static target is added by the engine's build.
 set -euo pipefail
 need=()
@@ -17,6 +18,7 @@ command -v file >/dev/null || need+=(file)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; install them (as root): apt-get install -y ${need[*]}" >&2

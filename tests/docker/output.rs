@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::project::Project;
+use crate::support::quota_daemon::QuotaDaemon;
 use crate::support::*;
 
 /// The suite's output, in MiB, before its last line.
@@ -163,4 +164,70 @@ disk = "2g"
         facts.backing_fs
     );
     let _ = engine(root, &["clean", "--images"]);
+}
+
+/// On a daemon whose storage driver can limit a container's size (a second daemon, on btrfs
+/// with quotas), `[container] disk` holds: a suite that writes past its limit is stopped by it
+/// and is an infrastructure error naming the limit; one that stays under it passes; no
+/// warning says the limit is not applied.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_suite_writing_past_its_disk_limit_is_stopped_and_the_limit_named() {
+    let test = "a_suite_writing_past_its_disk_limit_is_stopped_and_the_limit_named";
+    let Some(_t) = DockerTest::start() else {
+        return;
+    };
+    let had_docker0 = std::path::Path::new("/sys/class/net/docker0").exists();
+    let Some(quota) = QuotaDaemon::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let writes = |mib: u32| {
+        format!(
+            "execute = '''\ndd if=/dev/zero of=/big bs=1M count={mib}\necho wrote {mib} MiB\n'''\n\
+             [container]\ndisk = \"20m\"\n"
+        )
+    };
+    busybox::write_project(root, "", "", "", &writes(50));
+    let under = root.join("suites/under");
+    std::fs::create_dir_all(&under).unwrap();
+    std::fs::write(under.join("task.toml"), writes(5)).unwrap();
+    // That daemon has no bridge network.
+    let matrix = root.join("matrix.toml");
+    let toml = std::fs::read_to_string(&matrix).unwrap();
+    std::fs::write(
+        &matrix,
+        format!("{toml}[distros.tiny.container]\nnetwork = \"none\"\n"),
+    )
+    .unwrap();
+    let out = engine_cmd(root, &["run"])
+        .env("DOCKER_HOST", &quota.endpoint)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(!said.contains("is not applied"), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.contains("infra error suite:tiny:task"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        line.contains(
+            "the suite reached its disk limit (20 MiB, `[container] disk`): dd: error writing '/big': Disk quota exceeded"
+        ),
+        "{line}"
+    );
+    let report = last_report(root);
+    assert_eq!(report_node(&report, "suite:tiny:under")["status"], "passed");
+    let node = report_node(&report, "suite:tiny:task");
+    assert_eq!(node["infra_kind"], "resource_limit", "{node}");
+    assert!(!said.contains("wrote 50 MiB"), "{said}");
+    drop(quota);
+    // The second daemon came and went without touching the machine's daemon's bridge.
+    assert_eq!(
+        std::path::Path::new("/sys/class/net/docker0").exists(),
+        had_docker0,
+        "the host's docker0 is gone"
+    );
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{exit, matrix_path, Cli};
 use crate::docker::DockerClient;
 use crate::runner_binary;
-use crate::spec::matrix::Base;
+use crate::spec::matrix::{show_bytes, Base};
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {}
@@ -346,16 +346,16 @@ fn free_space(what: &'static str, path: &Path, min: u64) -> Check {
         Some(free) if free >= min => Check::new(
             Level::Ok,
             what,
-            format!("{} free on {}", human(free), path.display()),
+            format!("{} free on {}", show_bytes(free), path.display()),
         ),
         Some(free) => Check::new(
             Level::Fail,
             what,
             format!(
                 "only {} free on {} (needs {})",
-                human(free),
+                show_bytes(free),
                 path.display(),
-                human(min)
+                show_bytes(min)
             ),
         )
         .fix("free space: `engine clean --images`, `docker system prune`"),
@@ -381,17 +381,6 @@ pub fn nearest_existing(path: &Path) -> PathBuf {
         }
     }
     p
-}
-
-pub fn human(bytes: u64) -> String {
-    let gib = bytes as f64 / (1u64 << 30) as f64;
-    if gib >= 1.0 {
-        format!("{gib:.1} GiB")
-    } else if bytes >= 1 << 20 {
-        format!("{} MiB", bytes >> 20)
-    } else {
-        format!("{} KiB", bytes >> 10)
-    }
 }
 
 /// A program on PATH: a warning when `needed`, else a note when missing.

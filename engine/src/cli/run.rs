@@ -217,7 +217,8 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
 /// the run writes (the cache root, the run folder, a local daemon's data folder), and a `disk`
 /// limit the daemon's storage driver cannot apply. Returns whether disk limits apply.
 async fn start_checks(matrix: &crate::spec::Matrix, docker: &crate::docker::DockerClient) -> bool {
-    use super::doctor::{free_bytes, human, nearest_existing};
+    use super::doctor::{free_bytes, nearest_existing};
+    use crate::spec::matrix::show_bytes;
     let min = matrix.engine.min_free_space;
     let mut places = vec![
         ("the cache root", matrix.caches.root.clone()),
@@ -256,9 +257,9 @@ async fn start_checks(matrix: &crate::spec::Matrix, docker: &crate::docker::Dock
         if let Some(free) = free_bytes(&path).filter(|f| *f < min) {
             eprintln!(
                 "warning: only {} free on {} ({what}), under engine.min_free_space ({}): builds or suites may fail for space; `engine clean --images` frees some",
-                human(free),
+                show_bytes(free),
                 path.display(),
-                human(min)
+                show_bytes(min)
             );
         }
     }

@@ -331,6 +331,7 @@ async fn once(
         Err(e) => return Attempt::Other(infra(InfraKind::Daemon, format!("suite container: {e}"))),
     };
     let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log, &io);
+    let verdict = disk_limit_reached(verdict, &container, &log.tail(30));
     keep_artifacts(ctx, &io, &io_name, log);
     // Keep only failed containers for debugging, as an image a shell can enter.
     if let (true, Some(id)) = (outcome.kept, &outcome.container_id) {
@@ -452,6 +453,38 @@ fn verdict(outcome: &RunOutcome, events: &[Event], log: &NodeLog, io: &std::path
     }
 }
 
+/// A failed suite whose last lines say a write hit the container's `disk` limit is a resource
+/// limit, named as the memory limit is: the storage driver's quota answers "Disk quota
+/// exceeded" (btrfs, zfs) or "No space left on device" (overlay2 on xfs, devicemapper; taken
+/// as the limit only when no tmpfs mount could be the one that is full).
+fn disk_limit_reached(
+    verdict: Attempt,
+    container: &crate::docker::ContainerSpec,
+    tail: &[String],
+) -> Attempt {
+    let (Attempt::Failed(..), Some(limit)) = (&verdict, container.storage_bytes) else {
+        return verdict;
+    };
+    let hit = |l: &&String| {
+        l.contains("Disk quota exceeded")
+            || (container.tmpfs.is_empty() && l.contains("No space left on device"))
+    };
+    let Some(line) = tail.iter().rev().find(hit) else {
+        return verdict;
+    };
+    Attempt::Other(
+        infra(
+            InfraKind::ResourceLimit,
+            format!(
+                "the suite reached its disk limit ({}, `[container] disk`): {}",
+                crate::spec::matrix::show_bytes(u64::try_from(limit).unwrap_or(0)),
+                line.trim()
+            ),
+        )
+        .with_tail(tail[tail.len().saturating_sub(10)..].to_vec()),
+    )
+}
+
 /// Why a runner that exited left no verdict: the events it could not write (a full disk, said
 /// on its output), else just that.
 fn no_verdict(tail: &[String], exit: i64, io: &std::path::Path) -> (InfraKind, String) {
@@ -499,6 +532,54 @@ fn failure_tail(log: &NodeLog, step: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_at_the_disk_limit_is_named_as_the_limit() {
+        let failed = || Attempt::Failed("execute exited with 1".into(), Some("execute".into()));
+        let tail: Vec<String> = [
+            "18+0 records out",
+            "dd: error writing '/big': Disk quota exceeded",
+            "[runner] == execute: exit 1 ==",
+        ]
+        .map(String::from)
+        .to_vec();
+        let limited = crate::docker::ContainerSpec {
+            storage_bytes: Some(20 << 20),
+            ..Default::default()
+        };
+        match disk_limit_reached(failed(), &limited, &tail) {
+            Attempt::Other(r) => assert_eq!(
+                r.outcome.reason().as_deref(),
+                Some("the suite reached its disk limit (20 MiB, `[container] disk`): dd: error writing '/big': Disk quota exceeded")
+            ),
+            _ => panic!("not named as the disk limit"),
+        }
+        // No limit applied, or a passing suite: unchanged.
+        let unlimited = crate::docker::ContainerSpec::default();
+        assert!(matches!(
+            disk_limit_reached(failed(), &unlimited, &tail),
+            Attempt::Failed(..)
+        ));
+        assert!(matches!(
+            disk_limit_reached(Attempt::Passed, &limited, &tail),
+            Attempt::Passed
+        ));
+        // "No space left on device" with a tmpfs mount: the tmpfs may be what is full.
+        let enospc = vec!["sh: write error: No space left on device".to_string()];
+        let with_tmpfs = crate::docker::ContainerSpec {
+            storage_bytes: Some(20 << 20),
+            tmpfs: [("/scratch".to_string(), 1 << 20)].into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            disk_limit_reached(failed(), &with_tmpfs, &enospc),
+            Attempt::Failed(..)
+        ));
+        assert!(matches!(
+            disk_limit_reached(failed(), &limited, &enospc),
+            Attempt::Other(_)
+        ));
+    }
 
     #[test]
     fn no_verdict_names_events_that_could_not_be_written() {

@@ -220,6 +220,19 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
     Ok((n * mult as f64) as i64)
 }
 
+/// Bytes for people: `1.5 GiB`, `20 MiB`, `256 KiB`.
+pub fn show_bytes(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // one decimal shown
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+    if gib >= 1.0 {
+        format!("{gib:.1} GiB")
+    } else if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Base {

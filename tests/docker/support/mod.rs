@@ -18,6 +18,7 @@ use engine::docker::{labels, DockerClient};
 
 pub mod busybox;
 pub mod project;
+pub mod quota_daemon;
 pub mod registry;
 
 /// The repository root.
