@@ -761,6 +761,28 @@ fn engine_shell_opens_an_interactive_shell_in_the_provisioned_image() {
         Some(7),
         "the shell's exit code is the command's:\n{seen}"
     );
+    // A shell session is not a run: `latest` (none yet in this project) is not made to point
+    // at its folder, whose logs say how the image chain was prepared.
+    let runs = p.path().join(".engine/runs");
+    assert!(
+        !runs.join("latest").exists(),
+        "latest points at a shell session"
+    );
+    let session = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .next()
+        .expect("a session folder");
+    assert!(
+        session
+            .path()
+            .join("logs")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_some(),
+        "an empty run folder"
+    );
     assert_no_containers_left(&rt, &d, p.path());
 }
 

@@ -1,10 +1,12 @@
 //! `engine clean`: remove what crashed or killed runs of this project left behind, by label, and
 //! only that: other projects on a shared daemon, and runs still in progress, are left alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 use super::error::{CliError, CliResult};
 use super::{exit, matrix_path, Cli};
+use crate::docker::build::LEGACY_STEPS_FILE;
 use crate::docker::labels;
 
 #[derive(Debug, clap::Args)]
@@ -56,7 +58,7 @@ pub fn run(cli: &Cli, args: &CleanArgs) -> CliResult {
                 String::new()
             }
         );
-        remove_unnamed_images(&docker, &unnamed_scope(cli, args)).await?;
+        remove_unnamed_images(&docker, unnamed_scope(cli, args)).await?;
         if args.images {
             let r = docker.remove_images_in_order(&scope).await?;
             println!(
@@ -94,37 +96,65 @@ fn scope(cli: &Cli, args: &CleanArgs) -> Result<HashMap<String, String>, CliErro
     Ok(scope)
 }
 
-/// Where to look for images a cancelled legacy build left: the steps it finished are images
-/// without a name that carry the labels of the base they were built on, not of the run that
-/// built them, so they are found by project (with `--run` too), or everywhere with
-/// `--all-projects`. `None` when no project is at hand.
-fn unnamed_scope(cli: &Cli, args: &CleanArgs) -> Option<HashMap<String, String>> {
-    let mut project_scope = HashMap::new();
-    if !args.all_projects {
-        let folder = matrix_path(cli)
-            .canonicalize()
-            .ok()?
-            .parent()?
-            .to_path_buf();
-        project_scope.insert(labels::PROJECT.to_string(), labels::project_id(&folder));
-    }
-    Some(project_scope)
+/// The unnamed images to look for: a legacy build that is cancelled or fails leaves the steps
+/// it finished as images without a name, which carry the labels of the base they were built
+/// on (often made by another run, or another project), not of the run that built them. The
+/// runs list them as they are made (`.engine/runs/<id>/legacy-steps`): those of the run named
+/// with `--run`, else of every run of this project. `--all-projects` takes every unnamed image
+/// the engine made. `None` when there is nothing to go by.
+enum Unnamed {
+    Listed(HashSet<String>),
+    AllManaged,
 }
 
-/// Removes the engine's images that have no name, unless a build is in progress on this
-/// machine (its finished steps look the same until it tags its image).
+fn unnamed_scope(cli: &Cli, args: &CleanArgs) -> Option<Unnamed> {
+    if args.all_projects {
+        return Some(Unnamed::AllManaged);
+    }
+    let runs = matrix_path(cli)
+        .canonicalize()
+        .ok()?
+        .parent()?
+        .join(".engine/runs");
+    let folders: Vec<PathBuf> = match &args.run {
+        Some(run) => vec![runs.join(run)],
+        None => std::fs::read_dir(&runs)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| !p.is_symlink())
+            .collect(),
+    };
+    let ids = folders
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f.join(LEGACY_STEPS_FILE)).ok())
+        .flat_map(|text| text.lines().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    Some(Unnamed::Listed(ids))
+}
+
+/// Removes the unnamed images in `scope`, unless a build is in progress on this machine (its
+/// finished steps look the same until it tags its image). A tagged image is never touched.
 async fn remove_unnamed_images(
     docker: &crate::docker::DockerClient,
-    scope: &Option<HashMap<String, String>>,
+    scope: Option<Unnamed>,
 ) -> CliResult {
     let Some(scope) = scope else {
         return Ok(exit::OK);
     };
+    let managed = HashMap::from([(labels::MANAGED.to_string(), "true".to_string())]);
     let unnamed: Vec<_> = docker
-        .list_images(&labels::with_managed(scope))
+        .list_images(&managed)
         .await?
         .into_iter()
         .filter(|image| image.tags.is_empty())
+        .filter(|image| match &scope {
+            Unnamed::AllManaged => true,
+            Unnamed::Listed(ids) => {
+                let hex = image.id.trim_start_matches("sha256:");
+                ids.contains(&hex[..hex.len().min(12)])
+            }
+        })
         .collect();
     if unnamed.is_empty() {
         return Ok(exit::OK);
@@ -138,14 +168,24 @@ async fn remove_unnamed_images(
         );
         return Ok(exit::OK);
     }
-    let mut removed = 0;
+    let (mut removed, mut in_use) = (0, 0);
     for image in &unnamed {
-        // Not forced: an unnamed image something else is built on stays.
-        if docker.remove_image(&image.id, false).await.unwrap_or(false) {
-            removed += 1;
+        // Not forced: an unnamed image that a container uses or something else is built on
+        // stays (the container of a build cancelled a moment ago may still be going).
+        match docker.remove_image(&image.id, false).await {
+            Ok(true) => removed += 1,
+            Ok(false) => {}
+            Err(_) => in_use += 1,
         }
     }
-    println!("removed {removed} unnamed image(s) left by interrupted builds");
+    println!(
+        "removed {removed} unnamed image(s) left by interrupted builds{}",
+        if in_use > 0 {
+            format!("; {in_use} left: in use by a container or an image")
+        } else {
+            String::new()
+        }
+    );
     Ok(exit::OK)
 }
 

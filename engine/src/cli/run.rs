@@ -183,6 +183,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         force,
         no_host_exec: args.cache.no_host_exec,
         disk_limits: false,
+        mark_latest: true,
     };
     let verbosity = if args.quiet {
         Verbosity::Quiet

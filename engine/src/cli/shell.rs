@@ -107,6 +107,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         force: Default::default(),
         no_host_exec: args.no_host_exec,
         disk_limits: false,
+        mark_latest: false,
     };
     let runtime = super::selection::runtime(true)?;
     let inputs = RunInputs::new(loaded, matrix, keys);

@@ -38,6 +38,17 @@ pub struct BuildRequest {
     pub no_cache: bool,
 }
 
+/// The file in a run's folder that lists the step images its legacy builds made, one id a
+/// line: a legacy build that is cancelled or fails leaves them as unnamed images (they carry
+/// the base's labels, not the run's), and `engine clean` finds them there.
+pub const LEGACY_STEPS_FILE: &str = "legacy-steps";
+
+/// The image a legacy build's step made or reused, from its output line ` ---> 4f2b0c1d9e8a`.
+pub fn legacy_step_image(line: &str) -> Option<&str> {
+    let id = line.trim().strip_prefix("---> ")?;
+    (id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+}
+
 /// Which builder `DOCKER_BUILDKIT` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuilderChoice {
@@ -419,6 +430,17 @@ mod tests {
         }
         let err = BuilderChoice::parse(Some("yes")).expect_err("not a Go boolean");
         assert!(err.contains("DOCKER_BUILDKIT=\"yes\""), "{err}");
+    }
+
+    #[test]
+    fn legacy_step_images_are_read_from_the_output() {
+        assert_eq!(
+            legacy_step_image(" ---> 4f2b0c1d9e8a"),
+            Some("4f2b0c1d9e8a")
+        );
+        assert_eq!(legacy_step_image(" ---> Running in 4f2b0c1d9e8a"), None);
+        assert_eq!(legacy_step_image(" ---> Using cache"), None);
+        assert_eq!(legacy_step_image("#5 ---> 4f2b0c1d9e8a0"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::context::{RunCtx, LABEL_CACHE_KEY, LABEL_DISTRO, LABEL_RECIPE};
 use super::diagnostics::{infra, render_at_distro};
 use super::log::NodeLog;
 use super::why::{reuse, Reuse};
+use crate::docker::build::LEGACY_STEPS_FILE;
 use crate::docker::{BuildRequest, DockerError};
 use crate::events::{InfraKind, NodeResult, Outcome};
 use crate::plan::{Node, NodeKind};
@@ -74,7 +75,10 @@ pub async fn run(
     };
     log.note(&format!("building {tag} from {}", chain.base_ref));
     let built = tokio::select! {
-        r = ctx.docker.build_image(&request, |l| log.line(l)) => r,
+        r = ctx.docker.build_image(&request, |l| {
+            log.line(l);
+            note_legacy_step(&ctx.run_dir, l);
+        }) => r,
         _ = cancel.cancelled() => return NodeResult::new(Outcome::Cancelled),
     };
     match built {
@@ -136,4 +140,18 @@ pub(super) async fn remove_replaced(ctx: &RunCtx, node: &str, log: &mut NodeLog)
             log.note(&format!("removed the replaced image {}", image.id));
         }
     }
+}
+
+/// Adds a legacy build's step image to the run's list, as soon as the build names it (a
+/// cancelled build writes nothing after), for `engine clean` (see [`LEGACY_STEPS_FILE`]).
+fn note_legacy_step(run_dir: &std::path::Path, line: &str) {
+    use std::io::Write;
+    let Some(id) = crate::docker::build::legacy_step_image(line) else {
+        return;
+    };
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join(LEGACY_STEPS_FILE))
+        .and_then(|mut f| writeln!(f, "{id}"));
 }

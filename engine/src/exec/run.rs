@@ -36,6 +36,9 @@ pub struct RunRequest {
     pub no_host_exec: bool,
     /// The daemon can limit a container's size: `[container] disk` is applied.
     pub disk_limits: bool,
+    /// `.engine/runs/latest` points at this run: true for `engine run`, false for what
+    /// `engine shell` prepares (a session, not a run with a report).
+    pub mark_latest: bool,
 }
 
 /// A run id that sorts by time and does not collide between two runs in the same second.
@@ -90,7 +93,9 @@ pub async fn execute(
     };
     let _ = std::fs::create_dir_all(ids.run_dir.join("logs"));
     let runs = req.state_dir.join("runs");
-    let _ = super::runs::mark_latest(&runs, &ids.run_id);
+    if req.mark_latest {
+        let _ = super::runs::mark_latest(&runs, &ids.run_id);
+    }
     super::runs::prune(&runs, req.keep_runs, &ids.run_id);
     // spread's `$(HOST: ...)` values of the suites that will run: once, before anything starts.
     let host = super::host::HostExec::evaluate(
