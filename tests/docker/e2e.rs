@@ -1396,20 +1396,13 @@ fn a_full_run_folder_names_the_cause_and_leaves_no_temporary_files() {
         root,
         "",
         "",
-        "",
+        "engine = { min_free_space = \"100m\" }",
         r#"execute = '''
 i=0; while [ $i -lt 20000 ]; do echo "filler line $i to fill the run folder"; i=$((i+1)); done
 echo the-last-line
 '''
 "#,
     );
-    let matrix = root.join("matrix.toml");
-    let text_of_matrix = std::fs::read_to_string(&matrix).unwrap();
-    std::fs::write(
-        &matrix,
-        format!("{text_of_matrix}[engine]\nmin_free_space = \"100m\"\n"),
-    )
-    .unwrap();
     let Some(_cache) = Tmpfs::mount(&root.join(".cache"), "8m", test) else {
         return;
     };

@@ -839,3 +839,195 @@ fn engine_shell_names_an_unknown_distro() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("arch"), "{}", text(&out.stderr));
 }
+
+/// The grid and the suite counts of a summary (the image counts and the problem lines, whose
+/// log paths name runs, left out).
+fn grid_of(summary: &str) -> String {
+    let mut out = String::new();
+    for line in summary.lines() {
+        if let Some(counts) = line.strip_prefix("suites: ") {
+            out.push_str(counts.split("; images").next().unwrap_or(counts));
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The local example as three shards (`engine run --shard K/3 --report ...` each), merged by
+/// `engine report merge`: the grid, the counts, the JUnit counts and the exit code of the one
+/// unsharded run. Without one shard's report its cells are "not run" (infra, kind `shard`),
+/// never passed, and the exit is 3.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn three_shards_merged_give_the_result_of_one_run() {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    let run = local_run();
+    let p = run.project.path();
+    let shard = |k: u32| p.join(format!("out/shard-{k}.json"));
+    for k in 1..=3 {
+        let report = shard(k);
+        let out = engine(
+            p,
+            &[
+                "run",
+                "-j",
+                "1",
+                "--shard",
+                &format!("{k}/3"),
+                "--report",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 1 | 3)),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let merged_junit = p.join("out/merged.xml");
+    let merged_report = p.join("out/merged.json");
+    let mut args: Vec<String> = vec!["report".into(), "merge".into()];
+    args.extend((1..=3).map(|k| shard(k).display().to_string()));
+    args.extend([
+        "--junit".into(),
+        merged_junit.display().to_string(),
+        "--report".into(),
+        merged_report.display().to_string(),
+    ]);
+    let out = engine(p, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), run.code, "{said}{}", text(&out.stderr));
+    assert_eq!(grid_of(&said), grid_of(&run.stdout), "{said}");
+    assert!(said.contains("3 reports merged"), "{said}");
+    assert_eq!(
+        junitparser_counts(&merged_junit),
+        junitparser_counts(&run.junit)
+    );
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged_report).unwrap()).unwrap();
+    assert_eq!(merged["exit_code"], run.code.unwrap());
+
+    // Shard 2's report lost: its suites are not run, and say why.
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shard(2)).unwrap()).unwrap();
+    let lost = second["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "suite")
+        .count();
+    assert!(lost > 0, "shard 2 ran no suite");
+    let without = p.join("out/without-2.json");
+    let out = engine(
+        p,
+        &[
+            "report",
+            "merge",
+            shard(1).to_str().unwrap(),
+            shard(3).to_str().unwrap(),
+            "--report",
+            without.to_str().unwrap(),
+        ],
+    );
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("not run: no report of shard 2/3"), "{said}");
+    let without: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&without).unwrap()).unwrap();
+    let not_run = without["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["infra_kind"] == "shard")
+        .count();
+    assert_eq!(not_run, lost);
+    assert_no_containers_left(&rt, &d, p);
+}
+
+/// `--rerun-failed` on the local example's report runs exactly its failed, timed-out and
+/// infrastructure cells again, their images and provisions reused, nothing else.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn rerun_failed_runs_exactly_what_did_not_pass() {
+    let Some(DockerTest {
+        rt,
+        docker: d,
+        serial: _serial,
+    }) = DockerTest::start()
+    else {
+        return;
+    };
+    let run = local_run();
+    let p = run.project.path();
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&run.report).unwrap()).unwrap();
+    let suites_with = |r: &serde_json::Value, statuses: &[&str]| -> Vec<String> {
+        let mut ids: Vec<String> = r["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "suite")
+            .filter(|n| statuses.contains(&n["status"].as_str().unwrap()))
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let again = suites_with(&first, &["failed", "timed_out", "infra"]);
+    assert_eq!(
+        again,
+        [
+            "suite:arch:must-fail",
+            "suite:arch:times-out",
+            "suite:cachyos:disable-in-german"
+        ]
+    );
+    let rerun = p.join("out/rerun.json");
+    let out = engine(
+        p,
+        &[
+            "run",
+            "--rerun-failed",
+            run.report.to_str().unwrap(),
+            "--report",
+            rerun.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rerun).unwrap()).unwrap();
+    let all = suites_with(
+        &second,
+        &[
+            "passed",
+            "failed",
+            "timed_out",
+            "infra",
+            "skipped",
+            "flaky",
+            "cancelled",
+            "dependency_failed",
+        ],
+    );
+    assert_eq!(all, again, "exactly the cells that did not pass");
+    for n in second["nodes"].as_array().unwrap() {
+        if n["kind"] != "suite" {
+            assert_eq!(n["status"], "cached", "{n}");
+            assert!(
+                ["arch", "cachyos"].contains(&n["distro"].as_str().unwrap()),
+                "{n}"
+            );
+        }
+    }
+    assert_no_containers_left(&rt, &d, p);
+}

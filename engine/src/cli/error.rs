@@ -24,6 +24,15 @@ pub enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Select(#[from] SelectError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Merge(#[from] crate::report::merge::MergeError),
+    #[error("cannot read the report {path} for --rerun-failed: {reason}")]
+    #[diagnostic(
+        code(engine::cli::rerun_report),
+        help("pass the report.json of an earlier run (`.engine/runs/<id>/report.json`, or its `--report` file)")
+    )]
+    RerunReport { path: PathBuf, reason: String },
     #[error("cannot read the timings file {path}")]
     #[diagnostic(
         code(engine::cli::timings),
@@ -57,12 +66,13 @@ pub enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("no suite to run: {selection} selects {}", nothing(.why))]
-    #[diagnostic(
-        code(engine::cli::nothing_to_run),
-        help("select pairs that apply (`engine list --why` shows which do not, and why), or pass --allow-empty")
-    )]
-    NothingToRun { selection: String, why: Vec<String> },
+    #[error("no suite to run: {selection} selects {why}")]
+    #[diagnostic(code(engine::cli::nothing_to_run), help("{fix}"))]
+    NothingToRun {
+        selection: String,
+        why: String,
+        fix: &'static str,
+    },
     #[error("no project here: {} does not exist", matrix.display())]
     #[diagnostic(
         code(engine::cli::no_project),
@@ -89,7 +99,7 @@ pub enum CliError {
 }
 
 /// "only pairs that do not apply: a (why), b (why)", or "nothing" when no pair matched at all.
-fn nothing(why: &[String]) -> String {
+pub fn nothing(why: &[String]) -> String {
     if why.is_empty() {
         "no suite at all".into()
     } else {
@@ -105,6 +115,8 @@ impl CliError {
             CliError::InvalidMatrix
             | CliError::Select(_)
             | CliError::Timings { .. }
+            | CliError::RerunReport { .. }
+            | CliError::Merge(_)
             | CliError::Shell(_)
             | CliError::StaleSchemas(_)
             | CliError::Rebuild { .. }

@@ -10,6 +10,7 @@ pub mod completions;
 pub mod doctor;
 pub mod error;
 pub mod graph;
+pub mod report_cmd;
 pub mod run;
 pub mod schema_cmd;
 pub mod selection;
@@ -128,6 +129,8 @@ pub enum Command {
     Plan(graph::PlanArgs),
     /// Build, provision and run the suites on Docker, in parallel, and report.
     Run(run::RunArgs),
+    /// Work with reports: `engine report merge` makes one result of a fan-out's shards.
+    Report(report_cmd::ReportArgs),
     /// Build and provision the images only (no suites).
     Build(run::BuildArgs),
     /// Remove containers left by crashed or killed runs (by label; running runs are left alone).
@@ -196,6 +199,7 @@ pub fn main() -> i32 {
         Command::List(args) => graph::list(&cli, args),
         Command::Plan(args) => graph::plan(&cli, args),
         Command::Run(args) => run::run(&cli, args),
+        Command::Report(args) => report_cmd::run(&cli, args),
         Command::Build(args) => run::build(&cli, args),
         Command::Clean(args) => clean::run(&cli, args),
         Command::Shell(args) => shell::run(&cli, args),

@@ -147,18 +147,37 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     let keys = crate::plan::hash::cache_keys(&matrix);
     let full = Plan::build(&matrix, Some(&keys));
     let selection = args.select.selection();
-    let selected = crate::plan::select::select(&full, &matrix, &selection)?;
+    let selected = super::selection::selected(&full, &matrix, &args.select)?;
     // Before sharding: an empty shard of a selection that has suites is fine (more shards than
     // suites); a selection with no suite at all is not.
     if !images_only && selected.suite_nodes().next().is_none() && !args.allow_empty {
+        let (why, fix) = match &args.select.rerun_failed {
+            Some(_) => (
+                "no suite that failed, timed out, hit an infrastructure error or was cancelled \
+                 in that report"
+                    .to_string(),
+                "nothing to run again: pass --allow-empty to make that a success (a re-run job \
+                 after a green run)",
+            ),
+            None => (
+                super::error::nothing(
+                    &crate::plan::select::not_applicable(&full, &selection)
+                        .iter()
+                        .map(|s| format!("{}:{}: {}", s.distro, s.suite, s.reason))
+                        .collect::<Vec<_>>(),
+                ),
+                "select pairs that apply (`engine list --why` shows which do not, and why), or \
+                 pass --allow-empty",
+            ),
+        };
         return Err(CliError::NothingToRun {
             selection: describe_selection(&args.select),
-            why: crate::plan::select::not_applicable(&full, &selection)
-                .iter()
-                .map(|s| format!("{}:{}: {}", s.distro, s.suite, s.reason))
-                .collect(),
+            why,
+            fix,
         });
     }
+    let plan_info =
+        crate::report::json::PlanInfo::of(&selected, args.select.shard.map(|s| s.to_string()));
     let mut plan = shard_of(selected, &args.select)?;
     if images_only {
         plan = plan.images_only();
@@ -208,6 +227,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         options.grid_color = cli.color.stdout();
         options.report = args.report.clone();
         options.junit = args.junit.clone();
+        options.plan = Some(plan_info);
         let reporter = Reporter::new(options, files);
         let result = execute(docker, inputs, &plan, &req, reporter.sink()).await;
         Ok(reporter.finish(&result, &skipped))
@@ -278,6 +298,9 @@ fn describe_selection(s: &SelectArgs) -> String {
     parts.extend(s.exclude.iter().map(|e| format!("--exclude {e}")));
     if let Some(k) = &s.shard {
         parts.push(format!("--shard {k}"));
+    }
+    if let Some(r) = &s.rerun_failed {
+        parts.push(format!("--rerun-failed {}", r.display()));
     }
     if parts.is_empty() {
         "the whole matrix".into()

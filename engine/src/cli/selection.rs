@@ -31,6 +31,10 @@ pub struct SelectArgs {
     /// every shard the same file.
     #[arg(long, value_name = "PATH")]
     pub timings: Option<std::path::PathBuf>,
+    /// Only the suites that failed, timed out, hit an infrastructure error or did not run
+    /// because of one in this report of an earlier run (`report.json`), and what they need.
+    #[arg(long, value_name = "REPORT")]
+    pub rerun_failed: Option<std::path::PathBuf>,
 }
 
 /// The matrix, loaded and valid; its diagnostics (warnings too) are printed either way.
@@ -57,7 +61,25 @@ impl SelectArgs {
 
 /// Apply selection and sharding to a full plan.
 pub fn narrow(plan: &Plan, matrix: &Matrix, args: &SelectArgs) -> Result<Plan, CliError> {
-    shard_of(select(plan, matrix, &args.selection())?, args)
+    shard_of(selected(plan, matrix, args)?, args)
+}
+
+/// The patterns and filters, then `--rerun-failed`: the plan before sharding.
+pub fn selected(plan: &Plan, matrix: &Matrix, args: &SelectArgs) -> Result<Plan, CliError> {
+    let chosen = select(plan, matrix, &args.selection())?;
+    match &args.rerun_failed {
+        None => Ok(chosen),
+        Some(path) => {
+            let failed = std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| crate::report::json::failed_suites(&text))
+                .map_err(|reason| CliError::RerunReport {
+                    path: path.clone(),
+                    reason,
+                })?;
+            Ok(crate::plan::select::only_suites(&chosen, &failed))
+        }
+    }
 }
 
 /// The shard `--shard` asks for of a selected plan (the plan itself without the flag).

@@ -92,6 +92,7 @@ pub fn run(cli: &Cli, args: &ShellArgs) -> CliResult {
         exclude: Vec::new(),
         shard: None,
         timings: None,
+        rerun_failed: None,
     };
     let plan = narrow(&full, &matrix, &select)?.images_only();
     let req = RunRequest {

@@ -52,7 +52,7 @@ pub enum InfraKind {
     Locale,
     /// An AUR helper is missing under `require`, or could not be installed.
     AurHelper,
-    /// The container hit a resource limit (memory).
+    /// The container hit a resource limit (memory, disk).
     ResourceLimit,
     /// The container was killed or removed from outside the engine.
     Killed,
@@ -64,6 +64,8 @@ pub enum InfraKind {
     Host,
     /// The engine itself (a bug: please report it).
     Engine,
+    /// A shard of a fan-out sent no report (`engine report merge`): its job failed as a whole.
+    Shard,
 }
 
 impl InfraKind {
@@ -83,6 +85,7 @@ impl InfraKind {
             InfraKind::Host => "host",
             InfraKind::Io => "io",
             InfraKind::Engine => "engine",
+            InfraKind::Shard => "shard",
         }
     }
 }

@@ -202,6 +202,21 @@ pub fn select(plan: &Plan, matrix: &Matrix, sel: &Selection) -> Result<Plan, Sel
     Ok(out)
 }
 
+/// Only the suite nodes whose ids are in `suites`, with everything they need (`--rerun-failed`).
+/// Skipped pairs stay with the distros that remain.
+pub fn only_suites(plan: &Plan, suites: &std::collections::BTreeSet<String>) -> Plan {
+    let mut keep = HashSet::new();
+    for ix in plan.suite_nodes() {
+        if suites.contains(&plan.graph[ix].id) {
+            plan.with_ancestors(ix, &mut keep);
+        }
+    }
+    let mut out = plan.retain(&keep);
+    // Pairs that did not apply were reported by the run being repeated.
+    out.skipped.clear();
+    out
+}
+
 /// The pairs of the full plan that `sel` names but that do not apply, with why: what to say
 /// when a selection leaves nothing to run.
 pub fn not_applicable(plan: &Plan, sel: &Selection) -> Vec<super::Skipped> {

@@ -255,7 +255,7 @@ fn weighted_shards_balance_by_duration() {
     );
     let plan = Plan::build(&m, None);
     // One long suite and five short ones: the long one gets a shard of its own.
-    let mut w = HashMap::new();
+    let mut w: HashMap<String, f64> = (1..6).map(|i| (format!("suite:a:s{i}"), 1.0)).collect();
     w.insert("suite:a:s0".to_string(), 100.0);
     let a = shard::assign(&plan, 2, &w);
     let with_s0 = a["suite:a:s0"];
@@ -263,6 +263,22 @@ fn weighted_shards_balance_by_duration() {
         .iter()
         .filter(|(k, _)| *k != "suite:a:s0")
         .all(|(_, s)| *s != with_s0));
+}
+
+#[test]
+fn a_suite_the_timings_do_not_know_weighs_the_mean_of_those_they_know() {
+    let m = matrix(
+        vec![distro("a", &[])],
+        (0..4).map(|i| suite(&format!("s{i}"), None, &[])).collect(),
+    );
+    let plan = Plan::build(&m, None);
+    // Only s0 is known (10 s): the three new suites weigh 10 s each, two suites a shard (with
+    // a weight of 1 they would all join the shard without s0).
+    let w = HashMap::from([("suite:a:s0".to_string(), 10_000.0)]);
+    let a = shard::assign(&plan, 2, &w);
+    for k in 0..2 {
+        assert_eq!(a.values().filter(|s| **s == k).count(), 2, "{a:?}");
+    }
 }
 
 proptest! {
@@ -300,6 +316,23 @@ proptest! {
             prop_assert!(part.graph.node_weights().all(|n| n.kind != NodeKind::Suite || all.contains(&n.id)));
         }
         prop_assert_eq!(seen, all);
+        // Image-affine: with no more shards than distros, a distro's suites share one shard;
+        // with more, a shard holds one distro's suites.
+        let assignment = shard::assign(&plan, count, &w);
+        let mut shard_of: HashMap<String, HashSet<u32>> = HashMap::new();
+        let mut distros_of: HashMap<u32, HashSet<String>> = HashMap::new();
+        for ix in plan.suite_nodes() {
+            let node = &plan.graph[ix];
+            let k = assignment[&node.id];
+            shard_of.entry(node.distro.clone()).or_default().insert(k);
+            distros_of.entry(k).or_default().insert(node.distro.clone());
+        }
+        // (Distros with no suite here take no shard.)
+        if (count as usize) <= shard_of.len() {
+            prop_assert!(shard_of.values().all(|s| s.len() == 1), "{:?}", shard_of);
+        } else {
+            prop_assert!(distros_of.values().all(|d| d.len() == 1), "{:?}", distros_of);
+        }
     }
 }
 

@@ -32,6 +32,79 @@ pub struct Report {
     /// Distro x suite pairs that do not apply (the suite's `distros`, a locale the distro does
     /// not declare, ...): never scheduled.
     pub skipped: Vec<NotApplicable>,
+    /// The plan the run was part of: what `engine report merge` checks the shards of one
+    /// fan-out against (absent in reports of older engines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanInfo>,
+}
+
+/// The selection a run ran (all of it, or one shard of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanInfo {
+    /// A hash of the selection before sharding (its node ids and cache keys): equal in every
+    /// shard of one fan-out, different for another matrix or selection.
+    pub hash: String,
+    /// `K/N` when the run was one shard of N.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Every suite node of the selection before sharding: the cells of the whole grid.
+    pub suites: Vec<String>,
+    /// The pairs of the selection that do not apply, in every shard (a shard's own `skipped`
+    /// holds only those of its first shard's distros).
+    #[serde(default)]
+    pub not_applicable: Vec<NotApplicable>,
+}
+
+impl PlanInfo {
+    /// The selection `selected` (before sharding), run whole or as `shard`.
+    pub fn of(selected: &crate::plan::Plan, shard: Option<String>) -> PlanInfo {
+        let mut nodes: Vec<(&str, &str)> = selected
+            .graph
+            .node_weights()
+            .map(|n| (n.id.as_str(), n.cache_key.as_deref().unwrap_or("")))
+            .collect();
+        nodes.sort_unstable();
+        let mut hasher = blake3::Hasher::new();
+        for (id, key) in &nodes {
+            hasher.update(id.as_bytes());
+            hasher.update(b"=");
+            hasher.update(key.as_bytes());
+            hasher.update(b"\n");
+        }
+        PlanInfo {
+            hash: hasher.finalize().to_hex()[..16].to_string(),
+            shard,
+            suites: selected
+                .suite_nodes()
+                .map(|ix| selected.graph[ix].id.clone())
+                .collect(),
+            not_applicable: selected.skipped.iter().map(NotApplicable::from).collect(),
+        }
+    }
+}
+
+/// The suites a report says did not pass: failed, timed out, hit an infrastructure error, or
+/// never ran because of one (a failed dependency, a cancellation). What `--rerun-failed` runs
+/// again. Read leniently (only `nodes[].id`, `kind` and `status`), so that a report of an older
+/// or newer engine, or a merged one, serves as well.
+pub fn failed_suites(text: &str) -> Result<std::collections::BTreeSet<String>, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let nodes = value["nodes"]
+        .as_array()
+        .ok_or_else(|| "it has no `nodes` list: is it an engine report?".to_string())?;
+    let again = [
+        "failed",
+        "timed_out",
+        "infra",
+        "dependency_failed",
+        "cancelled",
+    ];
+    Ok(nodes
+        .iter()
+        .filter(|n| n["kind"] == "suite")
+        .filter(|n| n["status"].as_str().is_some_and(|s| again.contains(&s)))
+        .filter_map(|n| n["id"].as_str().map(str::to_string))
+        .collect())
 }
 
 /// One node of the plan and what happened to it.
@@ -217,6 +290,16 @@ impl NodeReport {
     }
 }
 
+impl From<&Skipped> for NotApplicable {
+    fn from(s: &Skipped) -> Self {
+        NotApplicable {
+            distro: s.distro.clone(),
+            suite: s.suite.clone(),
+            reason: s.reason.clone(),
+        }
+    }
+}
+
 /// Where the report's schema is committed, under `schema/`.
 pub const SCHEMA_FILE: &str = "report.schema.json";
 
@@ -227,8 +310,14 @@ pub fn schema() -> serde_json::Value {
 }
 
 /// The report of `run`; `log_of` names each node's log file.
-pub fn build(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> PathBuf) -> Report {
+pub fn build(
+    run: &RunResult,
+    skipped: &[Skipped],
+    log_of: impl Fn(&str) -> PathBuf,
+    plan: Option<&PlanInfo>,
+) -> Report {
     Report {
+        plan: plan.cloned(),
         version: 1,
         run_id: run.run_id.clone(),
         exit_code: run.exit_code(),
@@ -238,14 +327,7 @@ pub fn build(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> Path
             .iter()
             .map(|(n, r)| NodeReport::new(n, r, log_of(&n.id).display().to_string()))
             .collect(),
-        skipped: skipped
-            .iter()
-            .map(|s| NotApplicable {
-                distro: s.distro.clone(),
-                suite: s.suite.clone(),
-                reason: s.reason.clone(),
-            })
-            .collect(),
+        skipped: skipped.iter().map(NotApplicable::from).collect(),
     }
 }
 
@@ -258,7 +340,7 @@ pub fn to_text(report: &Report) -> String {
 }
 
 pub fn render(run: &RunResult, skipped: &[Skipped], log_of: impl Fn(&str) -> PathBuf) -> String {
-    to_text(&build(run, skipped, log_of))
+    to_text(&build(run, skipped, log_of, None))
 }
 
 #[cfg(test)]
@@ -288,9 +370,12 @@ mod tests {
         let back: Report = serde_json::from_str(&text).unwrap();
         assert_eq!(
             back,
-            build(&run, &not_applicable(), |id| PathBuf::from(format!(
-                "/logs/{id}.log"
-            )))
+            build(
+                &run,
+                &not_applicable(),
+                |id| PathBuf::from(format!("/logs/{id}.log")),
+                None
+            )
         );
         // No key appears twice in a node (a flattened enum once produced two `attempts`).
         assert_eq!(
@@ -317,7 +402,7 @@ mod tests {
     #[test]
     fn verdict_details_land_in_their_fields() {
         let run = every_outcome();
-        let r = build(&run, &[], |_| PathBuf::new());
+        let r = build(&run, &[], |_| PathBuf::new(), None);
         let node = |id: &str| r.nodes.iter().find(|n| n.id == id).unwrap();
         assert_eq!(node("suite:arch:slow").after_secs, Some(3));
         assert_eq!(node("suite:arch:slow").status, Status::TimedOut);

@@ -5,6 +5,7 @@
 //! - [`live`]: plain timestamped lines (no terminal, CI); [`progress`]: bars on a terminal
 //! - [`summary`]: the grid and problem lines, [`paint`]: their colours; [`json`]: the report and its schema's types
 //! - [`junit`], [`jsonl`], [`github`]: the formats for other tools
+//! - [`merge`]: the reports of a fan-out's shards as one run (`engine report merge`)
 //! - [`diagnostic`]: prints an error with miette (every command's errors look alike)
 
 pub mod diagnostic;
@@ -13,6 +14,7 @@ pub mod json;
 pub mod jsonl;
 pub mod junit;
 pub mod live;
+pub mod merge;
 pub mod paint;
 pub mod progress;
 pub mod reporter;

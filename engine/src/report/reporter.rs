@@ -37,6 +37,8 @@ pub struct Options {
     pub color: bool,
     /// Colours in the verdict grid (stdout).
     pub grid_color: bool,
+    /// The selection the run is (a shard of), recorded in the report for `engine report merge`.
+    pub plan: Option<super::json::PlanInfo>,
 }
 
 impl Options {
@@ -62,6 +64,7 @@ impl Options {
                 && !github,
             color,
             grid_color: false,
+            plan: None,
         }
     }
 }
@@ -179,7 +182,7 @@ impl Reporter {
         let log_of = |id: &str| log_path(&run.run_dir, id);
         let mut errors = Vec::new();
 
-        let report = json::to_text(&json::build(run, skipped, log_of));
+        let report = json::to_text(&json::build(run, skipped, log_of, self.opts.plan.as_ref()));
         let report_path = run.run_dir.join("report.json");
         let mut targets = vec![report_path.clone()];
         targets.extend(self.opts.report.clone());
@@ -271,7 +274,8 @@ impl Reporter {
 /// The log file of a node in a run's folder (as the executor names it).
 pub use crate::events::log_path;
 
-fn verdict(code: i32) -> &'static str {
+/// The summary's last words for an exit code.
+pub fn verdict(code: i32) -> &'static str {
     match code {
         0 => "all suites passed",
         1 => "some suites failed",
