@@ -5,7 +5,8 @@
 # docker-registry (the reference registry the registry tests start on a port of their own; a
 # service the package may start on :5000 is not used), apache2-utils (`htpasswd -B` for its
 # login), shellcheck (`engine validate --lint`), btrfs-progs (a second daemon on btrfs with
-# quotas, for `[container] disk`), python3 junitparser (JUnit read-back). The
+# quotas, for `[container] disk`), python3 junitparser (JUnit read-back), check-jsonschema and
+# pyyaml (the CI exports). The
 # runner's static target is added by the engine's build.
 set -euo pipefail
 need=()
@@ -30,4 +31,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 if ! python3 -c 'import junitparser' 2>/dev/null; then
   python3 -m pip install -q junitparser >/dev/null 2>&1 || echo "warning: could not install junitparser" >&2
+fi
+# The CI exports' checks: GitHub's and GitLab's workflow schemas (vendored by check-jsonschema),
+# and an independent YAML reader.
+if ! command -v check-jsonschema >/dev/null; then
+  python3 -m pip install -q check-jsonschema >/dev/null 2>&1 || echo "warning: could not install check-jsonschema" >&2
+fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  python3 -m pip install -q pyyaml >/dev/null 2>&1 || echo "warning: could not install pyyaml" >&2
 fi

@@ -1,8 +1,6 @@
-//! `engine graph`, `engine list` and `engine plan`: the plan, shown or exported.
+//! `engine graph` and `engine list`: the plan, shown (`engine plan`, its CI export: `plan_cmd`).
 
 use std::io::Write;
-
-use serde::Serialize;
 
 use super::error::{CliError, CliResult};
 use super::selection::{load_matrix, narrow, SelectArgs};
@@ -37,26 +35,6 @@ pub struct ListArgs {
     pub status: bool,
     #[command(flatten)]
     pub select: SelectArgs,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct PlanArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = PlanFormat::GithubMatrix)]
-    pub format: PlanFormat,
-    /// Number of shards to fan out over.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub shards: u32,
-    #[command(flatten)]
-    pub select: SelectArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PlanFormat {
-    /// `{"include": [{"shard": "1/4", ...}]}` for a CI job matrix (`strategy.matrix: ${{ fromJSON(...) }}`).
-    GithubMatrix,
-    /// A line per shard: the distros whose images it builds, its suites, its expected time.
-    Text,
 }
 
 fn planned(cli: &Cli, select: &SelectArgs, status: bool) -> Result<Plan, CliError> {
@@ -163,95 +141,4 @@ fn describe_suites(plan: &Plan, matrix: &crate::spec::Matrix) -> String {
         }
     }
     out
-}
-
-#[derive(Serialize)]
-struct Job {
-    shard: String,
-    name: String,
-    suites: usize,
-    /// The distros whose images the shard builds.
-    distros: Vec<String>,
-    /// The sum of its suites' durations in the `--timings` report.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expected_seconds: Option<u64>,
-    /// The command the job runs.
-    command: String,
-}
-
-#[derive(Serialize)]
-struct GithubMatrix {
-    include: Vec<Job>,
-}
-
-pub fn plan(cli: &Cli, args: &PlanArgs) -> CliResult {
-    let (_loaded, matrix) = load_matrix(cli)?;
-    let full = Plan::build(&matrix, None);
-    let mut sel = args.select.clone();
-    sel.shard = None;
-    let selected = narrow(&full, &matrix, &sel)?;
-    let weights = super::selection::timings(&args.select)?;
-    let summaries = crate::plan::shard::summaries(&selected, args.shards, &weights);
-    // Every job must compute the same partition: the same patterns and the same timings.
-    let mut extra = String::new();
-    for p in &args.select.patterns {
-        extra.push_str(&format!(" '{p}'"));
-    }
-    if let Some(t) = &args.select.timings {
-        extra.push_str(&format!(" --timings '{}'", t.display()));
-    }
-    if let Some(r) = &args.select.rerun_failed {
-        extra.push_str(&format!(" --rerun-failed '{}'", r.display()));
-    }
-    let jobs: Vec<Job> = summaries
-        .into_iter()
-        .enumerate()
-        .map(|(k, s)| Job {
-            shard: format!("{}/{}", k + 1, args.shards),
-            name: format!(
-                "shard {} of {}: {}",
-                k + 1,
-                args.shards,
-                if s.distros.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    s.distros.join(", ")
-                }
-            ),
-            suites: s.suites,
-            distros: s.distros,
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // ms to s
-            expected_seconds: (!weights.is_empty()).then(|| (s.load / 1000.0).round() as u64),
-            command: format!("engine run --shard {}/{}{extra}", k + 1, args.shards),
-        })
-        .collect();
-    let mut stdout = std::io::stdout().lock();
-    match args.format {
-        PlanFormat::GithubMatrix => {
-            let _ = serde_json::to_writer(&mut stdout, &GithubMatrix { include: jobs });
-            let _ = writeln!(stdout);
-        }
-        PlanFormat::Text => {
-            for j in &jobs {
-                let time = j.expected_seconds.map_or_else(String::new, |t| {
-                    format!(
-                        "  ~{}",
-                        humantime::format_duration(std::time::Duration::from_secs(t))
-                    )
-                });
-                let _ = writeln!(
-                    stdout,
-                    "shard {:<7} {:>3} suites  builds {}{time}",
-                    j.shard,
-                    j.suites,
-                    if j.distros.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        j.distros.join(", ")
-                    }
-                );
-            }
-        }
-    }
-    Ok(exit::OK)
 }

@@ -10,6 +10,7 @@ pub mod completions;
 pub mod doctor;
 pub mod error;
 pub mod graph;
+pub mod plan_cmd;
 pub mod report_cmd;
 pub mod run;
 pub mod schema_cmd;
@@ -126,7 +127,7 @@ pub enum Command {
     /// List the nodes of the plan, one per line.
     List(graph::ListArgs),
     /// Export the plan for a CI system: shards as a job matrix.
-    Plan(graph::PlanArgs),
+    Plan(plan_cmd::PlanArgs),
     /// Build, provision and run the suites on Docker, in parallel, and report.
     Run(run::RunArgs),
     /// Work with reports: `engine report merge` makes one result of a fan-out's shards.
@@ -197,7 +198,7 @@ pub fn main() -> i32 {
         Command::Schema(args) => schema_cmd::run(args),
         Command::Graph(args) => graph::graph(&cli, args),
         Command::List(args) => graph::list(&cli, args),
-        Command::Plan(args) => graph::plan(&cli, args),
+        Command::Plan(args) => plan_cmd::plan(&cli, args),
         Command::Run(args) => run::run(&cli, args),
         Command::Report(args) => report_cmd::run(&cli, args),
         Command::Build(args) => run::build(&cli, args),

@@ -2,6 +2,7 @@
 //! tests) in seconds once built; the Docker tier (`tests/docker/`) runs under scripts/test.sh.
 //!
 //! - [`archive`]: a workspace given as a source archive, unpacked into the cache
+//! - [`ci_export`]: the example GitHub workflow and `engine plan --format gitlab`, schema-checked
 //! - [`completions`]: `engine completions SHELL` and `engine man`
 //! - [`validate`]: `engine validate` and `engine schema` on the repository's files
 //! - [`corpus`]: every broken file of `engine/tests/corpus/` reported at its place (snapshots)
@@ -15,6 +16,7 @@
 //! - [`seed_tree`]: the seed project's `tests/` tree as it is (support folders, task.yaml rules)
 
 mod archive;
+mod ci_export;
 mod common;
 mod completions;
 mod corpus;

@@ -197,6 +197,24 @@ fn github_matrix_shards_cover_every_suite_once_and_keep_distros_together() {
     }
 }
 
+/// More shards than a GitHub Actions matrix may have jobs: capped at 256, with a note.
+#[test]
+fn the_job_count_is_capped_at_githubs_limit() {
+    let out = engine(&repo_root(), &["plan", "--shards", "1000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1000 shards capped at 256"),
+        "{}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let jobs = v["include"].as_array().unwrap();
+    assert_eq!(jobs.len(), 256);
+    assert_eq!(jobs[255]["shard"], "256/256");
+    let total: u64 = jobs.iter().map(|j| j["suites"].as_u64().unwrap()).sum();
+    assert_eq!(total, 36);
+}
+
 /// With an earlier report's timings, the shards are balanced by time, each job's command
 /// carries the same `--timings` (so that every job computes the same partition), and the plan
 /// says what each shard is expected to take.
