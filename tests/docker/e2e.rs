@@ -912,6 +912,7 @@ fn doctor_says_a_run_can_go_or_names_what_is_missing() {
         "ok    docker       unix://",
         "ok    socket",
         "ok    builder      BuildKit",
+        "ok    locality     the engine runs on this machine",
         "ok    runner",
         "ok    daemon space",
         "ok    cache space",

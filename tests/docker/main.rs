@@ -19,6 +19,7 @@ mod e2e;
 mod host;
 mod output;
 mod registry;
+mod remote;
 mod report;
 mod seed;
 mod spread;

@@ -175,6 +175,15 @@ fn runner_check() -> Check {
 async fn docker_checks(checks: &mut Vec<Check>) {
     let client = match DockerClient::connect().await {
         Ok(c) => c,
+        Err(crate::docker::DockerError::Endpoint(e)) => {
+            let fix = miette::Diagnostic::help(&e).map(|h| h.to_string());
+            let check = Check::new(Level::Fail, "docker", e.to_string());
+            checks.push(match fix {
+                Some(fix) => check.fix(fix),
+                None => check,
+            });
+            return;
+        }
         Err(e) => {
             let endpoint = match &e {
                 crate::docker::DockerError::Unreachable { endpoint, .. }
@@ -215,6 +224,18 @@ async fn docker_checks(checks: &mut Vec<Check>) {
     if let Some(socket) = unix_socket(client.endpoint()) {
         checks.push(socket_access(&socket));
     }
+    checks.push(match client.locality().await {
+        Ok(crate::docker::Locality::Here) => {
+            Check::new(Level::Ok, "locality", "the engine runs on this machine: bind mounts work")
+        }
+        Ok(crate::docker::Locality::Elsewhere { daemon, here }) => Check::new(
+            Level::Fail,
+            "locality",
+            format!("the engine runs on `{daemon}`, not on this machine (`{here}`): it cannot see the files the engine bind-mounts"),
+        )
+        .fix("run the engine on that machine, or set ENGINE_DOCKER_SHARES_FILES=1 if both see the same paths"),
+        Err(e) => Check::new(Level::Warn, "locality", e.to_string()),
+    });
     checks.push(builder_check(&client));
     match facts.root_dir {
         // Only a local daemon's data folder is on this machine.

@@ -217,7 +217,7 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
     let files = SourceFiles::of(&loaded);
     let inputs = RunInputs::new(loaded, matrix, keys);
     runtime.block_on(async move {
-        let docker = super::selection::connect().await?;
+        let docker = super::selection::connect_for_mounts().await?;
         let req = RunRequest {
             disk_limits: start_checks(&inputs.matrix, &docker).await,
             ..req

@@ -117,3 +117,23 @@ pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, CliError> 
 pub async fn connect() -> Result<crate::docker::DockerClient, CliError> {
     Ok(crate::docker::DockerClient::connect().await?)
 }
+
+/// A client for the commands that bind-mount this machine's files into containers (run, build,
+/// shell): the daemon must run on this machine, unless ENGINE_DOCKER_SHARES_FILES=1 says that
+/// it sees the same files at the same paths.
+pub async fn connect_for_mounts() -> Result<crate::docker::DockerClient, CliError> {
+    use crate::docker::{DockerError, Locality};
+    let docker = connect().await?;
+    if std::env::var_os("ENGINE_DOCKER_SHARES_FILES").is_some_and(|v| v == "1") {
+        return Ok(docker);
+    }
+    match docker.locality().await? {
+        Locality::Here => Ok(docker),
+        Locality::Elsewhere { daemon, here } => Err(DockerError::Remote {
+            endpoint: docker.endpoint().to_string(),
+            daemon,
+            here,
+        }
+        .into()),
+    }
+}

@@ -134,7 +134,7 @@ fn open_kept(inputs: RunInputs, distro: &Distro, suite: &Suite, run: &str) -> Cl
         run_dir: inputs.matrix.root.join(".engine/runs").join(run),
     };
     let result = runtime.block_on(async {
-        let docker = super::selection::connect().await?;
+        let docker = super::selection::connect_for_mounts().await?;
         if docker.image_labels(&image).await.ok().flatten().is_none() {
             return Err(CliError::from(ShellError::NotKept {
                 run: run.to_string(),
@@ -197,7 +197,7 @@ async fn prepare_and_open(
     distro: &Distro,
     suite: Option<&Suite>,
 ) -> CliResult {
-    let docker = super::selection::connect().await?;
+    let docker = super::selection::connect_for_mounts().await?;
     eprintln!(
         "preparing {} (base, image, provision; reused when cached)",
         distro.name

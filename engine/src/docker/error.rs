@@ -36,6 +36,26 @@ pub enum DockerError {
         source: bollard::errors::Error,
     },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Endpoint(#[from] super::endpoint::EndpointError),
+
+    #[error("the Docker engine at {endpoint} runs on another machine (it is `{daemon}`, this is `{here}`)")]
+    #[diagnostic(
+        code(engine::docker::remote),
+        help(
+            "the engine bind-mounts the workspace, the runner and the cache folders from this \
+             machine, which that engine cannot see: run the engine on that machine (or in a CI \
+             job there). If both machines see these folders at the same paths (a shared file \
+             system), set ENGINE_DOCKER_SHARES_FILES=1."
+        )
+    )]
+    Remote {
+        endpoint: String,
+        daemon: String,
+        here: String,
+    },
+
     #[error("image `{reference}` does not exist on the Docker daemon")]
     #[diagnostic(
         code(engine::docker::image_not_found),

@@ -2,7 +2,8 @@
 //! (through bollard's HTTP API, and one raw streaming request for BuildKit builds; the docker
 //! CLI is never run).
 //!
-//! - [`DockerClient`]: connection (DOCKER_HOST or the default socket), version negotiation
+//! - [`DockerClient`]: connection (the endpoint from [`endpoint`]: DOCKER_HOST, a docker CLI
+//!   context, or the default socket), version negotiation, whether the engine is on this machine
 //! - [`image`]: inspect, import a rootfs tar, pull, commit, remove, list
 //! - [`build`]: image builds, BuildKit (through `raw`, decoded by `buildkit`) or legacy
 //! - [`auth`]: registry credentials for a pull, from the Docker client's config file
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod build;
 mod buildkit;
 pub mod container;
+pub mod endpoint;
 pub mod error;
 pub mod image;
 pub mod interactive;
@@ -60,14 +62,69 @@ pub struct DockerClient {
     builder: Result<BuilderChoice, String>,
 }
 
+/// Where the daemon runs, as far as bind mounts are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locality {
+    Here,
+    /// On another machine: the daemon's host name and this one's.
+    Elsewhere {
+        daemon: String,
+        here: String,
+    },
+}
+
+/// The host of a `tcp://` or `http://` endpoint (`None` for a unix socket).
+fn tcp_host(endpoint: &str) -> Option<&str> {
+    let rest = endpoint
+        .strip_prefix("tcp://")
+        .or_else(|| endpoint.strip_prefix("http://"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    Some(match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl DockerClient {
-    /// Connects to `$DOCKER_HOST`, else to [`DEFAULT_ENDPOINT`], and checks that a daemon answers.
+    /// Connects to the endpoint the docker CLI would use ([`endpoint::resolve`]: DOCKER_HOST,
+    /// a context, else [`DEFAULT_ENDPOINT`]) and checks that a daemon answers.
     pub async fn connect() -> Result<DockerClient, DockerError> {
-        let endpoint = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|host| !host.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-        Self::connect_to(&endpoint).await
+        let endpoint = endpoint::resolve()?;
+        Self::connect_to(&endpoint.host).await
+    }
+
+    /// Whether the daemon runs on this machine, where the files the engine bind-mounts are: a
+    /// unix socket or a loopback address is this machine; another address is when the daemon
+    /// calls itself by this machine's host name.
+    pub async fn locality(&self) -> Result<Locality, DockerError> {
+        let Some(host) = tcp_host(&self.endpoint) else {
+            return Ok(Locality::Here);
+        };
+        if is_loopback(host) {
+            return Ok(Locality::Here);
+        }
+        let daemon = self
+            .api()
+            .info()
+            .await
+            .map_err(|e| self.fail("info", &self.endpoint, e))?
+            .name
+            .unwrap_or_default();
+        let here = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        Ok(if !daemon.is_empty() && daemon == here {
+            Locality::Here
+        } else {
+            Locality::Elsewhere { daemon, here }
+        })
     }
 
     /// Connects to an explicit endpoint (`unix:///path`, `tcp://host:port`, `http://host:port`).
@@ -175,5 +232,20 @@ impl DockerClient {
             status,
             message,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_and_sockets_are_this_machine() {
+        assert_eq!(tcp_host("unix:///var/run/docker.sock"), None);
+        assert_eq!(tcp_host("tcp://127.0.0.1:2375"), Some("127.0.0.1"));
+        assert_eq!(tcp_host("tcp://[::1]:2375"), Some("::1"));
+        assert_eq!(tcp_host("http://build-box:2375/"), Some("build-box"));
+        assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("localhost"));
+        assert!(!is_loopback("10.0.0.5") && !is_loopback("build-box"));
     }
 }
