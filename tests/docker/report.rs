@@ -25,6 +25,7 @@ struct LocalRun {
     stderr: String,
     junit: PathBuf,
     report: PathBuf,
+    html: PathBuf,
     took: Duration,
 }
 
@@ -36,6 +37,7 @@ fn local_run() -> &'static LocalRun {
         let out_dir = project.path().join("out");
         let junit = out_dir.join("junit.xml");
         let report = out_dir.join("report.json");
+        let html = out_dir.join("report.html");
         let t = Instant::now();
         let out = engine(
             project.path(),
@@ -47,6 +49,8 @@ fn local_run() -> &'static LocalRun {
                 junit.to_str().unwrap(),
                 "--report",
                 report.to_str().unwrap(),
+                "--html",
+                html.to_str().unwrap(),
             ],
         );
         LocalRun {
@@ -55,6 +59,7 @@ fn local_run() -> &'static LocalRun {
             stderr: text(&out.stderr),
             junit,
             report,
+            html,
             took: t.elapsed(),
             project,
         }
@@ -1030,4 +1035,137 @@ fn rerun_failed_runs_exactly_what_did_not_pass() {
         }
     }
     assert_no_containers_left(&rt, &d, p);
+}
+
+/// Headless Chromium (Debian's `chromium`) on `page`, with `extra` arguments. Every http(s)
+/// request it makes goes to a "proxy" on a loopback port of ours, which answers nothing and
+/// returns the requests' first lines, less Chromium's own background calls to Google's
+/// update, time and account services: what is left came from the page.
+fn chromium(page: &Path, extra: &[&str]) -> (String, Vec<String>) {
+    use std::net::TcpListener;
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            &format!("--proxy-server=http://127.0.0.1:{port}"),
+            "--proxy-bypass-list=<-loopback>",
+        ])
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("chromium ({e}): scripts/install-test-deps.sh installs it"));
+    assert!(
+        out.status.success(),
+        "chromium failed:\n{}",
+        text(&out.stderr)
+    );
+    let mut requests = Vec::new();
+    while let Ok((mut conn, _)) = proxy.accept() {
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut head = [0u8; 512];
+        let n = conn.read(&mut head).unwrap_or(0);
+        let line = String::from_utf8_lossy(&head[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let chromiums_own = ["google.com", "googleapis.com", "gstatic.com", "gvt1.com"]
+            .iter()
+            .any(|host| {
+                line.split_whitespace().nth(1).is_some_and(|target| {
+                    let host_port = target
+                        .trim_start_matches("http://")
+                        .trim_start_matches("https://")
+                        .split('/')
+                        .next()
+                        .unwrap_or("");
+                    let name = host_port.split(':').next().unwrap_or("");
+                    name == *host || name.ends_with(&format!(".{host}"))
+                })
+            });
+        if !chromiums_own {
+            requests.push(line);
+        }
+    }
+    (text(&out.stdout), requests)
+}
+
+/// The HTML page of the local example's run, in a real browser: every cell of the report is
+/// in the DOM with its verdict, the page fetches nothing, and a phone-sized screenshot is kept
+/// as a test artifact (`target/test-artifacts/local-report.png`).
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn the_html_report_renders_in_headless_chromium_with_every_cell() {
+    let Some(DockerTest { .. }) = DockerTest::start() else {
+        return;
+    };
+    let run = local_run();
+    assert!(run.html.is_file(), "no {}", run.html.display());
+    let (dom, requests) = chromium(&run.html, &["--dump-dom"]);
+    assert_eq!(requests, Vec::<String>::new(), "the page made requests");
+    assert!(dom.contains("<table id=\"grid\">"), "{dom}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&run.report).unwrap()).unwrap();
+    let mut cells = 0;
+    for n in report["nodes"].as_array().unwrap() {
+        let suite = match (n["kind"].as_str(), n["suite"].as_str()) {
+            (Some("suite"), Some(s)) => s.to_string(),
+            (Some("provision"), _) => "(provision)".to_string(),
+            _ => continue,
+        };
+        let cell = format!(
+            "data-distro=\"{}\" data-suite=\"{suite}\" data-status=\"{}\"",
+            n["distro"].as_str().unwrap(),
+            n["status"].as_str().unwrap()
+        );
+        assert!(dom.contains(&cell), "no cell {cell} in the DOM");
+        cells += 1;
+    }
+    for s in report["skipped"].as_array().unwrap() {
+        let cell = format!(
+            "data-distro=\"{}\" data-suite=\"{}\" data-status=\"not_applicable\"",
+            s["distro"].as_str().unwrap(),
+            s["suite"].as_str().unwrap()
+        );
+        // A skip by policy is a node; only pairs that never ran are not applicable.
+        if !report["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["distro"] == s["distro"] && n["suite"] == s["suite"])
+        {
+            assert!(dom.contains(&cell), "no cell {cell} in the DOM");
+        }
+    }
+    assert!(cells >= 20, "{cells} cells");
+    // The failed suite's tail is in its cell, and in the always-open list below the grid.
+    assert!(dom.contains("id=\"suite:arch:must-fail\""), "{dom}");
+    let artifacts = repo().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join("local-report.png");
+    let _ = std::fs::remove_file(&png);
+    let (_, requests) = chromium(
+        &run.html,
+        &[
+            "--window-size=412,915",
+            &format!("--screenshot={}", png.display()),
+        ],
+    );
+    assert_eq!(requests, Vec::<String>::new(), "the page made requests");
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+        "{} bytes",
+        bytes.len()
+    );
 }

@@ -10,7 +10,7 @@ use super::Cli;
 use crate::events::exit;
 use crate::files::write_atomic;
 use crate::report::merge::{log_of, merge_files};
-use crate::report::{json, junit, summary, SourceFiles};
+use crate::report::{html, json, junit, summary, SourceFiles};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -37,6 +37,9 @@ pub struct MergeArgs {
     /// Also write the merged JUnit XML here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Also write the merged grid as one self-contained HTML page here.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 pub fn run(cli: &Cli, args: &ReportArgs) -> CliResult {
@@ -62,6 +65,13 @@ fn merge(cli: &Cli, args: &MergeArgs) -> CliResult {
             xml.and_then(|x| write_atomic(path, x.as_bytes()).map_err(|e| e.to_string()))
         {
             problems.push((path.clone(), e));
+        }
+    }
+    if let Some(path) = &args.html {
+        let title = format!("engine: {} shards merged", args.reports.len());
+        let page = html::render(&merged.run, &merged.skipped, logs, &title);
+        if let Err(e) = write_atomic(path, page.as_bytes()) {
+            problems.push((path.clone(), e.to_string()));
         }
     }
     let code = merged.run.exit_code();

@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Also write JUnit XML here: a testsuite per distro, a testcase per suite.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<std::path::PathBuf>,
+    /// Also write the grid as one self-contained HTML page here (no script, nothing fetched):
+    /// each cell opens to its verdict, duration, diagnostic and output tail.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<std::path::PathBuf>,
     /// `json`: the run as JSON Lines events on stdout, for tools (human output goes to stderr).
     #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FORMAT")]
     pub message_format: MessageFormat,
@@ -130,6 +134,7 @@ pub fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
         keep_containers: false,
         report: None,
         junit: None,
+        html: None,
         message_format: MessageFormat::Human,
         verbose: args.verbose,
         quiet: false,
@@ -227,6 +232,13 @@ fn execute_plan(cli: &Cli, args: &RunArgs, images_only: bool) -> CliResult {
         options.grid_color = cli.color.stdout();
         options.report = args.report.clone();
         options.junit = args.junit.clone();
+        options.html = args.html.clone().map(|path| {
+            let project = inputs.matrix.root.file_name().map_or_else(
+                || "engine".to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            (path, format!("{project}: engine run"))
+        });
         options.plan = Some(plan_info);
         let reporter = Reporter::new(options, files);
         let result = execute(docker, inputs, &plan, &req, reporter.sink()).await;

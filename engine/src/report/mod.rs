@@ -4,12 +4,13 @@
 //! - [`reporter`]: ties them together for one `engine run` (what to show, where to write)
 //! - [`live`]: plain timestamped lines (no terminal, CI); [`progress`]: bars on a terminal
 //! - [`summary`]: the grid and problem lines, [`paint`]: their colours; [`json`]: the report and its schema's types
-//! - [`junit`], [`jsonl`], [`github`]: the formats for other tools
+//! - [`junit`], [`jsonl`], [`github`]: the formats for other tools; [`html`]: the grid as one page
 //! - [`merge`]: the reports of a fan-out's shards as one run (`engine report merge`)
 //! - [`diagnostic`]: prints an error with miette (every command's errors look alike)
 
 pub mod diagnostic;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod jsonl;
 pub mod junit;

@@ -27,6 +27,8 @@ pub struct Options {
     pub report: Option<PathBuf>,
     /// `--junit PATH`.
     pub junit: Option<PathBuf>,
+    /// `--html PATH`, and the page's title.
+    pub html: Option<(PathBuf, String)>,
     /// Running as a GitHub Actions step: groups, annotations, step summary.
     pub github: bool,
     /// Where GitHub wants the Markdown summary (`$GITHUB_STEP_SUMMARY`).
@@ -52,6 +54,7 @@ impl Options {
             json_events,
             report: None,
             junit: None,
+            html: None,
             github,
             step_summary: if github {
                 github::step_summary_path()
@@ -209,6 +212,17 @@ impl Reporter {
                     }
                 }
                 Err(e) => errors.push(e.into()),
+            }
+        }
+
+        if let Some((path, title)) = &self.opts.html {
+            let page = super::html::render(run, skipped, log_of, title);
+            if let Err(source) = write_atomic(path, page.as_bytes()) {
+                errors.push(ReportError::Write {
+                    what: "HTML report",
+                    path: path.clone(),
+                    source,
+                });
             }
         }
 
