@@ -1,4 +1,5 @@
-//! `engine schema`: the JSON Schemas generated from the model, printed or written to `schema/`.
+//! `engine schema`: the JSON Schemas generated from the model, and the Nickel contracts made from
+//! them (`schema/engine.ncl`), printed or written to `schema/`.
 
 use std::path::PathBuf;
 
@@ -20,6 +21,16 @@ pub struct Args {
     /// Which schema to print.
     #[arg(long, value_enum, default_value_t = Which::Matrix)]
     pub kind: Which,
+    /// `nickel`: print the Nickel contracts for the matrix, distro and suite files (the
+    /// committed `schema/engine.ncl`) instead of a JSON Schema.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Nickel,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +69,10 @@ pub fn run(args: &Args) -> CliResult {
         }
         return Ok(exit::OK);
     }
+    if args.format == Format::Nickel {
+        print!("{}", crate::spec::schema_nickel::render());
+        return Ok(exit::OK);
+    }
     let text = match args.kind {
         Which::Matrix => render(FileKind::Matrix),
         Which::Distro => render(FileKind::Distro),
@@ -79,6 +94,10 @@ fn every_schema() -> Vec<(&'static str, String)> {
     all.push((
         crate::report::json::SCHEMA_FILE,
         to_text(&crate::report::json::schema()),
+    ));
+    all.push((
+        crate::spec::schema_nickel::FILE,
+        crate::spec::schema_nickel::render(),
     ));
     all
 }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod nickel;
 pub mod reference;
 pub mod schema;
+pub mod schema_nickel;
 pub mod source;
 pub mod suggest;
 pub mod toml_value;

@@ -75,6 +75,13 @@ fn every_defect_is_reported_at_its_place() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().canonicalize().unwrap();
         copy_tree(&base, &root);
+        // Nickel cases may apply the engine's contracts: `import "schema/engine.ncl"`.
+        std::fs::create_dir_all(root.join("schema")).unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/engine.ncl"),
+            root.join("schema/engine.ncl"),
+        )
+        .unwrap();
         let target = root.join(&case.file);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(&target, &case.text).unwrap();
