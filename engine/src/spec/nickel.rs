@@ -124,6 +124,7 @@ pub fn from_rendered(path: &Path, name: &str, text: &str, rendered: &str) -> Spe
     if let (Some(field), Some(line)) = (&field, &r.engine_contract_line) {
         match r.extra_field() {
             Some(_) => {
+                help.extend(super::schema_nickel::explain(field, line));
                 if let Some(known) = super::schema_nickel::fields_of(field) {
                     help.push(format!("`{field}` takes: {}", known.join(", ")));
                 }
