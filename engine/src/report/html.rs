@@ -42,20 +42,12 @@ pre { background: #f6f8fa; padding: .4rem; overflow-x: auto; font-size: .8rem; w
 @media print { .wrap { overflow: visible; } summary { text-decoration: none; } pre { white-space: pre-wrap; } }
 ";
 
-/// The status word of an outcome, as in report.json (also the cell's CSS class).
-fn status(o: &Outcome) -> &'static str {
-    match o {
-        Outcome::Passed => "passed",
-        Outcome::Cached => "cached",
-        Outcome::Failed { .. } => "failed",
-        Outcome::Flaky { .. } => "flaky",
-        Outcome::TimedOut { .. } => "timed_out",
-        Outcome::Xfail => "xfail",
-        Outcome::Skipped { .. } => "skipped",
-        Outcome::Infra { .. } => "infra",
-        Outcome::DependencyFailed { .. } => "dependency_failed",
-        Outcome::Cancelled => "cancelled",
-    }
+/// The status word of an outcome, as report.json spells it (also the cell's CSS class).
+fn status(o: &Outcome) -> String {
+    serde_json::to_value(super::json::Status::from(o))
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The symbol shown with a cell's word, so that the grid reads without colour too.
