@@ -5,7 +5,8 @@
 # docker-registry (the reference registry the registry tests start on a port of their own; a
 # service the package may start on :5000 is not used), apache2-utils (`htpasswd -B` for its
 # login), shellcheck (`engine validate --lint`), btrfs-progs (a second daemon on btrfs with
-# quotas, for `[container] disk`), socat (the daemon over TCP on loopback), chromium (the HTML report, headless), python3 junitparser (JUnit read-back), check-jsonschema and
+# quotas, for `[container] disk`), socat (the daemon over TCP on loopback), chromium (the HTML report, headless), podman (a
+# second engine behind the same API), python3 junitparser (JUnit read-back), check-jsonschema and
 # pyyaml (the CI exports). The
 # runner's static target is added by the engine's build.
 set -euo pipefail
@@ -22,6 +23,7 @@ command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v socat >/dev/null || need+=(socat)
 command -v chromium >/dev/null || need+=(chromium)
+command -v podman >/dev/null || need+=(podman)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; install them (as root): apt-get install -y ${need[*]}" >&2

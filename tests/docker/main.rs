@@ -7,7 +7,9 @@
 //! - [`e2e`]: `engine run` on the offline test bed (look-alikes, caching, isolation, faults)
 //! - [`host`]: host execution as a grant (`--no-host-exec`, clean environment, timeout, `$(HOST:)`)
 //! - [`output`]: nothing of a chatty suite's output lost, the engine's memory bounded
+//! - [`podman`]: Podman behind the same API (what works so far: detection, doctor, image names)
 //! - [`registry`]: pulls from a real local registry (by tag, by digest, a login)
+//! - [`remote`]: the daemon over TCP (a socat relay), through a docker CLI context, refusals
 //! - [`report`]: what `engine run` shows and writes (snapshots, JUnit, JSON, a pty), `engine shell`
 //! - [`seed`]: the seed's own suites and product, from the fixture archive, on pacman-based look-alikes
 //! - [`spread`]: spread's task files on the look-alikes (helpers, SPREAD_* variables, debug, manual)
@@ -18,6 +20,7 @@ mod cache;
 mod e2e;
 mod host;
 mod output;
+mod podman;
 mod registry;
 mod remote;
 mod report;

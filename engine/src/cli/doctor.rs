@@ -210,8 +210,9 @@ async fn docker_checks(checks: &mut Vec<Check>) {
         level,
         "docker",
         format!(
-            "{}: Docker Engine {}, API {} (negotiated {}){}",
+            "{}: {} {}, API {} (negotiated {}){}",
             client.endpoint(),
+            facts.engine,
             facts.server_version,
             facts.api_version,
             client.api_version(),

@@ -60,7 +60,12 @@ pub struct DockerClient {
     docker_config: DockerConfig,
     /// The builder `DOCKER_BUILDKIT` asks for (its error when it is not a boolean).
     builder: Result<BuilderChoice, String>,
+    /// The daemon is Podman.
+    podman: bool,
 }
+
+/// The name of Podman's component in `/version`.
+pub const PODMAN_ENGINE: &str = "Podman Engine";
 
 /// Where the daemon runs, as far as bind mounts are concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,9 +159,17 @@ impl DockerClient {
                 .negotiate_version()
                 .await?;
             docker.ping().await?;
-            Ok::<_, bollard::errors::Error>(docker)
+            // Podman serves the same API with a few differences the engine works around.
+            let podman = docker
+                .version()
+                .await?
+                .components
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.name == PODMAN_ENGINE);
+            Ok::<_, bollard::errors::Error>((docker, podman))
         };
-        let docker = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        let (docker, podman) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
             .map_err(|_| unreachable(bollard::errors::Error::RequestTimeoutError))?
             .map_err(unreachable)?;
@@ -167,7 +180,13 @@ impl DockerClient {
             api_version,
             docker_config: DockerConfig::from_env(),
             builder: BuilderChoice::from_env(),
+            podman,
         })
+    }
+
+    /// Whether the daemon is Podman (its Docker-compatible API).
+    pub fn is_podman(&self) -> bool {
+        self.podman
     }
 
     /// The same client, reading registry credentials from `config` instead of

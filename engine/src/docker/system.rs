@@ -1,10 +1,13 @@
-//! What the daemon says about itself, for `engine doctor`.
+//! What the daemon says about itself (which engine, its version, storage), for `engine doctor`
+//! and the run's checks.
 
 use super::{DockerClient, DockerError};
 
 /// The daemon's version and where it keeps its data.
 #[derive(Debug, Clone)]
 pub struct DaemonFacts {
+    /// `Docker Engine`, or `Podman Engine` when Podman serves the API.
+    pub engine: String,
     /// e.g. `20.10.24`.
     pub server_version: String,
     /// The highest API version the daemon speaks, e.g. `1.41`.
@@ -45,7 +48,18 @@ impl DockerClient {
             .info()
             .await
             .map_err(|e| self.fail("info", &endpoint, e))?;
+        let engine = if version
+            .components
+            .iter()
+            .flatten()
+            .any(|c| c.name == super::PODMAN_ENGINE)
+        {
+            super::PODMAN_ENGINE
+        } else {
+            "Docker Engine"
+        };
         Ok(DaemonFacts {
+            engine: engine.to_string(),
             server_version: version.version.unwrap_or_else(|| "unknown".into()),
             api_version: version.api_version.unwrap_or_else(|| "unknown".into()),
             root_dir: info.docker_root_dir,

@@ -17,6 +17,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use engine::docker::{labels, DockerClient};
 
 pub mod busybox;
+pub mod podman;
 pub mod project;
 pub mod quota_daemon;
 pub mod registry;

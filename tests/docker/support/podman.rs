@@ -1,0 +1,70 @@
+//! A Podman service for the Podman tests: Debian's `podman` (rootful) serving its
+//! Docker-compatible API on a private socket, started by the test and stopped when dropped.
+//! Podman's storage is its own (`/var/lib/containers`), apart from Docker's; each test removes
+//! what it made there.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct PodmanService {
+    child: Child,
+    _dir: tempfile::TempDir,
+    /// `unix://<dir>/podman.sock`, for DOCKER_HOST.
+    pub endpoint: String,
+}
+
+impl PodmanService {
+    /// `None` (skipped loudly, a failure under CI) without podman.
+    pub fn start(test: &str) -> Option<PodmanService> {
+        if Command::new("podman").arg("--version").output().is_err() {
+            return super::skip_or_fail(
+                test,
+                "podman is missing: scripts/install-test-deps.sh installs it",
+            );
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("pm")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let socket = dir.path().join("podman.sock");
+        let endpoint = format!("unix://{}", socket.display());
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0", &endpoint])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let service = PodmanService {
+            child,
+            _dir: dir,
+            endpoint,
+        };
+        let t = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "podman system service did not listen on {}",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(service)
+    }
+
+    /// Podman's own version (`podman --version`: `podman version 4.3.1`).
+    pub fn version() -> String {
+        let out = Command::new("podman").arg("--version").output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
