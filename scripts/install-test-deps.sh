@@ -24,6 +24,7 @@ command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v socat >/dev/null || need+=(socat)
 command -v chromium >/dev/null || need+=(chromium)
 command -v podman >/dev/null || need+=(podman)
+[ -x /usr/bin/catatonit ] || need+=(catatonit)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; install them (as root): apt-get install -y ${need[*]}" >&2

@@ -1,5 +1,6 @@
-//! Podman as the engine behind the same API (#19, in progress): the engine knows it is Podman,
-//! `engine doctor` names it, and an image Podman stores under a qualified name
+//! Podman as the engine behind the same API (#19, in progress): a project runs end to end on
+//! Podman and a second run reuses every image; the engine knows it is Podman, `engine doctor`
+//! names it, and an image Podman stores under a qualified name
 //! (`localhost/<name>`, `docker.io/<name>`) is recognised as the one a short name means
 //! (Podman 4.3's compatible API resolves short names itself; the test keeps it so).
 
@@ -94,4 +95,79 @@ fn check_qualified(podman: &PodmanService, tar: &std::path::Path, registry: &str
     assert!(!rt
         .block_on(client.image_exists("engine-test/never-made:1"))
         .unwrap());
+}
+
+/// A busybox project (base imported from a rootfs script, image built, provisioned and
+/// committed, a suite in a fresh container) on rootful Podman: it passes, a second run reuses
+/// the base, the image and the provisioned image, no container is left, and `engine clean
+/// --images` removes what it made.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
+    let test = "a_project_runs_on_podman_and_a_second_run_reuses_every_image";
+    let Some(podman) = PodmanService::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    busybox::write_project(root, "", "", "", "execute = \"echo hello-from-podman\"\n");
+    let run = || {
+        let out = engine_cmd(root, &["run", "-v"])
+            .env("DOCKER_HOST", &podman.endpoint)
+            .output()
+            .unwrap();
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{said}");
+        (said, last_report(root))
+    };
+    let (said, first) = run();
+    assert!(said.contains("hello-from-podman"), "{said}");
+    for node in ["base:tiny", "image:tiny", "provision:tiny"] {
+        assert_eq!(
+            report_node(&first, node)["status"],
+            "passed",
+            "{node}: {said}"
+        );
+    }
+    let (said, second) = run();
+    for node in ["base:tiny", "image:tiny", "provision:tiny"] {
+        assert_eq!(
+            report_node(&second, node)["status"],
+            "cached",
+            "{node}: {said}"
+        );
+    }
+    assert_eq!(report_node(&second, "suite:tiny:task")["status"], "passed");
+    let project = format!(
+        "label=engine.project={}",
+        engine::docker::labels::project_id(root)
+    );
+    let left = |what: &str| {
+        let out = Command::new("podman")
+            .args([what, "-q", "--filter", &project])
+            .output()
+            .unwrap();
+        text(&out.stdout).lines().count()
+    };
+    assert_eq!(left("ps"), 0, "containers left in Podman");
+    let out = Command::new("podman")
+        .args(["ps", "-a", "-q", "--filter", &project])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        0,
+        "stopped containers left in Podman"
+    );
+    assert_eq!(
+        left("images"),
+        3,
+        "base, image and provisioned image, nothing else"
+    );
+    let out = engine_cmd(root, &["clean", "--images"])
+        .env("DOCKER_HOST", &podman.endpoint)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(left("images"), 0, "{}", text(&out.stdout));
 }

@@ -345,7 +345,7 @@ impl DockerClient {
     ) -> Result<Vec<ContainerInfo>, DockerError> {
         let mut options = ListContainersOptionsBuilder::default().all(true);
         if !labels.is_empty() {
-            options = options.filters(&labels::filter(labels));
+            options = options.filters(&labels::filter(labels, self.is_podman()));
         }
         let containers = self
             .api()
@@ -368,6 +368,7 @@ impl DockerClient {
                     state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                 })
             })
+            .filter(|c| labels::has_all(&c.labels, labels))
             .collect())
     }
 

@@ -157,9 +157,15 @@ impl DockerClient {
         let mut progress =
             self.api()
                 .create_image(Some(options), Some(bollard::body_try_stream(body)), None);
+        // The new image's id, as both engines say it (`"status": "sha256:..."`).
+        let mut imported: Option<String> = None;
         while let Some(item) = progress.next().await {
             match item {
-                Ok(_) => {}
+                Ok(info) => {
+                    if let Some(id) = info.status.filter(|s| s.starts_with("sha256:")) {
+                        imported = Some(id);
+                    }
+                }
                 Err(e) if is_connection_error(&e) => {
                     return Err(self.fail("image import", reference, e))
                 }
@@ -173,6 +179,12 @@ impl DockerClient {
             }
         }
 
+        // Podman keeps neither the tag nor the labels asked for (see `super::podman`).
+        if let (true, Some(id)) = (self.is_podman(), &imported) {
+            self.podman_finish_import(id, reference, labels)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
         // Check the result instead of trusting the stream, including that the labels stuck.
         let image = match self.api().inspect_image(reference).await {
             Ok(image) => image,
@@ -329,6 +341,11 @@ impl DockerClient {
             ..Default::default()
         };
         match self.api().commit_container(options.build(), config).await {
+            // Podman keeps the container's labels, not the ones asked for (see `super::podman`).
+            Ok(response) if self.is_podman() => {
+                self.podman_relabel(&response.id, &format!("{repo}:{tag}"), labels)
+                    .await
+            }
             Ok(response) => Ok(response.id),
             Err(e) if server_error(&e).is_some_and(|(status, _)| status == 404) => {
                 Err(DockerError::ContainerNotFound {
@@ -360,7 +377,7 @@ impl DockerClient {
     ) -> Result<Vec<ImageInfo>, DockerError> {
         let mut options = ListImagesOptionsBuilder::default();
         if !labels.is_empty() {
-            options = options.filters(&labels::filter(labels));
+            options = options.filters(&labels::filter(labels, self.is_podman()));
         }
         let images = self
             .api()
@@ -379,6 +396,7 @@ impl DockerClient {
                 labels: image.labels,
                 created: image.created,
             })
+            .filter(|image| labels::has_all(&image.labels, labels))
             .collect())
     }
 

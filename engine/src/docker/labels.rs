@@ -49,9 +49,22 @@ pub(crate) fn with_managed<'a>(
     all
 }
 
-/// Docker `label` filter values (`key=value`) for a label map.
-pub(crate) fn filter(labels: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
+/// Docker `label` filter values (`key=value`) for a label map. Podman 4.x answers a filter of
+/// several labels with nothing, so for it only one goes to the daemon; callers keep what
+/// [`has_all`] of them.
+pub(crate) fn filter(
+    labels: &HashMap<String, String>,
+    podman: bool,
+) -> HashMap<String, Vec<String>> {
     let mut values: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     values.sort();
+    if podman {
+        values.truncate(1);
+    }
     HashMap::from([("label".to_string(), values)])
+}
+
+/// Whether `have` carries every label of `want`.
+pub(crate) fn has_all(have: &HashMap<String, String>, want: &HashMap<String, String>) -> bool {
+    want.iter().all(|(k, v)| have.get(k) == Some(v))
 }

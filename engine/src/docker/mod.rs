@@ -13,6 +13,7 @@
 //! - [`labels`]: the label keys stamped on everything the engine makes
 //! - [`interactive`]: a container with a TTY and stdin, for `engine shell`
 //! - [`system`]: the daemon's version and data folder, for `engine doctor`
+//! - [`podman`]: what Podman's compatible API does differently, and the ways around it
 
 pub mod auth;
 pub mod build;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod image;
 pub mod interactive;
 pub mod labels;
+pub mod podman;
 mod raw;
 pub mod run;
 pub mod system;

@@ -28,8 +28,18 @@ impl PodmanService {
             .unwrap();
         let socket = dir.path().join("podman.sock");
         let endpoint = format!("unix://{}", socket.display());
+        // Rootful Podman gives containers rlimits of a million files and processes, above the
+        // hard limits of a sandboxed host such as this one (runc then fails with "error setting
+        // rlimits ... operation not permitted"): ask for ordinary ones.
+        let conf = dir.path().join("containers.conf");
+        std::fs::write(
+            &conf,
+            "[containers]\ndefault_ulimits = [\"nofile=16384:16384\", \"nproc=32768:32768\"]\n",
+        )
+        .unwrap();
         let child = Command::new("podman")
             .args(["system", "service", "--time=0", &endpoint])
+            .env("CONTAINERS_CONF", &conf)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
