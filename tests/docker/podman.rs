@@ -171,3 +171,65 @@ fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(left("images"), 0, "{}", text(&out.stdout));
 }
+
+/// The local example on rootful Podman: the documented grid and exit code 3 (as on Docker),
+/// then a second run that reuses every base, image and provisioned image; nothing is left.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything() {
+    let test = "the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything";
+    let Some(podman) = PodmanService::start(test) else {
+        return;
+    };
+    let p = crate::support::project::Project::new(None, &[], None);
+    let run = || {
+        let out = engine_cmd(p.path(), &["run"])
+            .env("DOCKER_HOST", &podman.endpoint)
+            .output()
+            .unwrap();
+        let said = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{said}{}", text(&out.stderr));
+        (said, last_report(p.path()))
+    };
+    let (said, _) = run();
+    for row in [
+        "(provision)               ok       ok           ok       ok",
+        "aur-helper                ok       ok           ok       ok",
+        "disable-in-german         ok    INFRA         skip        -",
+        "enable-default            ok       ok           ok       ok",
+        "legacy-enable-disable     ok       ok           ok       ok",
+        "must-fail               FAIL        -            -        -",
+        "times-out               TIME        -            -        -",
+    ] {
+        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
+    }
+    let (said, second) = run();
+    for distro in ["arch", "cachyos", "endeavouros", "manjaro"] {
+        for kind in ["base", "image", "provision"] {
+            let id = format!("{kind}:{distro}");
+            assert_eq!(
+                report_node(&second, &id)["status"],
+                "cached",
+                "{id}: {said}"
+            );
+        }
+    }
+    let project = format!(
+        "label=engine.project={}",
+        engine::docker::labels::project_id(p.path())
+    );
+    let out = Command::new("podman")
+        .args(["ps", "-a", "-q", "--filter", &project])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        0,
+        "containers left in Podman"
+    );
+    let out = engine_cmd(p.path(), &["clean", "--images"])
+        .env("DOCKER_HOST", &podman.endpoint)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
