@@ -85,12 +85,9 @@ fn scope(cli: &Cli, args: &CleanArgs) -> Result<HashMap<String, String>, CliErro
     if let Some(r) = &args.run {
         scope.insert(labels::RUN.to_string(), r.clone());
     } else if !args.all_projects {
-        let matrix = matrix_path(cli);
-        let folder = matrix
-            .canonicalize()
-            .ok()
-            .and_then(|m| m.parent().map(std::path::Path::to_path_buf))
-            .ok_or(CliError::NoProject { matrix })?;
+        let folder = project_folder(cli).ok_or(CliError::NoProject {
+            matrix: matrix_path(cli),
+        })?;
         scope.insert(labels::PROJECT.to_string(), labels::project_id(&folder));
     }
     Ok(scope)
@@ -111,11 +108,7 @@ fn unnamed_scope(cli: &Cli, args: &CleanArgs) -> Option<Unnamed> {
     if args.all_projects {
         return Some(Unnamed::AllManaged);
     }
-    let runs = matrix_path(cli)
-        .canonicalize()
-        .ok()?
-        .parent()?
-        .join(".engine/runs");
+    let runs = project_folder(cli)?.join(".engine/runs");
     let folders: Vec<PathBuf> = match &args.run {
         Some(run) => vec![runs.join(run)],
         None => std::fs::read_dir(&runs)
@@ -187,6 +180,17 @@ async fn remove_unnamed_images(
         }
     );
     Ok(exit::OK)
+}
+
+/// The project's folder: the real folder of the matrix file (`None` when there is none).
+fn project_folder(cli: &Cli) -> Option<PathBuf> {
+    Some(
+        matrix_path(cli)
+            .canonicalize()
+            .ok()?
+            .parent()?
+            .to_path_buf(),
+    )
 }
 
 fn process_is_engine(pid: u32) -> bool {

@@ -33,6 +33,15 @@ pub enum PlanFormat {
     Text,
 }
 
+/// The distros a shard builds, for its name and line (`nothing` for an empty shard).
+fn builds(distros: &[String]) -> String {
+    if distros.is_empty() {
+        "nothing".into()
+    } else {
+        distros.join(", ")
+    }
+}
+
 /// GitHub Actions runs at most this many jobs from one matrix.
 const MAX_JOBS: u32 = 256;
 
@@ -90,11 +99,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> CliResult {
                 "shard {} of {}: {}",
                 k + 1,
                 shards,
-                if s.distros.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    s.distros.join(", ")
-                }
+                builds(&s.distros)
             ),
             suites: s.suites,
             distros: s.distros,
@@ -125,11 +130,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> CliResult {
                     "shard {:<7} {:>3} suites  builds {}{time}",
                     j.shard,
                     j.suites,
-                    if j.distros.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        j.distros.join(", ")
-                    }
+                    builds(&j.distros)
                 );
             }
         }

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use super::error::{CliError, CliResult};
 use super::Cli;
 use crate::events::exit;
-use crate::files::write_atomic;
 use crate::report::merge::{log_of, merge_files};
-use crate::report::{html, json, junit, summary, SourceFiles};
+use crate::report::reporter::{write_outputs, Outputs};
+use crate::report::{summary, SourceFiles};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -51,29 +51,20 @@ pub fn run(cli: &Cli, args: &ReportArgs) -> CliResult {
 fn merge(cli: &Cli, args: &MergeArgs) -> CliResult {
     let merged = merge_files(&args.reports).map_err(CliError::from)?;
     let logs = |id: &str| log_of(&merged.logs, id);
-    let mut problems = Vec::new();
-    if let Some(path) = &args.report {
-        let report = json::build(&merged.run, &merged.skipped, logs, Some(&merged.plan));
-        if let Err(e) = write_atomic(path, json::to_text(&report).as_bytes()) {
-            problems.push((path.clone(), e.to_string()));
-        }
-    }
-    if let Some(path) = &args.junit {
-        let xml = junit::render(&merged.run, &merged.skipped, &SourceFiles::default())
-            .map_err(|e| e.to_string());
-        if let Err(e) =
-            xml.and_then(|x| write_atomic(path, x.as_bytes()).map_err(|e| e.to_string()))
-        {
-            problems.push((path.clone(), e));
-        }
-    }
-    if let Some(path) = &args.html {
-        let title = format!("engine: {} shards merged", args.reports.len());
-        let page = html::render(&merged.run, &merged.skipped, logs, &title);
-        if let Err(e) = write_atomic(path, page.as_bytes()) {
-            problems.push((path.clone(), e.to_string()));
-        }
-    }
+    let title = format!("engine: {} shards merged", args.reports.len());
+    let outputs = Outputs {
+        reports: args.report.iter().cloned().collect(),
+        junit: args.junit.as_deref(),
+        html: args.html.as_deref().map(|path| (path, title.as_str())),
+        plan: Some(&merged.plan),
+    };
+    let problems = write_outputs(
+        &merged.run,
+        &merged.skipped,
+        logs,
+        &SourceFiles::default(),
+        &outputs,
+    );
     let code = merged.run.exit_code();
     let mut out = summary::render(&merged.run, &merged.skipped, logs, cli.color.stdout());
     out.push_str(&format!(
@@ -86,11 +77,12 @@ fn merge(cli: &Cli, args: &MergeArgs) -> CliResult {
     let _ = stdout
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush());
-    for (path, e) in &problems {
-        eprintln!("error: cannot write {}: {e}", path.display());
-    }
     // A file asked for is missing: a green merge must not look complete.
-    Ok(if !problems.is_empty() && code == exit::OK {
+    let missing = !problems.is_empty();
+    for e in problems {
+        crate::report::diagnostic::print(e, cli.color.stderr());
+    }
+    Ok(if missing && code == exit::OK {
         exit::INFRA
     } else {
         code

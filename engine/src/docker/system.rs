@@ -48,12 +48,8 @@ impl DockerClient {
             .info()
             .await
             .map_err(|e| self.fail("info", &endpoint, e))?;
-        let engine = if version
-            .components
-            .iter()
-            .flatten()
-            .any(|c| c.name == super::PODMAN_ENGINE)
-        {
+        // Found out at connect (`/version`'s components).
+        let engine = if self.is_podman() {
             super::PODMAN_ENGINE
         } else {
             "Docker Engine"

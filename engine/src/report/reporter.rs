@@ -6,7 +6,7 @@
 //! too when stdout carries the JSON Lines events (`--message-format json`).
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::jsonl::{Event, JsonLines};
@@ -183,48 +183,23 @@ impl Reporter {
             b.finish();
         }
         let log_of = |id: &str| log_path(&run.run_dir, id);
-        let mut errors = Vec::new();
-
-        let report = json::to_text(&json::build(run, skipped, log_of, self.opts.plan.as_ref()));
         let report_path = run.run_dir.join("report.json");
-        let mut targets = vec![report_path.clone()];
-        targets.extend(self.opts.report.clone());
-        let mut report_written = true;
-        for path in targets {
-            if let Err(source) = write_atomic(&path, report.as_bytes()) {
-                report_written &= path != report_path;
-                errors.push(ReportError::Write {
-                    what: "JSON report",
-                    path,
-                    source,
-                });
-            }
-        }
-        if let Some(path) = &self.opts.junit {
-            match junit::render(run, skipped, &self.files) {
-                Ok(xml) => {
-                    if let Err(source) = write_atomic(path, xml.as_bytes()) {
-                        errors.push(ReportError::Write {
-                            what: "JUnit XML",
-                            path: path.clone(),
-                            source,
-                        });
-                    }
-                }
-                Err(e) => errors.push(e.into()),
-            }
-        }
-
-        if let Some((path, title)) = &self.opts.html {
-            let page = super::html::render(run, skipped, log_of, title);
-            if let Err(source) = write_atomic(path, page.as_bytes()) {
-                errors.push(ReportError::Write {
-                    what: "HTML report",
-                    path: path.clone(),
-                    source,
-                });
-            }
-        }
+        let mut reports = vec![report_path.clone()];
+        reports.extend(self.opts.report.clone());
+        let outputs = Outputs {
+            reports,
+            junit: self.opts.junit.as_deref(),
+            html: self
+                .opts
+                .html
+                .as_ref()
+                .map(|(path, title)| (path.as_path(), title.as_str())),
+            plan: self.opts.plan.as_ref(),
+        };
+        let mut errors = write_outputs(run, skipped, log_of, &self.files, &outputs);
+        let report_written = !errors
+            .iter()
+            .any(|e| matches!(e, ReportError::Write { path, .. } if *path == report_path));
 
         let code = run.exit_code();
         let mut human = String::new();
@@ -287,6 +262,55 @@ impl Reporter {
 
 /// The log file of a node in a run's folder (as the executor names it).
 pub use crate::events::log_path;
+
+/// The files a run's result is written to: JSON reports, JUnit, the HTML page.
+pub struct Outputs<'a> {
+    pub reports: Vec<PathBuf>,
+    pub junit: Option<&'a Path>,
+    /// The page's path and title.
+    pub html: Option<(&'a Path, &'a str)>,
+    /// The plan recorded in the JSON report.
+    pub plan: Option<&'a json::PlanInfo>,
+}
+
+/// Writes `outputs` for `run` (atomically, each file whole or not at all); every file that
+/// could not be written is an error naming it. For `engine run` and `engine report merge`.
+pub fn write_outputs(
+    run: &RunResult,
+    skipped: &[Skipped],
+    log_of: impl Fn(&str) -> PathBuf,
+    files: &SourceFiles,
+    outputs: &Outputs,
+) -> Vec<ReportError> {
+    let mut errors = Vec::new();
+    let mut write = |what: &'static str, path: &Path, text: &str| {
+        if let Err(source) = write_atomic(path, text.as_bytes()) {
+            errors.push(ReportError::Write {
+                what,
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let report = json::to_text(&json::build(run, skipped, &log_of, outputs.plan));
+    for path in &outputs.reports {
+        write("JSON report", path, &report);
+    }
+    if let Some((path, title)) = outputs.html {
+        write(
+            "HTML report",
+            path,
+            &super::html::render(run, skipped, &log_of, title),
+        );
+    }
+    if let Some(path) = outputs.junit {
+        match junit::render(run, skipped, files) {
+            Ok(xml) => write("JUnit XML", path, &xml),
+            Err(e) => errors.push(e.into()),
+        }
+    }
+    errors
+}
 
 /// The summary's last words for an exit code.
 pub fn verdict(code: i32) -> &'static str {
