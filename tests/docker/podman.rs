@@ -17,10 +17,7 @@ fn doctor_names_podman_and_its_version() {
     let Some(podman) = PodmanService::start(test) else {
         return;
     };
-    let out = engine_cmd(&repo(), &["doctor", "-m", "examples/local/matrix.toml"])
-        .env("DOCKER_HOST", &podman.endpoint)
-        .output()
-        .unwrap();
+    let out = podman.engine(&repo(), &["doctor", "-m", "examples/local/matrix.toml"]);
     let said = text(&out.stdout);
     let want = format!(
         "ok    docker       {}: Podman Engine {}",
@@ -112,10 +109,7 @@ fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
     let root = dir.path();
     busybox::write_project(root, "", "", "", "execute = \"echo hello-from-podman\"\n");
     let run = || {
-        let out = engine_cmd(root, &["run", "-v"])
-            .env("DOCKER_HOST", &podman.endpoint)
-            .output()
-            .unwrap();
+        let out = podman.engine(root, &["run", "-v"]);
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(0), "{said}");
         (said, last_report(root))
@@ -164,10 +158,7 @@ fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
         3,
         "base, image and provisioned image, nothing else"
     );
-    let out = engine_cmd(root, &["clean", "--images"])
-        .env("DOCKER_HOST", &podman.endpoint)
-        .output()
-        .unwrap();
+    let out = podman.engine(root, &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(left("images"), 0, "{}", text(&out.stdout));
 }
@@ -183,10 +174,7 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
     };
     let p = crate::support::project::Project::new(None, &[], None);
     let run = || {
-        let out = engine_cmd(p.path(), &["run"])
-            .env("DOCKER_HOST", &podman.endpoint)
-            .output()
-            .unwrap();
+        let out = podman.engine(p.path(), &["run"]);
         let said = text(&out.stdout);
         assert_eq!(out.status.code(), Some(3), "{said}{}", text(&out.stderr));
         (said, last_report(p.path()))
@@ -227,9 +215,6 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
         0,
         "containers left in Podman"
     );
-    let out = engine_cmd(p.path(), &["clean", "--images"])
-        .env("DOCKER_HOST", &podman.endpoint)
-        .output()
-        .unwrap();
+    let out = podman.engine(p.path(), &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

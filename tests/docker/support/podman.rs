@@ -61,6 +61,14 @@ impl PodmanService {
         Some(service)
     }
 
+    /// `engine ARGS` in `dir` against this Podman service.
+    pub fn engine(&self, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+        super::engine_cmd(dir, args)
+            .env("DOCKER_HOST", &self.endpoint)
+            .output()
+            .unwrap()
+    }
+
     /// Podman's own version (`podman --version`: `podman version 4.3.1`).
     pub fn version() -> String {
         let out = Command::new("podman").arg("--version").output().unwrap();
