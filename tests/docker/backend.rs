@@ -861,6 +861,7 @@ async fn kill_from_outside_is_reported() {
         killing.await.expect("killer task"),
         "the killer never found the container"
     );
+    // Also checks that the daemon's event log does not turn a plain kill into an OOM.
     assert_eq!(outcome.ending, Ending::KilledExternally, "{outcome:?}");
     assert_eq!(outcome.exit.map(|e| e.exit_code), Some(137));
     assert_no_containers(&client, &scope).await;
@@ -881,9 +882,17 @@ async fn oom_kill_is_reported() {
         "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo survived",
     );
     spec.memory_bytes = Some(32 << 20);
+    let before = std::time::SystemTime::now();
     let (outcome, lines) = run(&client, &spec, RunOptions::default()).await;
     assert_eq!(outcome.ending, Ending::OomKilled, "{outcome:?} {lines:?}");
     assert!(outcome.exit.is_some_and(|e| e.oom_killed));
+    // The second witness, for when the daemon's flag misses the kill (cgroup v1 under load):
+    // the daemon's event log has it, even after the container is gone.
+    let id = outcome.container_id.as_deref().expect("created");
+    assert!(
+        client.oom_event_since(id, before, Duration::ZERO).await,
+        "no oom event logged for {id}"
+    );
     assert!(!stdout_of(&lines).contains(&"survived"));
     assert_no_containers(&client, &scope).await;
 }

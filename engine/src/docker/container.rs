@@ -7,9 +7,9 @@ use std::time::Duration;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, EventsOptionsBuilder,
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
@@ -216,6 +216,52 @@ impl DockerClient {
             }),
             Err(e) => Err(self.not_found_or(e, "container inspect", container)),
         }
+    }
+
+    /// Whether the daemon logged an `oom` event for the container since `since`, waiting up
+    /// to `grace` for one that comes late.
+    ///
+    /// Docker's OOM flag in inspect is set from the same kernel notification, but on cgroup v1
+    /// under load the exit can be processed first and the flag stays false, while the event
+    /// is still logged. Best effort: an error reading events counts as no event.
+    pub async fn oom_event_since(
+        &self,
+        container: &str,
+        since: std::time::SystemTime,
+        grace: Duration,
+    ) -> bool {
+        // `seconds.nanoseconds`, as the daemon takes it: whole seconds would cut off an
+        // event of the last second.
+        let unix = |t: std::time::SystemTime| {
+            let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+        };
+        // `until` in the future makes the daemon stream live events until then: the grace.
+        // A second early: the daemon's clock, not ours, stamps the event.
+        let since = unix(since.checked_sub(Duration::from_secs(1)).unwrap_or(since));
+        let until = unix(std::time::SystemTime::now() + grace);
+        let filters = HashMap::from([
+            ("container".to_string(), vec![container.to_string()]),
+            ("event".to_string(), vec!["oom".to_string()]),
+        ]);
+        let options = EventsOptionsBuilder::default()
+            .since(&since)
+            .until(&until)
+            .filters(&filters)
+            .build();
+        let mut events = self.api().events(Some(options));
+        // The stream ends at `until`; the timeout guards a daemon that ignores it.
+        let found = tokio::time::timeout(grace + Duration::from_secs(2), async {
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(event) if event.action.as_deref() == Some("oom") => return true,
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+            false
+        });
+        found.await.unwrap_or(false)
     }
 
     /// The container's output as lines tagged stdout/stderr, from the beginning. With `follow`

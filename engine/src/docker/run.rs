@@ -13,6 +13,9 @@ use super::{DockerClient, DockerError};
 /// After the container exited, how long to wait for the rest of its output.
 const LOG_DRAIN: Duration = Duration::from_secs(10);
 
+/// How long an unexplained SIGKILL waits for a late `oom` event from the daemon.
+const OOM_EVENT_GRACE: Duration = Duration::from_secs(1);
+
 /// Exit code of a process killed by SIGKILL (128 + 9).
 const SIGKILL_EXIT: i64 = 137;
 /// 128 + SIGTERM: what a container stopped by `docker stop` (its init forwarding the signal)
@@ -150,6 +153,7 @@ impl DockerClient {
         // Attached before start, so no line is missed however fast the container is.
         let mut logs = pin!(self.attach_output(id).await?);
         let started = Instant::now();
+        let started_wall = std::time::SystemTime::now();
         self.start(id).await?;
 
         let mut wait = pin!(self.wait(id));
@@ -209,10 +213,20 @@ impl DockerClient {
             }
         }
 
-        let exit = exit.unwrap_or(ExitInfo {
+        let mut exit = exit.unwrap_or(ExitInfo {
             exit_code: -1,
             oom_killed: false,
         });
+        // An unexplained SIGKILL: ask the daemon's event log before calling it external.
+        if we_killed.is_none()
+            && !exit.oom_killed
+            && exit.exit_code == SIGKILL_EXIT
+            && self
+                .oom_event_since(id, started_wall, OOM_EVENT_GRACE)
+                .await
+        {
+            exit.oom_killed = true;
+        }
         let ending = match we_killed {
             Some(ending) => ending,
             None if exit.oom_killed => Ending::OomKilled,
