@@ -40,6 +40,12 @@ pub enum Event {
         signal: Option<i32>,
         duration_ms: u64,
         timed_out: bool,
+        /// How many processes the kernel's OOM killer ended in the container's memory cgroup
+        /// while the step ran, when the cgroup's counter is readable and it moved. The engine
+        /// names a failure with OOM kills as the memory limit, whatever the daemon's flag says
+        /// (Podman sets it only when the container's first process dies).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oom_kills: Option<u64>,
     },
     /// The locale policy's result.
     Locales {
@@ -360,6 +366,7 @@ mod tests {
                 signal: None,
                 duration_ms: 12,
                 timed_out: false,
+                oom_kills: Some(1),
             },
             Event::Locales {
                 policy: "fail".into(),

@@ -123,16 +123,39 @@ pub fn run(step: &Step<'_>, events: &mut EventWriter) -> StepResult {
     // the phase that failed.
     let _ = writeln!(std::io::stdout(), "{}", phase_start(step.name));
     let start = Instant::now();
+    let oom_before = oom_kills();
     let result = run_inner(step, events, start);
-    let _ = writeln!(std::io::stdout(), "{}", phase_end(step.name, &result));
+    let oom = oom_before
+        .zip(oom_kills())
+        .map(|(before, after)| after.saturating_sub(before))
+        .filter(|n| *n > 0);
+    let _ = writeln!(std::io::stdout(), "{}", phase_end(step.name, &result, oom));
     events.emit(Event::StepFinished {
         step: step.name.to_string(),
         exit_code: result.exit_code,
         signal: result.signal,
         duration_ms: result.duration.as_millis() as u64,
         timed_out: result.timed_out,
+        oom_kills: oom,
     });
     result
+}
+
+/// The OOM-kill counter of the container's memory cgroup: `memory.events` on cgroup v2,
+/// `memory.oom_control` on v1 (kernel 4.13 and later); `None` where neither is readable.
+fn oom_kills() -> Option<u64> {
+    [
+        "/sys/fs/cgroup/memory.events",
+        "/sys/fs/cgroup/memory/memory.oom_control",
+    ]
+    .iter()
+    .find_map(|file| oom_kill_count(&std::fs::read_to_string(file).ok()?))
+}
+
+/// The `oom_kill N` line of a cgroup memory file.
+fn oom_kill_count(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
 }
 
 fn run_inner(step: &Step<'_>, events: &mut EventWriter, start: Instant) -> StepResult {
@@ -309,14 +332,17 @@ fn phase_start(step: &str) -> String {
 }
 
 /// `[runner] == execute: exit 1 ==`: the last.
-fn phase_end(step: &str, r: &StepResult) -> String {
-    let how = match (r.timed_out, r.exit_code, r.signal, &r.spawn_error) {
+fn phase_end(step: &str, r: &StepResult, oom_kills: Option<u64>) -> String {
+    let mut how = match (r.timed_out, r.exit_code, r.signal, &r.spawn_error) {
         (true, ..) => "timed out".to_string(),
         (_, Some(c), ..) => format!("exit {c}"),
         (_, None, Some(sig), _) => format!("killed by signal {sig}"),
         (_, None, None, Some(_)) => "not started".to_string(),
         _ => "ended".to_string(),
     };
+    if let Some(n) = oom_kills {
+        how.push_str(&format!(", {n} killed for memory"));
+    }
     format!("{}{step}: {how} ==", runner_protocol::protocol::PHASE_MARK)
 }
 
@@ -328,4 +354,19 @@ pub fn say(events: &mut EventWriter, step: &str, stream: Stream, line: &str) {
         stream,
         line: line.to_string(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oom_kill_counter_is_read_from_either_cgroup_version() {
+        // cgroup v1's memory.oom_control, v2's memory.events.
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+        let v2 = "low 0\nhigh 0\nmax 14\noom 3\noom_kill 3\noom_group_kill 0\n";
+        assert_eq!(oom_kill_count(v1), Some(2));
+        assert_eq!(oom_kill_count(v2), Some(3));
+        assert_eq!(oom_kill_count("oom_kill_disable 0\n"), None);
+    }
 }

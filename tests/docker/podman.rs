@@ -7,6 +7,7 @@
 use std::process::Command;
 
 use crate::support::podman::PodmanService;
+use crate::support::rootless::RootlessPodman;
 use crate::support::*;
 use engine::docker::DockerClient;
 
@@ -216,5 +217,247 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
         "containers left in Podman"
     );
     let out = podman.engine(p.path(), &["clean", "--images"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// The local example on rootless Podman, as a non-root user with subordinate ID ranges: the
+/// engine and Podman both run as that user, with the user's own storage and caches. The grid
+/// is the documented one, a second run reuses every image, a limit that cannot apply is said,
+/// and the caches follow the ownership rule the README gives: what container root writes is
+/// the user's, what a container's user n writes belongs to the subordinate ID start + n - 1.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
+    let test = "the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids";
+    let Some(podman) = RootlessPodman::start(test) else {
+        return;
+    };
+    // The example's base comes from debootstrap, which needs root: a rootless user makes it
+    // once with sudo. Here the root-made tar (built now, or found in the machine cache) goes
+    // to the user's engine cache, where the script finds it.
+    let script = repo().join("docker/bootstrap/debian.sh");
+    let out = Command::new(&script).output().unwrap();
+    if !out.status.success() {
+        skip_or_fail::<()>(
+            test,
+            &format!("the example's base rootfs: {}", text(&out.stderr).trim()),
+        );
+        return;
+    }
+    let tar = std::path::PathBuf::from(text(&out.stdout).lines().last().unwrap_or("").trim());
+    let rootfs = podman.dir.join("cache/rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    std::fs::copy(&tar, rootfs.join(tar.file_name().unwrap())).unwrap();
+    let caches = podman.dir.join("caches");
+    std::fs::create_dir_all(&caches).unwrap();
+    podman.give(&podman.dir.join("cache"));
+    podman.give(&caches);
+    let p = crate::support::project::Project::new(None, &[], Some(&caches));
+    podman.give(p.path());
+
+    let cgroup_v1 = text(
+        &podman
+            .podman(&["info", "--format", "{{.Host.CgroupsVersion}}"])
+            .stdout,
+    )
+    .trim()
+        == "v1";
+    let run = || {
+        let out = podman.engine(p.path(), &["run"]);
+        let said = text(&out.stdout);
+        let warned = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{said}{warned}");
+        (said, warned, last_report(p.path()))
+    };
+    let (said, warned, _) = run();
+    for row in [
+        "(provision)               ok       ok           ok       ok",
+        "aur-helper                ok       ok           ok       ok",
+        "disable-in-german         ok    INFRA         skip        -",
+        "enable-default            ok       ok           ok       ok",
+        "legacy-enable-disable     ok       ok           ok       ok",
+        "must-fail               FAIL        -            -        -",
+        "times-out               TIME        -            -        -",
+    ] {
+        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
+    }
+    assert!(
+        warned.contains(&format!(
+            "nodes on Podman Engine {} ({})",
+            PodmanService::version(),
+            podman.endpoint
+        )),
+        "{warned}"
+    );
+    let limits = "memory, cpus and pids limits are not applied: a rootless engine on cgroup v1";
+    assert_eq!(warned.contains(limits), cgroup_v1, "{warned}");
+    let build_log =
+        std::fs::read_to_string(p.path().join(".engine/runs/latest/logs/image_arch.log")).unwrap();
+    assert!(
+        build_log.contains("[engine] builder: Buildah (Podman's builder)"),
+        "{build_log}"
+    );
+    let out = podman.engine(p.path(), &["doctor"]);
+    let doctor = text(&out.stdout);
+    assert!(
+        doctor.contains(&format!(
+            "Podman Engine {} (rootless)",
+            PodmanService::version()
+        )),
+        "{doctor}"
+    );
+    assert!(
+        doctor.contains("builder      Buildah (Podman's builder)"),
+        "{doctor}"
+    );
+    assert_eq!(
+        doctor.contains("warn  limits       a rootless engine on cgroup v1"),
+        cgroup_v1,
+        "{doctor}"
+    );
+
+    let (said, _, second) = run();
+    for distro in ["arch", "cachyos", "endeavouros", "manjaro"] {
+        for kind in ["base", "image", "provision"] {
+            let id = format!("{kind}:{distro}");
+            assert_eq!(
+                report_node(&second, &id)["status"],
+                "cached",
+                "{id}: {said}"
+            );
+        }
+    }
+    let out = podman.podman(&["ps", "-a", "-q"]);
+    assert_eq!(text(&out.stdout).trim(), "", "containers left in Podman");
+
+    // The ownership rule. pacman's cache is written by container root: the user's. The
+    // AUR build folder is the builder's (uid 1000 in the image).
+    use std::os::unix::fs::MetadataExt;
+    let owner = |path: &str| std::fs::metadata(caches.join(path)).unwrap().uid();
+    assert_eq!(owner("pacman/arch"), podman.user.uid);
+    assert_eq!(owner("aur-build/arch"), podman.user.subuid_start + 1000 - 1);
+    let builds = caches.join("aur-build/arch");
+    let out = podman
+        .command("rm")
+        .arg("-rf")
+        .arg(&builds)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the user removed subordinate-ID files"
+    );
+    let out = podman.podman(&["unshare", "rm", "-rf", &builds.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!builds.exists());
+
+    let out = podman.engine(p.path(), &["clean", "--images"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let project = format!(
+        "label=engine.project={}",
+        engine::docker::labels::project_id(p.path())
+    );
+    let out = podman.podman(&["images", "-q", "--filter", &project]);
+    assert_eq!(text(&out.stdout).trim(), "", "images left after clean");
+}
+
+/// Ctrl-C on a run against Podman: exit 130 within seconds, the suite cancelled, and no
+/// container of the project left in Podman.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn ctrl_c_on_podman_stops_the_run_and_leaves_no_container() {
+    use std::io::{BufRead, BufReader};
+    let test = "ctrl_c_on_podman_stops_the_run_and_leaves_no_container";
+    let Some(podman) = PodmanService::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    busybox::write_project(
+        root,
+        "",
+        "",
+        "",
+        "timeout = \"10m\"\nexecute = \"sleep 300\"\n",
+    );
+    let project = format!(
+        "label=engine.project={}",
+        engine::docker::labels::project_id(root)
+    );
+    let running = || {
+        let out = Command::new("podman")
+            .args(["ps", "-a", "-q", "--filter", &project])
+            .output()
+            .unwrap();
+        text(&out.stdout).lines().count()
+    };
+    let mut child = engine_cmd(root, &["run"])
+        .env("DOCKER_HOST", &podman.endpoint)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("start     suite:tiny:task"));
+    assert!(started, "the suite never started");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(running(), 1, "the suite's container should be running");
+    let t = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let exit = child.wait().unwrap();
+    let took = t.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(exit.code(), Some(130), "{rest:?}");
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+    assert_eq!(running(), 0, "containers left in Podman: {rest:?}");
+    let report = last_report(root);
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(status(&report, "suite:tiny:task"), "cancelled");
+    let out = podman.engine(root, &["clean", "--images"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// A memory limit on rootful Podman (cgroupfs, v1 here) holds: a suite that needs far more is
+/// killed for memory and reported as `resource_limit`, not as a failure or an outside kill.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_memory_limit_holds_on_rootful_podman() {
+    let test = "a_memory_limit_holds_on_rootful_podman";
+    let Some(podman) = PodmanService::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    busybox::write_project(
+        root,
+        "",
+        "",
+        "",
+        "container = { memory = \"32m\" }\nexecute = '''\nx=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x}\n'''\n",
+    );
+    let out = podman.engine(root, &["run"]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    let report = last_report(root);
+    let node = report_node(&report, "suite:tiny:task");
+    assert_eq!(node["status"], "infra", "{node}");
+    assert_eq!(node["infra_kind"], "resource_limit", "{node}");
+    // Podman does not flag the container (its first process, the runner, lives on): the
+    // runner's count of OOM kills in the container's cgroup names the limit.
+    assert!(
+        node["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("killed for memory") && r.contains("32 MiB")),
+        "{node}"
+    );
+    assert!(!said.contains("268435456"), "the suite survived: {said}");
+    let out = podman.engine(root, &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

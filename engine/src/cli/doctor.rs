@@ -210,18 +210,30 @@ async fn docker_checks(checks: &mut Vec<Check>) {
         level,
         "docker",
         format!(
-            "{}: {} {}, API {} (negotiated {}){}",
+            "{}: {} {}{}, API {} (negotiated {}){}",
             client.endpoint(),
             facts.engine,
             facts.server_version,
+            if facts.rootless { " (rootless)" } else { "" },
             facts.api_version,
             client.api_version(),
             facts
                 .operating_system
+                .as_ref()
                 .map(|os| format!(", on {os}"))
                 .unwrap_or_default()
         ),
     ));
+    if !facts.can_limit_resources() {
+        checks.push(
+            Check::new(
+                Level::Warn,
+                "limits",
+                "a rootless engine on cgroup v1 cannot limit containers: `[container]` memory, cpus and pids are not applied (timeouts and tmpfs sizes are)",
+            )
+            .fix("boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate the controllers to the user, or use a rootful engine"),
+        );
+    }
     if let Some(socket) = unix_socket(client.endpoint()) {
         checks.push(socket_access(&socket));
     }
@@ -257,6 +269,18 @@ fn builder_check(client: &DockerClient) -> Check {
     use crate::docker::BuilderChoice;
     match client.builder_choice() {
         Err(e) => Check::new(Level::Fail, "builder", e).fix("unset DOCKER_BUILDKIT, or set 1 or 0"),
+        Ok(BuilderChoice::BuildKit) if client.is_podman() => Check::new(
+            Level::Fail,
+            "builder",
+            "DOCKER_BUILDKIT=1 requires BuildKit, and Podman builds with Buildah",
+        )
+        .fix("unset DOCKER_BUILDKIT"),
+        // Checked on Podman 4.3: cache mounts work, heredocs do not.
+        Ok(_) if client.is_podman() => Check::new(
+            Level::Ok,
+            "builder",
+            "Buildah (Podman's builder): RUN --mount=type=cache works; heredocs (RUN <<EOF) need Podman 4.8 or later",
+        ),
         Ok(BuilderChoice::Legacy) => Check::new(
             Level::Note,
             "builder",

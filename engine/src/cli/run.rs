@@ -285,6 +285,11 @@ async fn start_checks(matrix: &crate::spec::Matrix, docker: &crate::docker::Dock
             "warning: `[container] disk` is not applied: the daemon's storage driver {driver}{on} cannot limit a container's size (overlay2 on xfs with pquota, btrfs, zfs and devicemapper can); `tmpfs` sizes and `memory` still apply"
         );
     }
+    if facts.as_ref().is_some_and(|f| !f.can_limit_resources()) {
+        eprintln!(
+            "warning: `[container]` memory, cpus and pids limits are not applied: a rootless engine on cgroup v1 cannot limit containers (cgroup v2 with delegated controllers can); timeouts and tmpfs sizes still apply"
+        );
+    }
     for (what, path) in places {
         let path = nearest_existing(&path);
         if let Some(free) = free_bytes(&path).filter(|f| *f < min) {

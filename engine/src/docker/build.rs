@@ -109,6 +109,20 @@ impl DockerClient {
             tail: Vec::new(),
         };
         let choice = self.builder_choice().map_err(failed)?;
+        // Podman has one builder, Buildah, whatever the request's `version` says; it answers
+        // the build API as the legacy builder does.
+        let builder = if self.is_podman() {
+            if choice == BuilderChoice::BuildKit {
+                return Err(failed(
+                    "DOCKER_BUILDKIT=1 requires BuildKit, and Podman builds with Buildah \
+                     (unset DOCKER_BUILDKIT)"
+                        .into(),
+                ));
+            }
+            "Buildah (Podman's builder)"
+        } else {
+            "BuildKit"
+        };
         let dockerfile = dockerfile_in_context(&request.dockerfile)?;
         let context_dir = request.context_dir.clone();
         let dockerfile_path = request.dockerfile.clone();
@@ -123,7 +137,7 @@ impl DockerClient {
             BuilderChoice::Auto | BuilderChoice::BuildKit => {
                 let refusal = match RawEndpoint::parse(self.endpoint()) {
                     Some(endpoint) => {
-                        on_line("[engine] builder: BuildKit");
+                        on_line(&format!("[engine] builder: {builder}"));
                         match self
                             .build_buildkit(&endpoint, request, &dockerfile, &context, &mut on_line)
                             .await
@@ -153,7 +167,11 @@ impl DockerClient {
                 why
             }
         };
-        on_line(&format!("[engine] builder: legacy ({why_legacy})"));
+        if self.is_podman() {
+            on_line(&format!("[engine] builder: {builder} ({why_legacy})"));
+        } else {
+            on_line(&format!("[engine] builder: legacy ({why_legacy})"));
+        }
         self.build_legacy(request, &dockerfile, context, &mut on_line)
             .await
     }

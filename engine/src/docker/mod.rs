@@ -64,6 +64,8 @@ pub struct DockerClient {
     builder: Result<BuilderChoice, String>,
     /// The daemon is Podman.
     podman: bool,
+    /// `Docker Engine 28.2.2` or `Podman Engine 4.3.1`.
+    server: String,
 }
 
 /// The name of Podman's component in `/version`.
@@ -162,16 +164,24 @@ impl DockerClient {
                 .await?;
             docker.ping().await?;
             // Podman serves the same API with a few differences the engine works around.
-            let podman = docker
-                .version()
-                .await?
+            let version = docker.version().await?;
+            let podman = version
                 .components
                 .unwrap_or_default()
                 .iter()
                 .any(|c| c.name == PODMAN_ENGINE);
-            Ok::<_, bollard::errors::Error>((docker, podman))
+            let name = if podman {
+                PODMAN_ENGINE
+            } else {
+                "Docker Engine"
+            };
+            let server = match version.version {
+                Some(v) => format!("{name} {v}"),
+                None => name.to_string(),
+            };
+            Ok::<_, bollard::errors::Error>((docker, podman, server))
         };
-        let (docker, podman) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        let (docker, podman, server) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
             .map_err(|_| unreachable(bollard::errors::Error::RequestTimeoutError))?
             .map_err(unreachable)?;
@@ -183,7 +193,13 @@ impl DockerClient {
             docker_config: DockerConfig::from_env(),
             builder: BuilderChoice::from_env(),
             podman,
+            server,
         })
+    }
+
+    /// The engine behind the API and its version, e.g. `Docker Engine 28.2.2`, for headers.
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     /// Whether the daemon is Podman (its Docker-compatible API).

@@ -1,7 +1,8 @@
-//! A streaming POST to the daemon outside bollard's typed API, for the one answer bollard
-//! cannot decode: a BuildKit build (`/build?version=2`) reports its progress as `aux` strings
-//! (base64 protobuf), which bollard's `BuildInfo` rejects unless its gRPC `buildkit` feature
-//! (tonic, prost, rustls) is compiled in. The answer comes back as JSON values, one per line.
+//! Requests to the daemon outside bollard's typed API. A streaming POST for the one answer
+//! bollard cannot decode: a BuildKit build (`/build?version=2`) reports its progress as `aux`
+//! strings (base64 protobuf), which bollard's `BuildInfo` rejects unless its gRPC `buildkit`
+//! feature (tonic, prost, rustls) is compiled in; the answer comes back as JSON values, one
+//! per line. And a GET for Podman's own `/libpod/info`, which says whether it is rootless.
 //!
 //! Same daemon as the client: `unix://` sockets and plain `tcp://`/`http://`. Dropping the
 //! stream closes the connection, which makes the daemon cancel the build.
@@ -116,6 +117,45 @@ pub(crate) async fn post_json_lines(
     content_type: &str,
     body: Vec<u8>,
 ) -> Result<JsonLines, RawError> {
+    let request = hyper::Request::post(path_and_query)
+        .header(hyper::header::HOST, "docker")
+        .header(hyper::header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| RawError::Connection(std::io::Error::other(e)))?;
+    send(endpoint, request).await
+}
+
+/// GETs `path` and reads the whole answer as one JSON value: for the few endpoints outside
+/// the Docker API that bollard knows nothing of (Podman's own `/libpod/info`).
+pub(crate) async fn get_json(
+    endpoint: &RawEndpoint,
+    path: &str,
+) -> Result<serde_json::Value, RawError> {
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, "docker")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| RawError::Connection(std::io::Error::other(e)))?;
+    let mut answer = send(endpoint, request).await?;
+    let mut text = Vec::new();
+    while let Some(frame) = answer.body.frame().await {
+        let frame = frame.map_err(|e| RawError::Connection(std::io::Error::other(e)))?;
+        if let Ok(data) = frame.into_data() {
+            text.extend_from_slice(&data);
+        }
+    }
+    serde_json::from_slice(&text).map_err(|e| {
+        RawError::Undecodable(format!(
+            "{e}: {}",
+            String::from_utf8_lossy(&text[..text.len().min(200)])
+        ))
+    })
+}
+
+/// Sends one request on a connection of its own; the answer's body, or the daemon's refusal.
+async fn send(
+    endpoint: &RawEndpoint,
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<JsonLines, RawError> {
     let (mut sender, connection) = match endpoint {
         RawEndpoint::Unix(path) => {
             let stream = tokio::net::UnixStream::connect(path)
@@ -130,11 +170,6 @@ pub(crate) async fn post_json_lines(
             handshake(stream).await?
         }
     };
-    let request = hyper::Request::post(path_and_query)
-        .header(hyper::header::HOST, "docker")
-        .header(hyper::header::CONTENT_TYPE, content_type)
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| RawError::Connection(std::io::Error::other(e)))?;
     let response = sender
         .send_request(request)
         .await

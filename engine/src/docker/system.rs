@@ -20,6 +20,10 @@ pub struct DaemonFacts {
     pub storage_driver: Option<String>,
     /// The file system under the storage driver, e.g. `xfs`, `extfs`.
     pub backing_fs: Option<String>,
+    /// The engine runs as a non-root user, in a user namespace (rootless Docker or Podman).
+    pub rootless: bool,
+    /// `1` or `2`: the cgroup version of the daemon's host.
+    pub cgroup_version: Option<String>,
 }
 
 impl DaemonFacts {
@@ -32,6 +36,13 @@ impl DaemonFacts {
             Some("btrfs" | "zfs" | "devicemapper" | "windowsfilter") => true,
             _ => false,
         }
+    }
+
+    /// Whether `memory`, `cpus` and `pids` limits reach the container. A rootless engine on
+    /// cgroup v1 has no cgroup it may write to: Podman drops the limits (saying so only on its
+    /// own CLI), and rootless Docker runs without cgroups.
+    pub fn can_limit_resources(&self) -> bool {
+        !(self.rootless && self.cgroup_version.as_deref() == Some("1"))
     }
 }
 
@@ -54,7 +65,26 @@ impl DockerClient {
         } else {
             "Docker Engine"
         };
+        let cgroup_version = info
+            .cgroup_version
+            .map(|v| v.to_string())
+            .filter(|v| !v.is_empty());
+        let (rootless, cgroup_version) = if self.is_podman() {
+            // Podman's Docker-compatible /info never says rootless; its own /info does.
+            self.podman_rootless()
+                .await
+                .unwrap_or((false, cgroup_version))
+        } else {
+            let rootless = info
+                .security_options
+                .iter()
+                .flatten()
+                .any(|o| o.split(',').any(|kv| kv == "name=rootless"));
+            (rootless, cgroup_version)
+        };
         Ok(DaemonFacts {
+            rootless,
+            cgroup_version,
             engine: engine.to_string(),
             server_version: version.version.unwrap_or_else(|| "unknown".into()),
             api_version: version.api_version.unwrap_or_else(|| "unknown".into()),
@@ -67,5 +97,22 @@ impl DockerClient {
             }),
             storage_driver: info.driver,
         })
+    }
+
+    /// `(rootless, cgroup version)` from Podman's own `/libpod/info`; `None` when it cannot be
+    /// read (an endpoint only bollard speaks, or an old Podman).
+    async fn podman_rootless(&self) -> Option<(bool, Option<String>)> {
+        let endpoint = super::raw::RawEndpoint::parse(self.endpoint())?;
+        let info = super::raw::get_json(&endpoint, "/v4.0.0/libpod/info")
+            .await
+            .ok()?;
+        let host = info.get("host")?;
+        let rootless = host.get("security")?.get("rootless")?.as_bool()?;
+        // `v1` / `v2` there; the Docker API's `1` / `2` here.
+        let cgroup = host
+            .get("cgroupVersion")
+            .and_then(|v| v.as_str())
+            .map(|v| v.trim_start_matches('v').to_string());
+        Some((rootless, cgroup))
     }
 }

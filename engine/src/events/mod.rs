@@ -34,6 +34,8 @@ pub enum RunEvent<'a> {
         run_id: &'a str,
         run_dir: &'a Path,
         endpoint: &'a str,
+        /// The engine behind the endpoint and its version (`Podman Engine 4.3.1`).
+        server: &'a str,
         nodes: usize,
     },
     NodeStarted {

@@ -121,6 +121,7 @@ pub async fn execute(
         run_id: &ids.run_id,
         run_dir: &ids.run_dir,
         endpoint: docker.endpoint(),
+        server: docker.server(),
         nodes: plan.len(),
     });
     let cancel = CancellationToken::new();

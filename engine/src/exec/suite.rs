@@ -330,7 +330,9 @@ async fn once(
         Ok(o) => o,
         Err(e) => return Attempt::Other(infra(InfraKind::Daemon, format!("suite container: {e}"))),
     };
-    let verdict = verdict(&outcome, &read_events(&io.join("events.jsonl")), log, &io);
+    let events = read_events(&io.join("events.jsonl"));
+    let verdict = verdict(&outcome, &events, log, &io);
+    let verdict = memory_limit_reached(verdict, &container, &events, &log.tail(10));
     let verdict = disk_limit_reached(verdict, &container, &log.tail(30));
     keep_artifacts(ctx, &io, &io_name, log);
     // Keep only failed containers for debugging, as an image a shell can enter.
@@ -485,6 +487,42 @@ fn disk_limit_reached(
     )
 }
 
+/// A failed step in which the kernel's OOM killer ended processes (the runner counts them in
+/// the container's memory cgroup) failed for the memory limit, even when the container's first
+/// process lived on and the daemon did not flag the container (Podman).
+fn memory_limit_reached(
+    verdict: Attempt,
+    container: &crate::docker::ContainerSpec,
+    events: &[Event],
+    tail: &[String],
+) -> Attempt {
+    let (Attempt::Failed(_, failed), Some(limit)) = (&verdict, container.memory_bytes) else {
+        return verdict;
+    };
+    let killed = events.iter().find_map(|e| match e {
+        Event::StepFinished {
+            step,
+            oom_kills: Some(n),
+            ..
+        } if *n > 0 && failed.as_ref().is_none_or(|f| f == step) => Some((step, *n)),
+        _ => None,
+    });
+    let Some((step, n)) = killed else {
+        return verdict;
+    };
+    Attempt::Other(
+        infra(
+            InfraKind::ResourceLimit,
+            format!(
+                "killed for memory: the OOM killer ended {n} process{} of `{step}` under the {} limit (`[container] memory`)",
+                if n == 1 { "" } else { "es" },
+                crate::spec::matrix::show_bytes(u64::try_from(limit).unwrap_or(0)),
+            ),
+        )
+        .with_tail(tail.to_vec()),
+    )
+}
+
 /// Why a runner that exited left no verdict: the events it could not write (a full disk, said
 /// on its output), else just that.
 fn no_verdict(tail: &[String], exit: i64, io: &std::path::Path) -> (InfraKind, String) {
@@ -532,6 +570,51 @@ fn failure_tail(log: &NodeLog, step: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_step_with_oom_kills_under_a_memory_limit_is_the_limit() {
+        let failed = || Attempt::Failed("the suite failed".into(), None);
+        let finished = |oom_kills| Event::StepFinished {
+            step: "execute".into(),
+            exit_code: None,
+            signal: Some(9),
+            duration_ms: 5,
+            timed_out: false,
+            oom_kills,
+        };
+        let limited = crate::docker::ContainerSpec {
+            memory_bytes: Some(32 << 20),
+            ..Default::default()
+        };
+        let tail = vec!["[runner] == execute: killed by signal 9, 2 killed for memory ==".into()];
+        match memory_limit_reached(failed(), &limited, &[finished(Some(2))], &tail) {
+            Attempt::Other(r) => match r.outcome {
+                Outcome::Infra { reason, kind } => {
+                    assert_eq!(kind, InfraKind::ResourceLimit);
+                    assert!(
+                        reason.contains("ended 2 processes of `execute` under the 32 MiB limit"),
+                        "{reason}"
+                    );
+                }
+                other => panic!("{other:?}"),
+            },
+            _ => panic!("not named as the memory limit"),
+        }
+        // No OOM kill counted, no limit, or a passed suite: the verdict stands.
+        let unlimited = crate::docker::ContainerSpec::default();
+        assert!(matches!(
+            memory_limit_reached(failed(), &limited, &[finished(None)], &tail),
+            Attempt::Failed(..)
+        ));
+        assert!(matches!(
+            memory_limit_reached(failed(), &unlimited, &[finished(Some(1))], &tail),
+            Attempt::Failed(..)
+        ));
+        assert!(matches!(
+            memory_limit_reached(Attempt::Passed, &limited, &[finished(Some(1))], &tail),
+            Attempt::Passed
+        ));
+    }
 
     #[test]
     fn a_failure_at_the_disk_limit_is_named_as_the_limit() {

@@ -26,6 +26,7 @@ pub enum Event<'a> {
         run_id: &'a str,
         run_dir: String,
         endpoint: &'a str,
+        server: &'a str,
         nodes: usize,
     },
     NodeStarted {
@@ -92,12 +93,14 @@ impl<'a> Event<'a> {
                 run_id,
                 run_dir,
                 endpoint,
+                server,
                 nodes,
             } => Event::RunStarted {
                 v: VERSION,
                 run_id,
                 run_dir: run_dir.display().to_string(),
                 endpoint,
+                server,
                 nodes: *nodes,
             },
             RunEvent::NodeStarted { node } => Event::NodeStarted {
@@ -184,6 +187,7 @@ mod tests {
             run_id: "x",
             run_dir: &dir,
             endpoint: "unix:///s",
+            server: "Podman Engine 4.3.1",
             nodes: 3,
         }));
         j.emit(&Event::from_run_event(&RunEvent::NodeStarted { node }));

@@ -65,10 +65,11 @@ impl Plain {
                 run_id,
                 run_dir,
                 endpoint,
+                server,
                 nodes,
             } if !quiet => {
                 format!(
-                    "{stamp} run {run_id}: {nodes} nodes on {endpoint}; logs in {}\n",
+                    "{stamp} run {run_id}: {nodes} nodes on {server} ({endpoint}); logs in {}\n",
                     run_dir.display()
                 )
             }

@@ -83,13 +83,14 @@ impl Bars {
                 run_id,
                 run_dir,
                 endpoint,
+                server,
                 nodes,
             } => {
                 self.overall.set_length(*nodes as u64);
                 self.multi.add(self.overall.clone());
                 self.overall.enable_steady_tick(TICK);
                 self.println(&format!(
-                    "run {run_id}: {nodes} nodes on {endpoint}; logs in {}",
+                    "run {run_id}: {nodes} nodes on {server} ({endpoint}); logs in {}",
                     run_dir.display()
                 ));
             }
@@ -246,6 +247,7 @@ mod tests {
             run_id: "r",
             run_dir: &dir,
             endpoint: "unix:///d",
+            server: "Docker Engine 28.2.2",
             nodes: 3,
         });
         let (ok, ok_r) = get("suite:arch:ok");
@@ -275,7 +277,10 @@ mod tests {
         assert_eq!(bars.overall.message(), "1 ok, 1 failed, 0 running");
         bars.finish();
         let screen = term.0.lock().unwrap().clone();
-        assert!(screen.contains("run r: 3 nodes on unix:///d"), "{screen}");
+        assert!(
+            screen.contains("run r: 3 nodes on Docker Engine 28.2.2 (unix:///d)"),
+            "{screen}"
+        );
         assert!(screen.contains("passed    suite:arch:ok"), "{screen}");
         assert!(screen.contains("failed    suite:arch:bad"), "{screen}");
         assert!(screen.contains("    | + test -L /usr/bin/ls"), "{screen}");

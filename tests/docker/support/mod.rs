@@ -21,6 +21,7 @@ pub mod podman;
 pub mod project;
 pub mod quota_daemon;
 pub mod registry;
+pub mod rootless;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
