@@ -40,6 +40,9 @@ impl PodmanService {
         let child = Command::new("podman")
             .args(["system", "service", "--time=0", &endpoint])
             .env("CONTAINERS_CONF", &conf)
+            // conmon writes a file named `oom` into its working folder when a container's
+            // process is killed for memory: not into the test's.
+            .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
