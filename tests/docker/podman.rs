@@ -1,8 +1,9 @@
-//! Podman as the engine behind the same API (#19, in progress): a project runs end to end on
-//! Podman and a second run reuses every image; the engine knows it is Podman, `engine doctor`
-//! names it, and an image Podman stores under a qualified name
-//! (`localhost/<name>`, `docker.io/<name>`) is recognised as the one a short name means
-//! (Podman 4.3's compatible API resolves short names itself; the test keeps it so).
+//! Podman as the engine behind the same API (#19). Rootful: a project and the local example run
+//! end to end and a second run reuses every image; Ctrl-C leaves nothing; a memory limit holds
+//! and is named; `engine doctor` names Podman; an image Podman stores under a qualified name
+//! (`localhost/<name>`, `docker.io/<name>`) is recognised as the one a short name means.
+//! Rootless: the local example as a non-root user with subordinate ID ranges, Podman and the
+//! engine both run as that user (support/rootless.rs).
 
 use std::process::Command;
 
@@ -106,9 +107,8 @@ fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
     let Some(podman) = PodmanService::start(test) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = busybox_project("execute = \"echo hello-from-podman\"\n");
     let root = dir.path();
-    busybox::write_project(root, "", "", "", "execute = \"echo hello-from-podman\"\n");
     let run = || {
         let out = podman.engine(root, &["run", "-v"]);
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
@@ -133,10 +133,7 @@ fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
         );
     }
     assert_eq!(report_node(&second, "suite:tiny:task")["status"], "passed");
-    let project = format!(
-        "label=engine.project={}",
-        engine::docker::labels::project_id(root)
-    );
+    let project = project_filter(root);
     let left = |what: &str| {
         let out = Command::new("podman")
             .args([what, "-q", "--filter", &project])
@@ -203,10 +200,7 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
             );
         }
     }
-    let project = format!(
-        "label=engine.project={}",
-        engine::docker::labels::project_id(p.path())
-    );
+    let project = project_filter(p.path());
     let out = Command::new("podman")
         .args(["ps", "-a", "-q", "--filter", &project])
         .output()
@@ -353,10 +347,7 @@ fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
 
     let out = podman.engine(p.path(), &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let project = format!(
-        "label=engine.project={}",
-        engine::docker::labels::project_id(p.path())
-    );
+    let project = project_filter(p.path());
     let out = podman.podman(&["images", "-q", "--filter", &project]);
     assert_eq!(text(&out.stdout).trim(), "", "images left after clean");
 }
@@ -371,19 +362,9 @@ fn ctrl_c_on_podman_stops_the_run_and_leaves_no_container() {
     let Some(podman) = PodmanService::start(test) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = busybox_project("timeout = \"10m\"\nexecute = \"sleep 300\"\n");
     let root = dir.path();
-    busybox::write_project(
-        root,
-        "",
-        "",
-        "",
-        "timeout = \"10m\"\nexecute = \"sleep 300\"\n",
-    );
-    let project = format!(
-        "label=engine.project={}",
-        engine::docker::labels::project_id(root)
-    );
+    let project = project_filter(root);
     let running = || {
         let out = Command::new("podman")
             .args(["ps", "-a", "-q", "--filter", &project])
@@ -433,15 +414,8 @@ fn a_memory_limit_holds_on_rootful_podman() {
     let Some(podman) = PodmanService::start(test) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = busybox_project("container = { memory = \"32m\" }\nexecute = '''\nx=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x}\n'''\n");
     let root = dir.path();
-    busybox::write_project(
-        root,
-        "",
-        "",
-        "",
-        "container = { memory = \"32m\" }\nexecute = '''\nx=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x}\n'''\n",
-    );
     let out = podman.engine(root, &["run"]);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(3), "{said}");
@@ -460,4 +434,20 @@ fn a_memory_limit_holds_on_rootful_podman() {
     assert!(!said.contains("268435456"), "the suite survived: {said}");
     let out = podman.engine(root, &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// A busybox project in a temporary folder whose suite `task` has the task file `task`.
+fn busybox_project(task: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    busybox::write_project(dir.path(), "", "", "", task);
+    dir
+}
+
+/// `label=engine.project=<id>`: what the engine made for the project at `root`, for `podman
+/// ... --filter`.
+fn project_filter(root: &std::path::Path) -> String {
+    format!(
+        "label=engine.project={}",
+        engine::docker::labels::project_id(root)
+    )
 }
