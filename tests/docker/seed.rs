@@ -119,10 +119,16 @@ fn assert_task_files_unchanged(fixture: &Path) {
     }
 }
 
-/// Runs examples/seed; returns the report and how long the run took.
-fn run_seed() -> (serde_json::Value, Duration) {
+/// Runs examples/seed (on Docker, or on the engine at `docker_host`); returns the report and
+/// how long the run took. Holds the example's folder while it runs: a run writes its
+/// `.engine/runs/latest`, which the caller then reads.
+fn run_seed(docker_host: Option<&str>) -> (serde_json::Value, Duration) {
     let t = Instant::now();
-    let out = engine(&repo(), &["run", "-m", "examples/seed/matrix.toml"]);
+    let mut cmd = engine_cmd(&repo(), &["run", "-m", "examples/seed/matrix.toml"]);
+    if let Some(host) = docker_host {
+        cmd.env("DOCKER_HOST", host);
+    }
+    let out = cmd.output().unwrap();
     let took = t.elapsed();
     let report = last_report(&repo().join("examples/seed"));
     assert_eq!(
@@ -133,6 +139,14 @@ fn run_seed() -> (serde_json::Value, Duration) {
         text(&out.stderr)
     );
     (report, took)
+}
+
+/// The seed tests run examples/seed in place, one at a time.
+fn seed_folder() -> std::sync::MutexGuard<'static, ()> {
+    static FOLDER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    FOLDER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn assert_grid(report: &serde_json::Value) {
@@ -181,8 +195,9 @@ fn the_seeds_own_suites_give_the_documented_grid_and_a_second_run_reuses_everyth
         return;
     };
     assert_task_files_unchanged(&fixture);
+    let _folder = seed_folder();
 
-    let (first, took) = run_seed();
+    let (first, took) = run_seed(None);
     eprintln!("examples/seed: first run {took:?}");
     assert_grid(&first);
     // The AUR path went through the local paru stand-in on the distros that build it.
@@ -221,7 +236,7 @@ fn the_seeds_own_suites_give_the_documented_grid_and_a_second_run_reuses_everyth
         "{downloaded} of {built} look-alike builds downloaded pacman's packages"
     );
 
-    let (second, took) = run_seed();
+    let (second, took) = run_seed(None);
     eprintln!("examples/seed: second run {took:?}");
     for distro in DISTROS {
         for kind in ["base", "image", "provision"] {
@@ -237,4 +252,47 @@ fn the_seeds_own_suites_give_the_documented_grid_and_a_second_run_reuses_everyth
     assert!(took < Duration::from_secs(120), "a warm run took {took:?}");
     let left = engine_containers(&rt, &d);
     assert!(left.is_empty(), "containers left behind: {left:?}");
+}
+
+/// The same suites on rootful Podman: the same grid, the look-alikes built by Buildah with
+/// pacman's cache mount, and nothing left in Podman afterwards.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn the_seeds_own_suites_on_rootful_podman_give_the_same_grid() {
+    if fixture().is_none() {
+        return;
+    }
+    let Some(podman) = crate::support::podman::PodmanService::start(&test_name()) else {
+        return;
+    };
+    let _folder = seed_folder();
+    let (report, took) = run_seed(Some(&podman.endpoint));
+    eprintln!("examples/seed on Podman: {took:?}");
+    assert_grid(&report);
+    for distro in DISTROS {
+        let node = report_node(&report, &format!("image:{distro}"));
+        if node["status"] == "cached" {
+            continue;
+        }
+        let log = std::fs::read_to_string(node["log"].as_str().unwrap()).unwrap_or_default();
+        assert!(
+            log.contains("[engine] builder: Buildah (Podman's builder)")
+                && log.contains("RUN --mount=type=cache,id=engine-seed-pacman-pkg"),
+            "image:{distro} was not built by Buildah with the cache mount:\n{log}"
+        );
+    }
+    let project = format!(
+        "label=engine.project={}",
+        engine::docker::labels::project_id(&repo().join("examples/seed"))
+    );
+    let out = std::process::Command::new("podman")
+        .args(["ps", "-a", "-q", "--filter", &project])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout).trim(), "", "containers left in Podman");
+    let out = podman.engine(
+        &repo(),
+        &["clean", "--images", "-m", "examples/seed/matrix.toml"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
