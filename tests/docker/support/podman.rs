@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 pub struct PodmanService {
     child: Child,
+    /// Rootful Podman's storage is one for every service: the tests that use it run one at a
+    /// time, because images are shared by key between projects and one test's `clean
+    /// --images`, or its first build, would meet another's.
+    _serial: std::sync::MutexGuard<'static, ()>,
     _dir: tempfile::TempDir,
     /// `unix://<dir>/podman.sock`, for DOCKER_HOST.
     pub endpoint: String,
@@ -22,6 +26,10 @@ impl PodmanService {
                 "podman is missing: scripts/install-test-deps.sh installs it",
             );
         }
+        static STORAGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let serial = STORAGE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::Builder::new()
             .prefix("pm")
             .tempdir_in("/tmp")
@@ -31,6 +39,8 @@ impl PodmanService {
         // Rootful Podman gives containers rlimits of a million files and processes, above the
         // hard limits of a sandboxed host such as this one (runc then fails with "error setting
         // rlimits ... operation not permitted"): ask for ordinary ones.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
         let conf = dir.path().join("containers.conf");
         std::fs::write(
             &conf,
@@ -40,6 +50,10 @@ impl PodmanService {
         let child = Command::new("podman")
             .args(["system", "service", "--time=0", &endpoint])
             .env("CONTAINERS_CONF", &conf)
+            // Podman 4.3 leaves each imported tar in its temporary folder (`api_load.tar*`, as
+            // large as the rootfs) and keeps Buildah's cache mounts there: in the service's
+            // own folder, they go with it.
+            .env("TMPDIR", &tmp)
             // conmon writes a file named `oom` into its working folder when a container's
             // process is killed for memory: not into the test's.
             .current_dir(dir.path())
@@ -49,6 +63,7 @@ impl PodmanService {
             .unwrap();
         let service = PodmanService {
             child,
+            _serial: serial,
             _dir: dir,
             endpoint,
         };

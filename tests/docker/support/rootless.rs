@@ -21,7 +21,8 @@ pub const TEST_USER: &str = "engine-rootless";
 pub struct RootlessPodman {
     child: Child,
     pub user: User,
-    /// Owned by the user: `run/` (XDG_RUNTIME_DIR), `storage/`, `runroot/`, `home/`, `cache/`.
+    /// Owned by the user: `run/` (XDG_RUNTIME_DIR), `storage/`, `runroot/`, `home/`, `cache/`,
+    /// `tmp/` (TMPDIR).
     pub dir: PathBuf,
     /// `unix://<dir>/run/podman.sock`.
     pub endpoint: String,
@@ -48,7 +49,7 @@ impl RootlessPodman {
             .tempdir_in("/tmp")
             .unwrap()
             .keep();
-        for sub in ["run", "storage", "runroot", "home", "cache"] {
+        for sub in ["run", "storage", "runroot", "home", "cache", "tmp"] {
             std::fs::create_dir(dir.join(sub)).unwrap();
         }
         chown_tree(&dir, &user);
@@ -211,6 +212,8 @@ fn as_user(user: &User, dir: &Path, program: impl AsRef<std::ffi::OsStr>) -> Com
         .env("HOME", dir.join("home"))
         .env("XDG_RUNTIME_DIR", dir.join("run"))
         .env("ENGINE_CACHE_DIR", dir.join("cache"))
+        // Podman's leftovers (imported tars, Buildah's cache mounts) stay in the folder.
+        .env("TMPDIR", dir.join("tmp"))
         .current_dir(dir);
     c
 }
