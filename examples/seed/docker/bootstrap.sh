@@ -159,10 +159,14 @@ in_root() {
 }
 # Runs makepkg in /build/NAME of the rootfs as `nobody` (makepkg refuses root). --nodeps:
 # pacman's local database is still empty here (the Dockerfile installs the stubs).
+# SOURCE_DATE_EPOCH makes the packages reproducible: a rootfs made again holds the same bytes
+# under the same file names, as a real mirror does, so the pacman caches that outlive a base
+# (the build's cache mount, the engine's `pacman` mount) never hold a package pacman would
+# call corrupted.
 makepkg_as_nobody() { # NAME
 	chown -R 65534:65534 "$ROOT/build/$1" "$ROOT/build/out"
 	chroot --userspec=65534:65534 "$ROOT" /usr/bin/env -i PATH=/usr/bin:/bin LANG=C.UTF-8 \
-		HOME=/build USER=nobody PKGDEST=/build/out \
+		HOME=/build USER=nobody PKGDEST=/build/out SOURCE_DATE_EPOCH=1735689600 \
 		/bin/sh -c 'cd "/build/$1" && makepkg --nodeps --noconfirm --nocolor' sh "$1" >&2
 }
 

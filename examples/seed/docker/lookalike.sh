@@ -46,7 +46,14 @@ getent group wheel >/dev/null || groupadd --system wheel
 # on Arch. Left in `extra` only: glibc-locales, rustup, reflector, and the real packages
 # uutils-coreutils, sudo-rs and oxidizr-arch.
 pacman -Sy --noconfirm
-pacman -S --noconfirm --needed glibc bash coreutils findutils sudo which pam pacman git curl base-devel
+stubs=(glibc bash coreutils findutils sudo which pam pacman git curl base-devel)
+# The package cache is shared across builds and outlives the base: a base made again (its
+# repository rebuilt, so same names with other bytes) finds the old files there, which pacman
+# calls corrupted and deletes (the default answer). The second try fetches them again.
+if ! pacman -S --noconfirm --needed "${stubs[@]}"; then
+	echo "lookalike.sh: stale packages in the cache mount were removed; fetching again" >&2
+	pacman -S --noconfirm --needed "${stubs[@]}"
+fi
 
 # --- the local "AUR": bare git repositories under /srv/aur ---------------------------------
 export GIT_AUTHOR_NAME="engine test bed" GIT_AUTHOR_EMAIL="testbed@localhost"
