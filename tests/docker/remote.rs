@@ -129,7 +129,7 @@ fn the_daemon_over_tcp_and_through_a_context_and_what_it_refuses() {
         ],
     );
     assert_eq!(code, Some(0), "{said}");
-    assert!(said.contains("on unix:///var/run/docker.sock"), "{said}");
+    assert!(said.contains("(unix:///var/run/docker.sock)"), "{said}");
     let (code, said) = engine_with(
         &root,
         &["run"],
