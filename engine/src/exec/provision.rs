@@ -180,6 +180,18 @@ async fn finish(
     }
     let exit = outcome.exit.as_ref().map(|e| e.exit_code);
     if exit != Some(0) {
+        // Processes killed for memory while the container lived on (Podman does not flag it).
+        if let Some((step, n)) = &found.oom_killed {
+            return infra(
+                InfraKind::ResourceLimit,
+                format!(
+                    "provisioning was killed for memory: the OOM killer ended {n} process{} of step `{step}` under the {} limit (`[container] memory`)",
+                    if *n == 1 { "" } else { "es" },
+                    crate::spec::matrix::show_bytes(u64::try_from(distro.container.memory_bytes).unwrap_or(0)),
+                ),
+            )
+            .with_tail(log.tail(15));
+        }
         let what = match &found.failed_step {
             Some((step, code)) => format!(
                 "provision step `{step}` failed (exit {})",
@@ -232,6 +244,9 @@ struct Findings {
     unscoped: Vec<(String, String, Option<String>)>,
     /// The step that failed, and its exit code.
     failed_step: Option<(String, Option<i32>)>,
+    /// The first step in which the OOM killer ended processes, and how many (the runner's
+    /// count in the container's memory cgroup).
+    oom_killed: Option<(String, u64)>,
 }
 
 impl Findings {
@@ -256,9 +271,17 @@ impl Findings {
                         .push((code.clone(), message.clone(), remedy.clone())),
                 },
                 Event::StepFinished {
-                    step, exit_code, ..
-                } if exit_code.is_some_and(|c| c != 0) => {
-                    f.failed_step = Some((step.clone(), *exit_code));
+                    step,
+                    exit_code,
+                    oom_kills,
+                    ..
+                } => {
+                    if exit_code.is_some_and(|c| c != 0) {
+                        f.failed_step = Some((step.clone(), *exit_code));
+                    }
+                    if let (Some(n), None) = (oom_kills.filter(|n| *n > 0), &f.oom_killed) {
+                        f.oom_killed = Some((step.clone(), n));
+                    }
                 }
                 _ => {}
             }
@@ -330,5 +353,30 @@ async fn commit(
             InfraKind::Daemon,
             format!("cannot commit the provisioned image: {e}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_step_with_oom_kills_is_found_beside_the_failed_step() {
+        let finished = |step: &str, exit_code, oom_kills| Event::StepFinished {
+            step: step.into(),
+            exit_code,
+            signal: None,
+            duration_ms: 1,
+            timed_out: false,
+            oom_kills,
+        };
+        let found = Findings::read(&[
+            finished("tooling", Some(0), None),
+            finished("build-product", Some(2), Some(3)),
+        ]);
+        assert_eq!(found.oom_killed, Some(("build-product".into(), 3)));
+        assert_eq!(found.failed_step, Some(("build-product".into(), Some(2))));
+        let found = Findings::read(&[finished("build-product", Some(1), None)]);
+        assert_eq!(found.oom_killed, None);
     }
 }
