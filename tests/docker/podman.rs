@@ -178,28 +178,9 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
         (said, last_report(p.path()))
     };
     let (said, _) = run();
-    for row in [
-        "(provision)               ok       ok           ok       ok",
-        "aur-helper                ok       ok           ok       ok",
-        "disable-in-german         ok    INFRA         skip        -",
-        "enable-default            ok       ok           ok       ok",
-        "legacy-enable-disable     ok       ok           ok       ok",
-        "must-fail               FAIL        -            -        -",
-        "times-out               TIME        -            -        -",
-    ] {
-        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
-    }
+    assert_documented_grid(&said);
     let (said, second) = run();
-    for distro in ["arch", "cachyos", "endeavouros", "manjaro"] {
-        for kind in ["base", "image", "provision"] {
-            let id = format!("{kind}:{distro}");
-            assert_eq!(
-                report_node(&second, &id)["status"],
-                "cached",
-                "{id}: {said}"
-            );
-        }
-    }
+    assert_every_image_reused(&second, &said);
     let project = project_filter(p.path());
     let out = Command::new("podman")
         .args(["ps", "-a", "-q", "--filter", &project])
@@ -264,17 +245,7 @@ fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
         (said, warned, last_report(p.path()))
     };
     let (said, warned, _) = run();
-    for row in [
-        "(provision)               ok       ok           ok       ok",
-        "aur-helper                ok       ok           ok       ok",
-        "disable-in-german         ok    INFRA         skip        -",
-        "enable-default            ok       ok           ok       ok",
-        "legacy-enable-disable     ok       ok           ok       ok",
-        "must-fail               FAIL        -            -        -",
-        "times-out               TIME        -            -        -",
-    ] {
-        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
-    }
+    assert_documented_grid(&said);
     assert!(
         warned.contains(&format!(
             "nodes on Podman Engine {} ({})",
@@ -311,16 +282,7 @@ fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
     );
 
     let (said, _, second) = run();
-    for distro in ["arch", "cachyos", "endeavouros", "manjaro"] {
-        for kind in ["base", "image", "provision"] {
-            let id = format!("{kind}:{distro}");
-            assert_eq!(
-                report_node(&second, &id)["status"],
-                "cached",
-                "{id}: {said}"
-            );
-        }
-    }
+    assert_every_image_reused(&second, &said);
     let out = podman.podman(&["ps", "-a", "-q"]);
     assert_eq!(text(&out.stdout).trim(), "", "containers left in Podman");
 
@@ -450,4 +412,29 @@ fn project_filter(root: &std::path::Path) -> String {
         "label=engine.project={}",
         engine::docker::labels::project_id(root)
     )
+}
+
+/// The local example's grid as its README documents it (the same as on Docker).
+fn assert_documented_grid(said: &str) {
+    for row in [
+        "(provision)               ok       ok           ok       ok",
+        "aur-helper                ok       ok           ok       ok",
+        "disable-in-german         ok    INFRA         skip        -",
+        "enable-default            ok       ok           ok       ok",
+        "legacy-enable-disable     ok       ok           ok       ok",
+        "must-fail               FAIL        -            -        -",
+        "times-out               TIME        -            -        -",
+    ] {
+        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
+    }
+}
+
+/// Every base, image and provisioned image of the local example came from the earlier run.
+fn assert_every_image_reused(report: &serde_json::Value, said: &str) {
+    for distro in ["arch", "cachyos", "endeavouros", "manjaro"] {
+        for kind in ["base", "image", "provision"] {
+            let id = format!("{kind}:{distro}");
+            assert_eq!(report_node(report, &id)["status"], "cached", "{id}: {said}");
+        }
+    }
 }
