@@ -312,6 +312,18 @@ fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
     let project = project_filter(p.path());
     let out = podman.podman(&["images", "-q", "--filter", &project]);
     assert_eq!(text(&out.stdout).trim(), "", "images left after clean");
+
+    // Stopping the service leaves no process of it (rootless Podman runs itself again inside
+    // its user namespace: that second process is the service).
+    let dir = podman.dir.clone();
+    drop(podman);
+    let left = Command::new("pgrep").arg("-f").arg(&dir).output().unwrap();
+    assert_eq!(
+        text(&left.stdout).trim(),
+        "",
+        "processes left: {}",
+        dir.display()
+    );
 }
 
 /// Ctrl-C on a run against Podman: exit 130 within seconds, the suite cancelled, and no

@@ -6,8 +6,9 @@
 //!
 //! [`RootlessPodman::start`] checks each prerequisite and names the one that is missing.
 //! Dropping it removes the storage through `podman unshare` (files of the user namespace's
-//! other IDs belong to subordinate IDs the user cannot remove otherwise), then stops the
-//! service and Podman's pause process, which holds the user namespace.
+//! other IDs belong to subordinate IDs the user cannot remove otherwise), then stops every
+//! process that names the folder (the service runs again inside its user namespace, as a
+//! second process) and Podman's pause process, which holds the namespace.
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -111,7 +112,6 @@ impl RootlessPodman {
 
 impl Drop for RootlessPodman {
     fn drop(&mut self) {
-        let pause = std::fs::read_to_string(self.dir.join("run/libpod/tmp/pause.pid"));
         // Containers' files belong to subordinate IDs: remove them inside the namespace.
         let _ = podman(&self.user, &self.dir)
             .args(["unshare", "rm", "-rf"])
@@ -122,6 +122,14 @@ impl Drop for RootlessPodman {
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Rootless Podman runs again inside the user namespace it made: that second process is
+        // the service, and outlives the one spawned here. Every process naming this folder goes
+        // (the service, conmon), then the pause process that holds the namespace.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(&self.dir)
+            .status();
+        let pause = std::fs::read_to_string(self.dir.join("run/libpod/tmp/pause.pid"));
         if let Ok(pid) = pause.map(|p| p.trim().to_string()) {
             let _ = Command::new("kill").args(["-KILL", &pid]).status();
         }
