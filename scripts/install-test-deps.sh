@@ -6,8 +6,8 @@
 # service the package may start on :5000 is not used), apache2-utils (`htpasswd -B` for its
 # login), shellcheck (`engine validate --lint`), btrfs-progs (a second daemon on btrfs with
 # quotas, for `[container] disk`), socat (the daemon over TCP on loopback), chromium (the HTML report, headless), podman (a
-# second engine behind the same API; uidmap, slirp4netns and the user engine-rootless with
-# subordinate ID ranges for rootless Podman), python3 junitparser (JUnit read-back), check-jsonschema and
+# second engine behind the same API; uidmap, slirp4netns, rootlesskit and the user
+# engine-rootless with subordinate ID ranges for rootless Podman and Docker), python3 junitparser (JUnit read-back), check-jsonschema and
 # pyyaml (the CI exports). The
 # runner's static target is added by the engine's build.
 set -euo pipefail
@@ -29,6 +29,8 @@ command -v podman >/dev/null || need+=(podman)
 # Rootless Podman: newuidmap/newgidmap and user-mode networking for builds.
 [ -x /usr/bin/newuidmap ] || need+=(uidmap)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
+# Rootless Docker: Debian's docker.io ships dockerd-rootless.sh, which runs under rootlesskit.
+command -v rootlesskit >/dev/null || need+=(rootlesskit)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; install them (as root): apt-get install -y ${need[*]}" >&2

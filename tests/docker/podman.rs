@@ -2,13 +2,11 @@
 //! end to end and a second run reuses every image; Ctrl-C leaves nothing; a memory limit holds
 //! and is named; `engine doctor` names Podman; an image Podman stores under a qualified name
 //! (`localhost/<name>`, `docker.io/<name>`) is recognised as the one a short name means.
-//! Rootless: the local example as a non-root user with subordinate ID ranges, Podman and the
-//! engine both run as that user (support/rootless.rs).
+//! Rootless Podman is in rootless.rs.
 
 use std::process::Command;
 
 use crate::support::podman::PodmanService;
-use crate::support::rootless::RootlessPodman;
 use crate::support::*;
 use engine::docker::DockerClient;
 
@@ -133,7 +131,7 @@ fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
         );
     }
     assert_eq!(report_node(&second, "suite:tiny:task")["status"], "passed");
-    let project = project_filter(root);
+    let project = project::project_filter(root);
     let left = |what: &str| {
         let out = Command::new("podman")
             .args([what, "-q", "--filter", &project])
@@ -178,10 +176,10 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
         (said, last_report(p.path()))
     };
     let (said, _) = run();
-    assert_documented_grid(&said);
+    project::assert_documented_grid(&said);
     let (said, second) = run();
-    assert_every_image_reused(&second, &said);
-    let project = project_filter(p.path());
+    project::assert_every_image_reused(&second, &said);
+    let project = project::project_filter(p.path());
     let out = Command::new("podman")
         .args(["ps", "-a", "-q", "--filter", &project])
         .output()
@@ -193,137 +191,6 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
     );
     let out = podman.engine(p.path(), &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-}
-
-/// The local example on rootless Podman, as a non-root user with subordinate ID ranges: the
-/// engine and Podman both run as that user, with the user's own storage and caches. The grid
-/// is the documented one, a second run reuses every image, a limit that cannot apply is said,
-/// and the caches follow the ownership rule the README gives: what container root writes is
-/// the user's, what a container's user n writes belongs to the subordinate ID start + n - 1.
-#[test]
-#[ignore = "Docker tier: scripts/test.sh runs it"]
-fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
-    let test = "the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids";
-    let Some(podman) = RootlessPodman::start(test) else {
-        return;
-    };
-    // The example's base comes from debootstrap, which needs root: a rootless user makes it
-    // once with sudo. Here the root-made tar (built now, or found in the machine cache) goes
-    // to the user's engine cache, where the script finds it.
-    let script = repo().join("docker/bootstrap/debian.sh");
-    let out = Command::new(&script).output().unwrap();
-    if !out.status.success() {
-        skip_or_fail::<()>(
-            test,
-            &format!("the example's base rootfs: {}", text(&out.stderr).trim()),
-        );
-        return;
-    }
-    let tar = std::path::PathBuf::from(text(&out.stdout).lines().last().unwrap_or("").trim());
-    let rootfs = podman.dir.join("cache/rootfs");
-    std::fs::create_dir_all(&rootfs).unwrap();
-    std::fs::copy(&tar, rootfs.join(tar.file_name().unwrap())).unwrap();
-    let caches = podman.dir.join("caches");
-    std::fs::create_dir_all(&caches).unwrap();
-    podman.give(&podman.dir.join("cache"));
-    podman.give(&caches);
-    let p = crate::support::project::Project::new(None, &[], Some(&caches));
-    podman.give(p.path());
-
-    let cgroup_v1 = text(
-        &podman
-            .podman(&["info", "--format", "{{.Host.CgroupsVersion}}"])
-            .stdout,
-    )
-    .trim()
-        == "v1";
-    let run = || {
-        let out = podman.engine(p.path(), &["run"]);
-        let said = text(&out.stdout);
-        let warned = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{said}{warned}");
-        (said, warned, last_report(p.path()))
-    };
-    let (said, warned, _) = run();
-    assert_documented_grid(&said);
-    assert!(
-        warned.contains(&format!(
-            "nodes on Podman Engine {} ({})",
-            PodmanService::version(),
-            podman.endpoint
-        )),
-        "{warned}"
-    );
-    let limits = "memory, cpus and pids limits are not applied: a rootless engine on cgroup v1";
-    assert_eq!(warned.contains(limits), cgroup_v1, "{warned}");
-    let build_log =
-        std::fs::read_to_string(p.path().join(".engine/runs/latest/logs/image_arch.log")).unwrap();
-    assert!(
-        build_log.contains("[engine] builder: Buildah (Podman's builder)"),
-        "{build_log}"
-    );
-    let out = podman.engine(p.path(), &["doctor"]);
-    let doctor = text(&out.stdout);
-    assert!(
-        doctor.contains(&format!(
-            "Podman Engine {} (rootless)",
-            PodmanService::version()
-        )),
-        "{doctor}"
-    );
-    assert!(
-        doctor.contains("builder      Buildah (Podman's builder)"),
-        "{doctor}"
-    );
-    assert_eq!(
-        doctor.contains("warn  limits       a rootless engine on cgroup v1"),
-        cgroup_v1,
-        "{doctor}"
-    );
-
-    let (said, _, second) = run();
-    assert_every_image_reused(&second, &said);
-    let out = podman.podman(&["ps", "-a", "-q"]);
-    assert_eq!(text(&out.stdout).trim(), "", "containers left in Podman");
-
-    // The ownership rule. pacman's cache is written by container root: the user's. The
-    // AUR build folder is the builder's (uid 1000 in the image).
-    use std::os::unix::fs::MetadataExt;
-    let owner = |path: &str| std::fs::metadata(caches.join(path)).unwrap().uid();
-    assert_eq!(owner("pacman/arch"), podman.user.uid);
-    assert_eq!(owner("aur-build/arch"), podman.user.subuid_start + 1000 - 1);
-    let builds = caches.join("aur-build/arch");
-    let out = podman
-        .command("rm")
-        .arg("-rf")
-        .arg(&builds)
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success(),
-        "the user removed subordinate-ID files"
-    );
-    let out = podman.podman(&["unshare", "rm", "-rf", &builds.display().to_string()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(!builds.exists());
-
-    let out = podman.engine(p.path(), &["clean", "--images"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let project = project_filter(p.path());
-    let out = podman.podman(&["images", "-q", "--filter", &project]);
-    assert_eq!(text(&out.stdout).trim(), "", "images left after clean");
-
-    // Stopping the service leaves no process of it (rootless Podman runs itself again inside
-    // its user namespace: that second process is the service).
-    let dir = podman.dir.clone();
-    drop(podman);
-    let left = Command::new("pgrep").arg("-f").arg(&dir).output().unwrap();
-    assert_eq!(
-        text(&left.stdout).trim(),
-        "",
-        "processes left: {}",
-        dir.display()
-    );
 }
 
 /// Ctrl-C on a run against Podman: exit 130 within seconds, the suite cancelled, and no
@@ -338,7 +205,7 @@ fn ctrl_c_on_podman_stops_the_run_and_leaves_no_container() {
     };
     let dir = busybox_project("timeout = \"10m\"\nexecute = \"sleep 300\"\n");
     let root = dir.path();
-    let project = project_filter(root);
+    let project = project::project_filter(root);
     let running = || {
         let out = Command::new("podman")
             .args(["ps", "-a", "-q", "--filter", &project])
@@ -415,38 +282,4 @@ fn busybox_project(task: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     busybox::write_project(dir.path(), "", "", "", task);
     dir
-}
-
-/// `label=engine.project=<id>`: what the engine made for the project at `root`, for `podman
-/// ... --filter`.
-fn project_filter(root: &std::path::Path) -> String {
-    format!(
-        "label=engine.project={}",
-        engine::docker::labels::project_id(root)
-    )
-}
-
-/// The local example's grid as its README documents it (the same as on Docker).
-fn assert_documented_grid(said: &str) {
-    for row in [
-        "(provision)               ok       ok           ok       ok",
-        "aur-helper                ok       ok           ok       ok",
-        "disable-in-german         ok    INFRA         skip        -",
-        "enable-default            ok       ok           ok       ok",
-        "legacy-enable-disable     ok       ok           ok       ok",
-        "must-fail               FAIL        -            -        -",
-        "times-out               TIME        -            -        -",
-    ] {
-        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
-    }
-}
-
-/// Every base, image and provisioned image of the local example came from the earlier run.
-fn assert_every_image_reused(report: &serde_json::Value, said: &str) {
-    for distro in ["arch", "cachyos", "endeavouros", "manjaro"] {
-        for kind in ["base", "image", "provision"] {
-            let id = format!("{kind}:{distro}");
-            assert_eq!(report_node(report, &id)["status"], "cached", "{id}: {said}");
-        }
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::repo;
+use super::{repo, report_node};
 
 /// A copy of examples/local in a temporary folder, with paths made absolute so it works there.
 /// `nonce` adds a build argument, which changes the image keys (a cold build and provision);
@@ -110,4 +110,38 @@ impl LocalProject {
     pub fn path(&self) -> &Path {
         self.0.path()
     }
+}
+
+/// The local example's grid as its README documents it (the same as on Docker).
+pub fn assert_documented_grid(said: &str) {
+    for row in [
+        "(provision)               ok       ok           ok       ok",
+        "aur-helper                ok       ok           ok       ok",
+        "disable-in-german         ok    INFRA         skip        -",
+        "enable-default            ok       ok           ok       ok",
+        "legacy-enable-disable     ok       ok           ok       ok",
+        "must-fail               FAIL        -            -        -",
+        "times-out               TIME        -            -        -",
+    ] {
+        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
+    }
+}
+
+/// Every base, image and provisioned image of the local example came from the earlier run.
+pub fn assert_every_image_reused(report: &serde_json::Value, said: &str) {
+    for distro in ["arch", "cachyos", "endeavouros", "manjaro"] {
+        for kind in ["base", "image", "provision"] {
+            let id = format!("{kind}:{distro}");
+            assert_eq!(report_node(report, &id)["status"], "cached", "{id}: {said}");
+        }
+    }
+}
+
+/// `label=engine.project=<id>`: what the engine made for the project at `root`, for `podman
+/// ... --filter`.
+pub fn project_filter(root: &std::path::Path) -> String {
+    format!(
+        "label=engine.project={}",
+        engine::docker::labels::project_id(root)
+    )
 }

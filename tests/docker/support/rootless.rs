@@ -1,14 +1,15 @@
-//! Rootless Podman for the rootless test: a non-root user's `podman system service` on a
-//! socket of its own, with its own storage, runtime folder, home and engine cache, all in one
-//! temporary folder that user owns. Under root the user is `engine-rootless`, which
-//! scripts/install-test-deps.sh creates with subordinate ID ranges; as any other user, that
-//! user itself.
+//! Rootless engines for the rootless tests: a non-root user's Podman service
+//! (`podman system service`) or Docker daemon (Debian's `dockerd-rootless.sh`, under
+//! rootlesskit) on a socket of its own, with its own storage, runtime folder, home, TMPDIR and
+//! engine cache, all in one temporary folder that user owns. Under root the user is
+//! `engine-rootless`, which scripts/install-test-deps.sh creates with subordinate ID ranges;
+//! as any other user, that user itself (Podman only).
 //!
-//! [`RootlessPodman::start`] checks each prerequisite and names the one that is missing.
-//! Dropping it removes the storage through `podman unshare` (files of the user namespace's
-//! other IDs belong to subordinate IDs the user cannot remove otherwise), then stops every
-//! process that names the folder (the service runs again inside its user namespace, as a
-//! second process) and Podman's pause process, which holds the namespace.
+//! [`Rootless::podman`] and [`Rootless::docker`] check each prerequisite and name the one that
+//! is missing. Dropping one stops every process that names its folder (rootless Podman runs
+//! itself again inside the user namespace it makes, as a second process) and Podman's pause
+//! process, which holds the namespace; Podman's storage is removed through `podman unshare`
+//! first, because files of the namespace's other IDs belong to subordinate IDs.
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -19,13 +20,24 @@ use std::time::{Duration, Instant};
 /// The user the tests run rootless Podman as when they run as root.
 pub const TEST_USER: &str = "engine-rootless";
 
-pub struct RootlessPodman {
+/// Which engine runs rootless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Podman,
+    Docker,
+}
+
+/// Debian's docker.io ships the rootless launcher here (docker-ce has it on PATH).
+const DOCKERD_ROOTLESS: &str = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
+
+pub struct Rootless {
     child: Child,
+    kind: Kind,
     pub user: User,
     /// Owned by the user: `run/` (XDG_RUNTIME_DIR), `storage/`, `runroot/`, `home/`, `cache/`,
     /// `tmp/` (TMPDIR).
     pub dir: PathBuf,
-    /// `unix://<dir>/run/podman.sock`.
+    /// `unix://<dir>/run/podman.sock` or `unix://<dir>/run/docker.sock`.
     pub endpoint: String,
 }
 
@@ -38,12 +50,22 @@ pub struct User {
     pub subuid_start: u32,
 }
 
-impl RootlessPodman {
-    /// `None` (skipped loudly, a failure under CI) with the missing prerequisite named.
-    pub fn start(test: &str) -> Option<RootlessPodman> {
-        let user = match prerequisites() {
+impl Rootless {
+    /// Rootless Podman. `None` (skipped loudly, a failure under CI) with the missing
+    /// prerequisite named.
+    pub fn podman(test: &str) -> Option<Rootless> {
+        Self::start(test, Kind::Podman)
+    }
+
+    /// Rootless Docker (dockerd under rootlesskit), likewise.
+    pub fn docker(test: &str) -> Option<Rootless> {
+        Self::start(test, Kind::Docker)
+    }
+
+    fn start(test: &str, kind: Kind) -> Option<Rootless> {
+        let user = match prerequisites(kind) {
             Ok(user) => user,
-            Err(why) => return super::skip_or_fail(test, &format!("rootless Podman: {why}")),
+            Err(why) => return super::skip_or_fail(test, &format!("rootless {kind:?}: {why}")),
         };
         let dir = tempfile::Builder::new()
             .prefix("rootless")
@@ -54,17 +76,33 @@ impl RootlessPodman {
             std::fs::create_dir(dir.join(sub)).unwrap();
         }
         chown_tree(&dir, &user);
-        let socket = dir.join("run/podman.sock");
+        let (socket, mut cmd) = match kind {
+            Kind::Podman => {
+                let socket = dir.join("run/podman.sock");
+                let mut cmd = podman(&user, &dir);
+                cmd.args(["system", "service", "--time=0"])
+                    .arg(format!("unix://{}", socket.display()));
+                (socket, cmd)
+            }
+            Kind::Docker => {
+                let socket = dir.join("run/docker.sock");
+                let mut cmd = as_user(&user, &dir, "sh");
+                cmd.arg(DOCKERD_ROOTLESS)
+                    .arg("--data-root")
+                    .arg(dir.join("storage"))
+                    .arg("--exec-root")
+                    .arg(dir.join("runroot"))
+                    .arg("-H")
+                    .arg(format!("unix://{}", socket.display()));
+                (socket, cmd)
+            }
+        };
         let endpoint = format!("unix://{}", socket.display());
         let log = std::fs::File::create(dir.join("service.log")).unwrap();
-        let child = podman(&user, &dir)
-            .args(["system", "service", "--time=0", &endpoint])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let service = RootlessPodman {
+        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
+        let service = Rootless {
             child,
+            kind,
             user,
             dir,
             endpoint,
@@ -72,8 +110,8 @@ impl RootlessPodman {
         let t = Instant::now();
         while std::os::unix::net::UnixStream::connect(&socket).is_err() {
             assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "rootless podman system service did not listen on {}: {}",
+                t.elapsed() < Duration::from_secs(60),
+                "rootless {kind:?} did not listen on {}: {}",
                 socket.display(),
                 std::fs::read_to_string(service.dir.join("service.log")).unwrap_or_default()
             );
@@ -99,9 +137,17 @@ impl RootlessPodman {
             .unwrap()
     }
 
-    /// `podman ARGS` as the user on this service's storage.
-    pub fn podman(&self, args: &[&str]) -> std::process::Output {
-        podman(&self.user, &self.dir).args(args).output().unwrap()
+    /// `podman ARGS` (or `docker ARGS`) as the user, on this service.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = match self.kind {
+            Kind::Podman => podman(&self.user, &self.dir),
+            Kind::Docker => {
+                let mut cmd = self.command("docker");
+                cmd.env("DOCKER_HOST", &self.endpoint);
+                cmd
+            }
+        };
+        cmd.args(args).output().unwrap()
     }
 
     /// Gives `path` (and everything under it) to the user.
@@ -110,21 +156,36 @@ impl RootlessPodman {
     }
 }
 
-impl Drop for RootlessPodman {
+impl Drop for Rootless {
     fn drop(&mut self) {
-        // Containers' files belong to subordinate IDs: remove them inside the namespace.
-        let _ = podman(&self.user, &self.dir)
-            .args(["unshare", "rm", "-rf"])
-            .arg(self.dir.join("storage"))
-            .arg(self.dir.join("runroot"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
+        match self.kind {
+            // Containers' files belong to subordinate IDs: removed inside the namespace.
+            Kind::Podman => {
+                let _ = podman(&self.user, &self.dir)
+                    .args(["unshare", "rm", "-rf"])
+                    .arg(self.dir.join("storage"))
+                    .arg(self.dir.join("runroot"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                let _ = self.child.kill();
+            }
+            // rootlesskit passes SIGTERM on to dockerd, which stops containerd.
+            Kind::Docker => {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &self.child.id().to_string()])
+                    .status();
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_secs(15)
+                    && matches!(self.child.try_wait(), Ok(None))
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
-        // Rootless Podman runs again inside the user namespace it made: that second process is
-        // the service, and outlives the one spawned here. Every process naming this folder goes
-        // (the service, conmon), then the pause process that holds the namespace.
+        // Every process naming this folder: the service's second self, conmon, containerd.
         let _ = Command::new("pkill")
             .args(["-KILL", "-f"])
             .arg(&self.dir)
@@ -138,9 +199,34 @@ impl Drop for RootlessPodman {
 }
 
 /// The user to run as, or the first missing prerequisite, said so that it can be fixed.
-fn prerequisites() -> Result<User, String> {
-    if Command::new("podman").arg("--version").output().is_err() {
-        return Err("podman is missing: scripts/install-test-deps.sh installs it".into());
+fn prerequisites(kind: Kind) -> Result<User, String> {
+    match kind {
+        Kind::Podman if Command::new("podman").arg("--version").output().is_err() => {
+            return Err("podman is missing: scripts/install-test-deps.sh installs it".into());
+        }
+        Kind::Docker
+            if Command::new("rootlesskit")
+                .arg("--version")
+                .output()
+                .is_err() =>
+        {
+            return Err(
+                "rootlesskit is missing (Debian's rootlesskit): scripts/install-test-deps.sh installs it"
+                    .into(),
+            );
+        }
+        Kind::Docker if !Path::new(DOCKERD_ROOTLESS).is_file() => {
+            return Err(format!(
+                "{DOCKERD_ROOTLESS} is missing (Debian's docker.io ships it)"
+            ));
+        }
+        // Its data folder holds files of subordinate IDs, which only root removes afterwards.
+        Kind::Docker if !is_root() => {
+            return Err(
+                "the rootless Docker test runs as root (it switches to engine-rootless)".into(),
+            );
+        }
+        _ => {}
     }
     let name = if is_root() {
         TEST_USER.to_string()
