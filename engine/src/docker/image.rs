@@ -179,9 +179,10 @@ impl DockerClient {
             }
         }
 
-        // Podman keeps neither the tag nor the labels asked for (see `super::podman`).
+        // Podman keeps neither the tag nor the labels asked for (see `super::podman`). The
+        // `latest` tag it gave instead goes with the old image, removed once relabelled.
         if let (true, Some(id)) = (self.is_podman(), &imported) {
-            self.podman_finish_import(id, reference, labels)
+            self.podman_relabel(id, reference, labels)
                 .await
                 .map_err(|e| failed(e.to_string()))?;
         }

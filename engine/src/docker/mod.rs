@@ -71,6 +71,15 @@ pub struct DockerClient {
 /// The name of Podman's component in `/version`.
 pub const PODMAN_ENGINE: &str = "Podman Engine";
 
+/// What serves the API: `Docker Engine`, or `Podman Engine`.
+fn engine_name(podman: bool) -> &'static str {
+    if podman {
+        PODMAN_ENGINE
+    } else {
+        "Docker Engine"
+    }
+}
+
 /// Where the daemon runs, as far as bind mounts are concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Locality {
@@ -170,11 +179,7 @@ impl DockerClient {
                 .unwrap_or_default()
                 .iter()
                 .any(|c| c.name == PODMAN_ENGINE);
-            let name = if podman {
-                PODMAN_ENGINE
-            } else {
-                "Docker Engine"
-            };
+            let name = engine_name(podman);
             let server = match version.version {
                 Some(v) => format!("{name} {v}"),
                 None => name.to_string(),
@@ -205,6 +210,11 @@ impl DockerClient {
     /// Whether the daemon is Podman (its Docker-compatible API).
     pub fn is_podman(&self) -> bool {
         self.podman
+    }
+
+    /// `Docker Engine` or `Podman Engine`, as found at connect (`/version`'s components).
+    pub fn engine_name(&self) -> &'static str {
+        engine_name(self.podman)
     }
 
     /// The same client, reading registry credentials from `config` instead of

@@ -47,17 +47,4 @@ impl DockerClient {
         }
         Ok(new_id)
     }
-
-    /// After an import on Podman: the image `id` gets its name and labels. The `latest` tag
-    /// Podman gave it instead goes with the old image (removed once relabelled; removing its
-    /// only name first would remove the image).
-    pub(crate) async fn podman_finish_import(
-        &self,
-        id: &str,
-        reference: &str,
-        image_labels: &HashMap<String, String>,
-    ) -> Result<(), DockerError> {
-        self.podman_relabel(id, reference, image_labels).await?;
-        Ok(())
-    }
 }

@@ -59,12 +59,6 @@ impl DockerClient {
             .info()
             .await
             .map_err(|e| self.fail("info", &endpoint, e))?;
-        // Found out at connect (`/version`'s components).
-        let engine = if self.is_podman() {
-            super::PODMAN_ENGINE
-        } else {
-            "Docker Engine"
-        };
         let cgroup_version = info
             .cgroup_version
             .map(|v| v.to_string())
@@ -85,7 +79,7 @@ impl DockerClient {
         Ok(DaemonFacts {
             rootless,
             cgroup_version,
-            engine: engine.to_string(),
+            engine: self.engine_name().to_string(),
             server_version: version.version.unwrap_or_else(|| "unknown".into()),
             api_version: version.api_version.unwrap_or_else(|| "unknown".into()),
             root_dir: info.docker_root_dir,
