@@ -23,6 +23,28 @@ pub fn unwritable(tail: &[String], io: &Path) -> Option<String> {
         })
 }
 
+/// The first step in which the kernel's OOM killer ended processes, and how many (the runner
+/// counts them in the container's memory cgroup); with `only`, that step or none.
+pub fn oom_kills<'a>(events: &'a [Event], only: Option<&str>) -> Option<(&'a str, u64)> {
+    events.iter().find_map(|e| match e {
+        Event::StepFinished {
+            step,
+            oom_kills: Some(n),
+            ..
+        } if *n > 0 && only.is_none_or(|o| o == step) => Some((step.as_str(), *n)),
+        _ => None,
+    })
+}
+
+/// "the OOM killer ended N process(es) of `STEP` under the LIMIT limit (`[container] memory`)".
+pub fn oom_reason(step: &str, kills: u64, limit_bytes: i64) -> String {
+    format!(
+        "the OOM killer ended {kills} process{} of `{step}` under the {} limit (`[container] memory`)",
+        if kills == 1 { "" } else { "es" },
+        crate::spec::matrix::show_bytes(u64::try_from(limit_bytes).unwrap_or(0)),
+    )
+}
+
 /// The well-formed events of a file; a missing file or a broken line (a container killed while
 /// writing) yields what could be read.
 pub fn read_events(path: &Path) -> Vec<Event> {

@@ -185,9 +185,8 @@ async fn finish(
             return infra(
                 InfraKind::ResourceLimit,
                 format!(
-                    "provisioning was killed for memory: the OOM killer ended {n} process{} of step `{step}` under the {} limit (`[container] memory`)",
-                    if *n == 1 { "" } else { "es" },
-                    crate::spec::matrix::show_bytes(u64::try_from(distro.container.memory_bytes).unwrap_or(0)),
+                    "provisioning was killed for memory: {}",
+                    super::events::oom_reason(step, *n, distro.container.memory_bytes)
                 ),
             )
             .with_tail(log.tail(15));
@@ -271,21 +270,14 @@ impl Findings {
                         .push((code.clone(), message.clone(), remedy.clone())),
                 },
                 Event::StepFinished {
-                    step,
-                    exit_code,
-                    oom_kills,
-                    ..
-                } => {
-                    if exit_code.is_some_and(|c| c != 0) {
-                        f.failed_step = Some((step.clone(), *exit_code));
-                    }
-                    if let (Some(n), None) = (oom_kills.filter(|n| *n > 0), &f.oom_killed) {
-                        f.oom_killed = Some((step.clone(), n));
-                    }
+                    step, exit_code, ..
+                } if exit_code.is_some_and(|c| c != 0) => {
+                    f.failed_step = Some((step.clone(), *exit_code));
                 }
                 _ => {}
             }
         }
+        f.oom_killed = super::events::oom_kills(events, None).map(|(s, n)| (s.to_string(), n));
         f
     }
 

@@ -499,24 +499,15 @@ fn memory_limit_reached(
     let (Attempt::Failed(_, failed), Some(limit)) = (&verdict, container.memory_bytes) else {
         return verdict;
     };
-    let killed = events.iter().find_map(|e| match e {
-        Event::StepFinished {
-            step,
-            oom_kills: Some(n),
-            ..
-        } if *n > 0 && failed.as_ref().is_none_or(|f| f == step) => Some((step, *n)),
-        _ => None,
-    });
-    let Some((step, n)) = killed else {
+    let Some((step, n)) = super::events::oom_kills(events, failed.as_deref()) else {
         return verdict;
     };
     Attempt::Other(
         infra(
             InfraKind::ResourceLimit,
             format!(
-                "killed for memory: the OOM killer ended {n} process{} of `{step}` under the {} limit (`[container] memory`)",
-                if n == 1 { "" } else { "es" },
-                crate::spec::matrix::show_bytes(u64::try_from(limit).unwrap_or(0)),
+                "killed for memory: {}",
+                super::events::oom_reason(step, n, limit)
             ),
         )
         .with_tail(tail.to_vec()),
