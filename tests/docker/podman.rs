@@ -131,32 +131,17 @@ fn a_project_runs_on_podman_and_a_second_run_reuses_every_image() {
         );
     }
     assert_eq!(report_node(&second, "suite:tiny:task")["status"], "passed");
-    let project = project::project_filter(root);
-    let left = |what: &str| {
-        let out = Command::new("podman")
-            .args([what, "-q", "--filter", &project])
-            .output()
-            .unwrap();
-        text(&out.stdout).lines().count()
-    };
-    assert_eq!(left("ps"), 0, "containers left in Podman");
-    let out = Command::new("podman")
-        .args(["ps", "-a", "-q", "--filter", &project])
-        .output()
-        .unwrap();
+    let left = |args: &[&str]| PodmanService::of_project(args, root);
+    assert_eq!(left(&["ps"]), 0, "containers left in Podman");
+    assert_eq!(left(&["ps", "-a"]), 0, "stopped containers left in Podman");
     assert_eq!(
-        text(&out.stdout).lines().count(),
-        0,
-        "stopped containers left in Podman"
-    );
-    assert_eq!(
-        left("images"),
+        left(&["images"]),
         3,
         "base, image and provisioned image, nothing else"
     );
     let out = podman.engine(root, &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(left("images"), 0, "{}", text(&out.stdout));
+    assert_eq!(left(&["images"]), 0, "{}", text(&out.stdout));
 }
 
 /// The local example on rootful Podman: the documented grid and exit code 3 (as on Docker),
@@ -179,13 +164,8 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
     project::assert_documented_grid(&said);
     let (said, second) = run();
     project::assert_every_image_reused(&second, &said);
-    let project = project::project_filter(p.path());
-    let out = Command::new("podman")
-        .args(["ps", "-a", "-q", "--filter", &project])
-        .output()
-        .unwrap();
     assert_eq!(
-        text(&out.stdout).lines().count(),
+        PodmanService::of_project(&["ps", "-a"], p.path()),
         0,
         "containers left in Podman"
     );
@@ -205,14 +185,7 @@ fn ctrl_c_on_podman_stops_the_run_and_leaves_no_container() {
     };
     let dir = busybox_project("timeout = \"10m\"\nexecute = \"sleep 300\"\n");
     let root = dir.path();
-    let project = project::project_filter(root);
-    let running = || {
-        let out = Command::new("podman")
-            .args(["ps", "-a", "-q", "--filter", &project])
-            .output()
-            .unwrap();
-        text(&out.stdout).lines().count()
-    };
+    let running = || PodmanService::of_project(&["ps", "-a"], root);
     let mut child = engine_cmd(root, &["run"])
         .env("DOCKER_HOST", &podman.endpoint)
         .stderr(std::process::Stdio::piped())

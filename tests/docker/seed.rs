@@ -281,15 +281,11 @@ fn the_seeds_own_suites_on_rootful_podman_give_the_same_grid() {
             "image:{distro} was not built by Buildah with the cache mount:\n{log}"
         );
     }
-    let project = format!(
-        "label=engine.project={}",
-        engine::docker::labels::project_id(&repo().join("examples/seed"))
+    let left = crate::support::podman::PodmanService::of_project(
+        &["ps", "-a"],
+        &repo().join("examples/seed"),
     );
-    let out = std::process::Command::new("podman")
-        .args(["ps", "-a", "-q", "--filter", &project])
-        .output()
-        .unwrap();
-    assert_eq!(text(&out.stdout).trim(), "", "containers left in Podman");
+    assert_eq!(left, 0, "containers left in Podman");
     let out = podman.engine(
         &repo(),
         &["clean", "--images", "-m", "examples/seed/matrix.toml"],

@@ -87,6 +87,18 @@ impl PodmanService {
             .unwrap()
     }
 
+    /// What `podman ARGS -q` lists of the project at `root` (by its `engine.project` label),
+    /// in rootful Podman's storage: `&["ps", "-a"]` for its containers, `&["images"]` for its
+    /// images.
+    pub fn of_project(args: &[&str], root: &std::path::Path) -> usize {
+        let out = Command::new("podman")
+            .args(args)
+            .args(["-q", "--filter", &super::project::project_filter(root)])
+            .output()
+            .unwrap();
+        super::text(&out.stdout).lines().count()
+    }
+
     /// Podman's own version (`podman --version`: `podman version 4.3.1`).
     pub fn version() -> String {
         let out = Command::new("podman").arg("--version").output().unwrap();
