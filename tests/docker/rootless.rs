@@ -26,13 +26,7 @@ fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
         return;
     };
 
-    let cgroup_v1 = text(
-        &podman
-            .cli(&["info", "--format", "{{.Host.CgroupsVersion}}"])
-            .stdout,
-    )
-    .trim()
-        == "v1";
+    let cgroup_v1 = podman.cgroup_v1();
     let run = || {
         let out = podman.engine(p.path(), &["run"]);
         let said = text(&out.stdout);
@@ -111,15 +105,7 @@ fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
 
     // Stopping the service leaves no process of it (rootless Podman runs itself again inside
     // its user namespace: that second process is the service).
-    let dir = podman.dir.clone();
-    drop(podman);
-    let left = Command::new("pgrep").arg("-f").arg(&dir).output().unwrap();
-    assert_eq!(
-        text(&left.stdout).trim(),
-        "",
-        "processes left: {}",
-        dir.display()
-    );
+    assert_stops_leaving_no_process(podman);
 }
 
 /// The local example on rootless Docker, as the same user: the documented grid, the engine
@@ -135,13 +121,7 @@ fn the_local_example_runs_on_rootless_docker_as_a_user_with_subordinate_ids() {
     let Some((p, _caches)) = local_example_for(&docker, test) else {
         return;
     };
-    let cgroup_v1 = text(
-        &docker
-            .cli(&["info", "--format", "{{.CgroupVersion}}"])
-            .stdout,
-    )
-    .trim()
-        == "1";
+    let cgroup_v1 = docker.cgroup_v1();
     let out = docker.engine(p.path(), &["run"]);
     let (said, warned) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(3), "{said}{warned}");
@@ -163,8 +143,15 @@ fn the_local_example_runs_on_rootless_docker_as_a_user_with_subordinate_ids() {
     let out = docker.engine(p.path(), &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
-    let dir = docker.dir.clone();
-    drop(docker);
+    assert_stops_leaving_no_process(docker);
+}
+
+/// Stopping the engine leaves no process of it: rootless Podman runs itself again inside its
+/// user namespace (that second process is the service), rootless Docker runs dockerd and
+/// containerd under rootlesskit.
+fn assert_stops_leaving_no_process(engine: Rootless) {
+    let dir = engine.dir.clone();
+    drop(engine);
     let left = Command::new("pgrep").arg("-f").arg(&dir).output().unwrap();
     assert_eq!(
         text(&left.stdout).trim(),

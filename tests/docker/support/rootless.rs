@@ -150,6 +150,15 @@ impl Rootless {
         cmd.args(args).output().unwrap()
     }
 
+    /// Whether the engine reports cgroup v1, where a rootless engine cannot limit containers.
+    pub fn cgroup_v1(&self) -> bool {
+        let (format, v1) = match self.kind {
+            Kind::Podman => ("{{.Host.CgroupsVersion}}", "v1"),
+            Kind::Docker => ("{{.CgroupVersion}}", "1"),
+        };
+        super::text(&self.cli(&["info", "--format", format]).stdout).trim() == v1
+    }
+
     /// Gives `path` (and everything under it) to the user.
     pub fn give(&self, path: &Path) {
         chown_tree(path, &self.user);
