@@ -161,7 +161,7 @@ fn the_local_example_on_podman_gives_the_documented_grid_then_reuses_everything(
         (said, last_report(p.path()))
     };
     let (said, _) = run();
-    project::assert_documented_grid(&said);
+    project::assert_documented_grid(&said, p.path());
     let (said, second) = run();
     project::assert_every_image_reused(&second, &said);
     assert_eq!(

@@ -35,7 +35,7 @@ fn the_local_example_runs_on_rootless_podman_as_a_user_with_subordinate_ids() {
         (said, warned, last_report(p.path()))
     };
     let (said, warned, _) = run();
-    project::assert_documented_grid(&said);
+    project::assert_documented_grid(&said, p.path());
     assert!(
         warned.contains(&format!(
             "nodes on Podman Engine {} ({})",
@@ -125,7 +125,7 @@ fn the_local_example_runs_on_rootless_docker_as_a_user_with_subordinate_ids() {
     let out = docker.engine(p.path(), &["run"]);
     let (said, warned) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(3), "{said}{warned}");
-    project::assert_documented_grid(&said);
+    project::assert_documented_grid(&said, p.path());
     assert!(
         warned.contains("nodes on Docker Engine")
             && warned.contains(&format!("({})", docker.endpoint)),

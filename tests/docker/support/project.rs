@@ -112,8 +112,10 @@ impl LocalProject {
     }
 }
 
-/// The local example's grid as its README documents it (the same as on Docker).
-pub fn assert_documented_grid(said: &str) {
+/// The local example's grid as its README documents it (the same as on Docker). On a
+/// mismatch the message carries the end of every log the run pointed at (`log: ...` lines,
+/// relative to `root`), so a CI failure says why a cell went wrong.
+pub fn assert_documented_grid(said: &str, root: &Path) {
     for row in [
         "(provision)               ok       ok           ok       ok",
         "aur-helper                ok       ok           ok       ok",
@@ -123,8 +125,24 @@ pub fn assert_documented_grid(said: &str) {
         "must-fail               FAIL        -            -        -",
         "times-out               TIME        -            -        -",
     ] {
-        assert!(said.lines().any(|l| l == row), "no `{row}` in:\n{said}");
+        assert!(
+            said.lines().any(|l| l == row),
+            "no `{row}` in:\n{said}{}",
+            tails_of_logs(said, root)
+        );
     }
+}
+
+/// The last lines of each log a run's summary names, for a failing assertion's message.
+pub fn tails_of_logs(said: &str, root: &Path) -> String {
+    let mut out = String::new();
+    for log in said.lines().filter_map(|l| l.trim().strip_prefix("log: ")) {
+        let text = std::fs::read_to_string(root.join(log)).unwrap_or_else(|e| format!("{e}"));
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        out.push_str(&format!("\n--- {log} (last 40 lines)\n{tail}\n"));
+    }
+    out
 }
 
 /// Every base, image and provisioned image of the local example came from the earlier run.

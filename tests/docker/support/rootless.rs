@@ -167,6 +167,16 @@ impl Rootless {
 
 impl Drop for Rootless {
     fn drop(&mut self) {
+        // A failing test's message says what the grid was; the service's own log says why.
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.join("service.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "--- rootless {:?} service log (last 60 lines)\n{}",
+                self.kind,
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            );
+        }
         match self.kind {
             // Containers' files belong to subordinate IDs: removed inside the namespace.
             Kind::Podman => {
