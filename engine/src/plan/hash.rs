@@ -164,10 +164,21 @@ fn provision_recipe(
     );
     r.set("AUR helper", json(serde_json::json!(d.aur_helper)));
     r.set("workspace", matrix.workspace.target.clone());
-    r.set(
-        "cache mounts",
-        json(serde_json::json!(matrix.caches.mounts)),
-    );
+    // Only what provisioning sees: a mount given to suites alone, or a change of which suites
+    // get one, leaves the provisioned image as it was.
+    let mounts: Vec<serde_json::Value> = matrix
+        .caches
+        .mounts
+        .iter()
+        .filter(|m| m.applies_to(crate::spec::matrix::Phase::Provision))
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name, "source": m.source, "target": m.target,
+                "exclusive": m.exclusive, "read_only": m.read_only,
+            })
+        })
+        .collect();
+    r.set("cache mounts", json(serde_json::json!(mounts)));
     let env = matrix.environment_of(d);
     if !env.is_empty() {
         r.set("environment", json(serde_json::json!(env)));

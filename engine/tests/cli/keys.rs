@@ -143,3 +143,34 @@ fn a_file_the_dockerfile_copies_changes_the_image_keys() {
     std::fs::write(dir.path().join("docker/other.sh"), "echo 3\n").unwrap();
     assert_eq!(changed(&after, &keys(dir.path())), Vec::<String>::new());
 }
+
+/// Provision keys follow the cache mounts provisioning sees: a mount given to suites only, or
+/// a change of which suites get a mount, rebuilds nothing; a mount provisioning gets does.
+#[test]
+fn only_the_cache_mounts_provisioning_sees_change_provision_keys() {
+    let dir = root_copy();
+    let matrix = dir.path().join("matrix.toml");
+    let text = std::fs::read_to_string(&matrix).unwrap();
+    let line =
+        "cargo-git      = { source = \"cargo/git/{distro}\", target = \"/root/.cargo/git\" }";
+    assert!(text.contains(line), "{text}");
+    let before = keys(dir.path());
+    let edit = |to: &str| {
+        std::fs::write(&matrix, text.replace(line, &format!("{line}\n{to}"))).unwrap();
+        keys(dir.path())
+    };
+    let suites_only =
+        edit(r#"npm = { source = "npm/{distro}", target = "/root/.npm", phases = ["suite"] }"#);
+    assert_eq!(changed(&before, &suites_only), Vec::<String>::new());
+    std::fs::write(
+        &matrix,
+        text.replace(line, &line.replace(" }", ", phases = [\"provision\"] }")),
+    )
+    .unwrap();
+    assert_eq!(changed(&before, &keys(dir.path())), Vec::<String>::new());
+    let provisioning = edit(r#"npm = { source = "npm/{distro}", target = "/root/.npm" }"#);
+    assert_eq!(
+        changed(&before, &provisioning),
+        all_of("provision", &before)
+    );
+}
