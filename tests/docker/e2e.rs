@@ -768,11 +768,11 @@ fn retries_report_flaky_and_failed_containers_can_be_kept() {
         return;
     };
     local_images();
-    // The pacman cache mount is shared by the attempts: the first leaves a mark and fails.
-    let mark = format!("/var/cache/pacman/flaky-{}", std::process::id());
+    // A cache mount is shared by the attempts: the first leaves a mark and fails.
+    let mark = format!("/var/cache/scratch/flaky-{}", std::process::id());
     let flaky = format!("distros = [\"arch\"]\nretries = 2\nexecute = \"if test -e {mark}; then rm {mark}; else touch {mark}; false; fi\"\n");
     let broken = "distros = [\"arch\"]\nexecute = \"echo broken; echo left by the failed run > /var/tmp/broken-was-here; false\"\n";
-    let p = Project::new(None, &[("flaky", &flaky), ("broken", broken)], None);
+    let p = Project::new(None, &[("flaky", &flaky), ("broken", broken)], None).with_suite_cache();
     let out = engine(p.path(), &["run", "--keep-containers"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let r = last_report(p.path());
@@ -1198,18 +1198,18 @@ fn a_cache_folder_is_given_to_the_suites_user_before_it_starts() {
         );
         return;
     }
-    let task = "distros = [\"arch\"]\nuser = \"builder\"\nexecute = \"touch /var/cache/pacman/written-by-$(id -un)\"\n";
-    let p = Project::new(None, &[("as-builder", task)], Some(cache.path()));
+    let task = "distros = [\"arch\"]\nuser = \"builder\"\nexecute = \"touch /var/cache/scratch/written-by-$(id -un)\"\n";
+    let p = Project::new(None, &[("as-builder", task)], Some(cache.path())).with_suite_cache();
     let out = engine(p.path(), &["run", "arch", "-v"]);
     let err = text_of(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("[runner] cache folder /var/cache/pacman was root's: given to builder"),
+        err.contains("[runner] cache folder /var/cache/scratch was root's: given to builder"),
         "{err}"
     );
     assert!(cache
         .path()
-        .join("pacman/arch/written-by-builder")
+        .join("scratch/arch/written-by-builder")
         .is_file());
     assert_no_containers_left(&rt, &d);
 }

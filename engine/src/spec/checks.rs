@@ -454,7 +454,7 @@ fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: 
         } else {
             targets.insert(t, format!("{base}/target"));
         }
-        mounts.push(CacheMount {
+        let mount = CacheMount {
             name: name.clone(),
             source: mount.source.clone(),
             target: mount.target.clone(),
@@ -464,13 +464,57 @@ fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: 
                 Some(p) if !p.is_empty() => p.clone(),
                 _ => vec![Phase::Provision, Phase::Suite],
             },
-        });
+        };
+        check_shared_pacman_cache(cx, mf, &base, &mount, m.engine.concurrency);
+        mounts.push(mount);
     }
 
     Caches {
         root: cache_root,
         mounts,
     }
+}
+
+/// pacman's package cache, written by containers that run at the same time: pacman downloads
+/// each package to a `.part` file in it and takes no lock there (its lock is in
+/// /var/lib/pacman, one per container), so two suites fetching one package tear each other's
+/// download. A warning: the mount is fine where nothing runs side by side.
+fn check_shared_pacman_cache(
+    cx: &mut Ctx<'_>,
+    mf: FileId,
+    base: &str,
+    mount: &CacheMount,
+    concurrency: Option<u32>,
+) {
+    const PACMAN_CACHE: &str = "/var/cache/pacman/pkg";
+    let t = mount.target.trim_end_matches('/');
+    let holds_pacman_cache =
+        t.starts_with('/') && (PACMAN_CACHE == t || PACMAN_CACHE.starts_with(&format!("{t}/")));
+    let side_by_side = concurrency != Some(1)
+        && (mount.applies_to(Phase::Suite) || !mount.source.contains("{distro}"));
+    if !holds_pacman_cache || mount.exclusive || mount.read_only || !side_by_side {
+        return;
+    }
+    let who = if mount.applies_to(Phase::Suite) {
+        "suites that run at the same time"
+    } else {
+        "the provisioning of every distro (its source has no {distro})"
+    };
+    let d = locate(
+        SpecDiagnostic::error(
+            Code::CheckSharedPacmanCache,
+            format!(
+                "cache mount `{}` shares pacman's package cache between {who}",
+                mount.name
+            ),
+        ),
+        cx.sources.get(mf),
+        &format!("{base}/target"),
+        "pacman downloads here",
+    );
+    cx.diags.push(d.warning().help(
+        "pacman takes no lock on its cache: concurrent downloads of one package corrupt it. Share it with provisioning only (`phases = [\"provision\"]`, one per distro: suites install from the provisioned image), or one container at a time (`exclusive = true`)",
+    ));
 }
 
 /// Host paths: inside the project, or allowed by name; never the Docker socket by accident.

@@ -78,6 +78,7 @@ codes! {
     CheckBase => "check::base", "a distro with no base, or with two";
     CheckImageReference => "check::image-reference", "a base_image that is not an image reference Docker accepts";
     CheckAurIncomplete => "check::aur-incomplete", "an AUR policy that builds a helper without package or source";
+    CheckSharedPacmanCache => "check::shared-pacman-cache", "pacman's package cache is mounted writable into containers that run at the same time (a warning)";
     CheckAurBuildUncached => "check::aur-build-uncached", "the AUR build folder is on no provisioning cache mount (a warning)";
     CheckSpreadList => "check::spread-list", "a spread `systems`/`backends` list that mixes plain and +/- entries, or a bad pattern";
     CheckSpreadNotApplied => "check::spread-not-applied", "a spread task key the engine does not apply yet (a warning naming what happens instead)";

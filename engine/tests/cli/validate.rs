@@ -376,6 +376,88 @@ fn an_aur_build_folder_on_no_cache_mount_is_a_warning() {
     assert!(codes(&root).contains(&warning), "{:?}", codes(&root));
 }
 
+/// pacman's cache written by containers side by side is a warning: suites sharing it, or every
+/// distro's provisioning when the source has no {distro}. Provisioning only, exclusive,
+/// read-only, a folder beside the cache, or one node at a time: no warning.
+#[test]
+fn a_pacman_cache_shared_by_concurrent_containers_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
+    let matrix = root.join("matrix.toml");
+    let base = std::fs::read_to_string(&matrix).unwrap();
+    let line = r#"pacman = { source = "pacman/{distro}", target = "/var/cache/pacman", phases = ["provision"] }"#;
+    assert!(base.contains(line), "{base}");
+    let warned = |mount: &str, concurrency: &str| -> bool {
+        let text = base
+            .replace(line, &format!("pacman = {mount}"))
+            .replace("concurrency = 2", concurrency);
+        std::fs::write(&matrix, text).unwrap();
+        let out = engine(&root, &["validate", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "check::shared-pacman-cache" && d["severity"] == "warning")
+    };
+    let cases = [
+        (
+            r#"{ source = "pacman/{distro}", target = "/var/cache/pacman" }"#,
+            "concurrency = 2",
+            true,
+        ),
+        (
+            r#"{ source = "p/{distro}", target = "/var/cache/pacman/pkg/" }"#,
+            "concurrency = 2",
+            true,
+        ),
+        (
+            r#"{ source = "p/{distro}", target = "/var/cache" }"#,
+            "",
+            true,
+        ),
+        (
+            r#"{ source = "pacman", target = "/var/cache/pacman", phases = ["provision"] }"#,
+            "concurrency = 2",
+            true,
+        ),
+        (
+            r#"{ source = "pacman/{distro}", target = "/var/cache/pacman", phases = ["provision"] }"#,
+            "concurrency = 2",
+            false,
+        ),
+        (
+            r#"{ source = "pacman/{distro}", target = "/var/cache/pacman", exclusive = true }"#,
+            "concurrency = 2",
+            false,
+        ),
+        (
+            r#"{ source = "pacman/{distro}", target = "/var/cache/pacman", read_only = true }"#,
+            "concurrency = 2",
+            false,
+        ),
+        (
+            r#"{ source = "pacman/{distro}", target = "/var/cache/pacman-sync" }"#,
+            "concurrency = 2",
+            false,
+        ),
+        (
+            r#"{ source = "pacman/{distro}", target = "/var/cache/pacman" }"#,
+            "concurrency = 1",
+            false,
+        ),
+    ];
+    for (mount, concurrency, expected) in cases {
+        assert_eq!(
+            warned(mount, concurrency),
+            expected,
+            "{mount} with {concurrency:?}"
+        );
+    }
+}
+
 /// Every diagnostic code, with what it means: the list users and tools rely on.
 #[test]
 fn every_diagnostic_code_is_listed() {

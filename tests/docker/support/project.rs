@@ -81,6 +81,21 @@ impl Project {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Adds a cache mount `scratch` on /var/cache/scratch that only suites get (the example
+    /// gives its caches to provisioning): provision keys stay as they were.
+    pub fn with_suite_cache(self) -> Project {
+        let m = self.path().join("matrix.toml");
+        let t = std::fs::read_to_string(&m).unwrap();
+        let mount = "scratch   = { source = \"scratch/{distro}\", target = \"/var/cache/scratch\", phases = [\"suite\"] }";
+        assert!(t.contains("[caches.mounts]\n"), "{t}");
+        std::fs::write(
+            &m,
+            t.replace("[caches.mounts]\n", &format!("[caches.mounts]\n{mount}\n")),
+        )
+        .unwrap();
+        self
+    }
 }
 
 fn copy(from: &Path, to: &Path) {
