@@ -1,6 +1,6 @@
 //! `engine validate` and `engine schema` on the repository's own files.
 
-use crate::common::{copy_tree, engine, repo_root, stderr, stdout};
+use crate::common::{copy_tree, engine, repo_root, stderr, stdout, validate_codes};
 
 #[test]
 fn root_matrix_is_valid_with_a_summary_line() {
@@ -336,22 +336,7 @@ fn an_aur_build_folder_on_no_cache_mount_is_a_warning() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     copy_tree(&repo_root().join("engine/tests/corpus/_base"), &root);
-    let codes = |root: &std::path::Path| -> Vec<(String, String)> {
-        let out = engine(root, &["validate", "--format", "json"]);
-        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-        v["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    d["code"].as_str().unwrap().to_string(),
-                    d["severity"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    };
+    let codes = validate_codes;
     let warning = (
         "check::aur-build-uncached".to_string(),
         "warning".to_string(),
@@ -393,14 +378,11 @@ fn a_pacman_cache_shared_by_concurrent_containers_is_a_warning() {
             .replace(line, &format!("pacman = {mount}"))
             .replace("concurrency = 2", concurrency);
         std::fs::write(&matrix, text).unwrap();
-        let out = engine(&root, &["validate", "--format", "json"]);
-        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-        v["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["code"] == "check::shared-pacman-cache" && d["severity"] == "warning")
+        let warning = (
+            "check::shared-pacman-cache".to_string(),
+            "warning".to_string(),
+        );
+        validate_codes(&root).contains(&warning)
     };
     let cases = [
         (
