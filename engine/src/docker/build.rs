@@ -97,7 +97,29 @@ impl DockerClient {
     /// build output goes to `on_line`, the first one naming the builder. A failed step, or a
     /// build that ends without the image existing, is [`DockerError::BuildFailed`] with the
     /// last lines of output. Returns the image id.
+    ///
+    /// On Podman, a build that fails on Buildah's storage race (see [`buildah_storage_race`])
+    /// is built once more, and the log says why: the Dockerfile had nothing to do with it.
     pub async fn build_image(
+        &self,
+        request: &BuildRequest,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<String, DockerError> {
+        match self.build_image_once(request, &mut on_line).await {
+            Err(DockerError::BuildFailed { reason, .. })
+                if self.is_podman() && buildah_storage_race(&reason) =>
+            {
+                on_line(&format!(
+                    "[engine] Buildah lost a layer to a concurrent build ({reason}): a known \
+                     race of parallel builds in Podman's storage, building once more"
+                ));
+                self.build_image_once(request, &mut on_line).await
+            }
+            other => other,
+        }
+    }
+
+    async fn build_image_once(
         &self,
         request: &BuildRequest,
         mut on_line: impl FnMut(&str),
@@ -351,6 +373,21 @@ impl DockerClient {
     }
 }
 
+/// Whether a Podman build failed on the storage race of parallel builds, not on its
+/// Dockerfile: Buildah looks up a layer or image another build (or a removal) has just changed,
+/// and says `layer not known` or `image not known` (containers/buildah#5674, open in Podman 4
+/// and 5). A failing `RUN` reads `building at STEP ...: exit status N` instead.
+pub fn buildah_storage_race(reason: &str) -> bool {
+    !reason.contains("exit status")
+        && [
+            "layer not known",
+            "image not known",
+            "identifier is not an image",
+        ]
+        .iter()
+        .any(|m| reason.contains(m))
+}
+
 /// What a BuildKit build said so far.
 #[derive(Default)]
 struct BuildKitProgress {
@@ -435,6 +472,24 @@ impl BuildOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buildahs_storage_race_is_told_from_a_failing_step() {
+        for race in [
+            "checking if cached image exists from a previous build: getting top layer info: layer not known",
+            "committing container for step {Env:[PATH=/usr/bin] Command:run}: copying layers and metadata for container \"a8d0\": committing the finished image: creating image \"4177\": layer not known",
+            "creating build container: image not known",
+        ] {
+            assert!(buildah_storage_race(race), "{race}");
+        }
+        for step in [
+            "building at STEP \"RUN bash /tmp/lookalike/lookalike.sh\": while running runtime: exit status 1",
+            "The command '/bin/sh -c false' returned a non-zero code: 1",
+            "building at STEP \"RUN echo image not known; false\": while running runtime: exit status 1",
+        ] {
+            assert!(!buildah_storage_race(step), "{step}");
+        }
+    }
 
     #[test]
     fn docker_buildkit_is_read_as_the_docker_cli_reads_it() {
