@@ -144,7 +144,7 @@ pub fn resolve(input: &Input<'_>, sources: &Sources) -> (Option<Matrix>, Vec<Spe
     let engine = engine_settings(&mut cx, mf, m);
     let workspace = workspace(&mut cx, mf, input);
     let image = resolve_image(&mut cx, mf, "", root, &m.image, None);
-    let caches = caches(&mut cx, mf, root, m, &workspace.target);
+    let caches = caches(&mut cx, mf, root, m, &workspace.target, input.distros.len());
     host_paths(&mut cx, mf, input, &workspace.source, &caches.root);
     let pass_env = pass_env(&mut cx, mf, m);
     let provision = provision(&mut cx, mf, m);
@@ -401,7 +401,14 @@ fn workspace(cx: &mut Ctx<'_>, mf: FileId, input: &Input<'_>) -> Workspace {
 }
 
 /// `[caches]`: the root and the mounts (sources under the root, distinct absolute targets).
-fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: &str) -> Caches {
+fn caches(
+    cx: &mut Ctx<'_>,
+    mf: FileId,
+    root: &Path,
+    m: &MatrixFile,
+    ws_target: &str,
+    distro_count: usize,
+) -> Caches {
     let sources = cx.sources;
     let cache_root = relative_to(root, m.caches.root.as_deref().unwrap_or(".cache/engine"));
     let mut mounts = Vec::new();
@@ -465,7 +472,7 @@ fn caches(cx: &mut Ctx<'_>, mf: FileId, root: &Path, m: &MatrixFile, ws_target: 
                 _ => vec![Phase::Provision, Phase::Suite],
             },
         };
-        check_shared_pacman_cache(cx, mf, &base, &mount, m.engine.concurrency);
+        check_shared_pacman_cache(cx, mf, &base, &mount, m.engine.concurrency, distro_count);
         mounts.push(mount);
     }
 
@@ -485,13 +492,15 @@ fn check_shared_pacman_cache(
     base: &str,
     mount: &CacheMount,
     concurrency: Option<u32>,
+    distro_count: usize,
 ) {
     const PACMAN_CACHE: &str = "/var/cache/pacman/pkg";
     let t = mount.target.trim_end_matches('/');
     let holds_pacman_cache =
         t.starts_with('/') && (PACMAN_CACHE == t || PACMAN_CACHE.starts_with(&format!("{t}/")));
     let side_by_side = concurrency != Some(1)
-        && (mount.applies_to(Phase::Suite) || !mount.source.contains("{distro}"));
+        && (mount.applies_to(Phase::Suite)
+            || (distro_count > 1 && !mount.source.contains("{distro}")));
     if !holds_pacman_cache || mount.exclusive || mount.read_only || !side_by_side {
         return;
     }

@@ -363,7 +363,7 @@ fn an_aur_build_folder_on_no_cache_mount_is_a_warning() {
 
 /// pacman's cache written by containers side by side is a warning: suites sharing it, or every
 /// distro's provisioning when the source has no {distro}. Provisioning only, exclusive,
-/// read-only, a folder beside the cache, or one node at a time: no warning.
+/// read-only, a folder beside the cache, one node at a time, or one distro: no warning.
 #[test]
 fn a_pacman_cache_shared_by_concurrent_containers_is_a_warning() {
     let tmp = tempfile::tempdir().unwrap();
@@ -438,6 +438,11 @@ fn a_pacman_cache_shared_by_concurrent_containers_is_a_warning() {
             "{mount} with {concurrency:?}"
         );
     }
+    // One distro: a source without {distro} is shared by nobody.
+    let one_for_all =
+        r#"{ source = "pacman", target = "/var/cache/pacman", phases = ["provision"] }"#;
+    std::fs::remove_file(root.join("distros/cachyos.toml")).unwrap();
+    assert!(!warned(one_for_all, "concurrency = 2"));
 }
 
 /// Every diagnostic code, with what it means: the list users and tools rely on.
