@@ -1,6 +1,6 @@
 //! spread's task files in containers on the look-alikes: the helpers (`MATCH`, `NOMATCH`) and
 //! `SPREAD_*` variables a real task reads, the task's folder as the working directory, `systems`
-//! with exclusions, `debug` after a failure (its output with the failure), `manual`.
+//! with exclusions, `debug` after a failure (its output with the failure), `manual`, `samples`.
 
 use crate::support::project::LocalProject;
 use crate::support::*;
@@ -231,5 +231,57 @@ environment = { CHOICE = "fr" }
     assert!(xml.contains("[[ATTACHMENT|"), "{xml}");
     // The grid has a row per variant.
     assert!(err.contains("langs:de"), "{err}");
+    assert!(engine_containers(&t.rt, &t.docker).is_empty());
+}
+
+/// spread's `samples`: the task runs that many times, each sample in a fresh container with its
+/// `SPREAD_SAMPLE` and `SPREAD_JOB`; the first sample that fails is the verdict and no later
+/// sample runs.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn samples_run_the_task_again_in_fresh_containers_until_one_fails() {
+    let Some(t) = DockerTest::start() else {
+        return;
+    };
+    local_images();
+    let cache = tempfile::tempdir().unwrap();
+    let p = crate::support::project::Project::new(None, &[], Some(cache.path())).with_suite_cache();
+    std::fs::remove_dir_all(p.path().join("suites")).unwrap();
+    // Each sample notes itself in a cache the samples share, and fails if it finds what an
+    // earlier sample left in its container.
+    let task = |samples: u32, fail_on: u32| {
+        format!(
+            "summary: sampled\nsystems: [arch]\nsamples: {samples}\nexecute: |\n    test ! -e /tmp/left-by-a-sample\n    touch /tmp/left-by-a-sample\n    echo \"$SPREAD_SAMPLE $SPREAD_JOB\" >> \"/var/cache/scratch/${{SPREAD_TASK##*/}}.log\"\n    test \"$SPREAD_SAMPLE\" != {fail_on}\n"
+        )
+    };
+    write(p.path(), "suites/thrice/task.yaml", &task(3, 0));
+    write(p.path(), "suites/second-fails/task.yaml", &task(3, 2));
+    let out = engine(p.path(), &["run"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let r = last_report(p.path());
+    assert_eq!(status(&r, "suite:arch:thrice"), "passed");
+    let failed = report_node(&r, "suite:arch:second-fails");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let reason = failed["reason"].as_str().unwrap();
+    assert!(reason.starts_with("sample 2 of 3: "), "{reason}");
+    let noted = |task: &str| {
+        std::fs::read_to_string(cache.path().join(format!("scratch/arch/{task}.log")))
+            .unwrap_or_else(|e| format!("{e}"))
+    };
+    assert_eq!(
+        noted("thrice"),
+        "1 docker:arch:suites/thrice#1\n2 docker:arch:suites/thrice#2\n3 docker:arch:suites/thrice#3\n"
+    );
+    assert_eq!(
+        noted("second-fails"),
+        "1 docker:arch:suites/second-fails#1\n2 docker:arch:suites/second-fails#2\n"
+    );
+    let log = std::fs::read_to_string(
+        p.path()
+            .join(".engine/runs/latest/logs/suite_arch_thrice.log"),
+    )
+    .unwrap();
+    assert!(log.contains("sample 3 of 3"), "{log}");
     assert!(engine_containers(&t.rt, &t.docker).is_empty());
 }

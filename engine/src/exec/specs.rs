@@ -45,11 +45,12 @@ pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
     }
 }
 
-pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite) -> SuiteSpec {
+/// The runner's job for one run of `suite`: `sample` is its number among spread's `samples`.
+pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite, sample: u32) -> SuiteSpec {
     let spread = suite.format == SuiteFormat::Spread;
     // The suite's variables over the distro's over the matrix's (spread's own under them all).
     let mut environment = if spread {
-        spread_environment(matrix, distro, suite)
+        spread_environment(matrix, distro, suite, sample)
     } else {
         Default::default()
     };
@@ -121,13 +122,18 @@ fn spread_environment(
     matrix: &Matrix,
     distro: &Distro,
     suite: &Suite,
+    sample: u32,
 ) -> std::collections::BTreeMap<String, String> {
     let task = task_path(matrix, suite).unwrap_or_else(|| suite.family().to_string());
     let variant = suite.variant.clone().unwrap_or_default();
-    let job = match &suite.variant {
+    let mut job = match &suite.variant {
         Some(v) => format!("docker:{}:{task}:{v}", distro.name),
         None => format!("docker:{}:{task}", distro.name),
     };
+    // spread names the samples of a job `#1`..`#N`.
+    if suite.samples > 1 {
+        job.push_str(&format!("#{sample}"));
+    }
     let suite_dir = match task.rsplit_once('/') {
         Some((parent, _)) => format!("{parent}/"),
         None => String::new(),
@@ -145,7 +151,7 @@ fn spread_environment(
         ("SPREAD_JOB", job),
         ("SPREAD_PROJECT", project),
         ("SPREAD_PATH", matrix.workspace.target.clone()),
-        ("SPREAD_SAMPLE", "1".to_string()),
+        ("SPREAD_SAMPLE", sample.to_string()),
         ("SPREAD_REBOOT", "0".to_string()),
     ]
     .into_iter()

@@ -1,5 +1,7 @@
 //! Suite nodes: each attempt in a fresh container of the provisioned image (`runner suite`), so
-//! suites cannot leak state into each other; removed afterwards unless kept for debugging.
+//! suites cannot leak state into each other; removed afterwards unless kept for debugging. A
+//! suite with spread's `samples` runs that many times in a row, every sample with its own
+//! attempts, until one does not pass.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -52,13 +54,84 @@ pub async fn run(
         Err(why) => return infra(InfraKind::Host, why),
     };
     let suite = suite.as_ref();
-    let mut r = attempts(ctx, distro, suite, log, cancel).await;
+    if let Some(r) = gate(ctx, distro, suite).await {
+        return r;
+    }
+    let (mut r, sample) = samples(ctx, distro, suite, log, cancel).await;
     let node = Node::id_for(NodeKind::Suite, &distro.name, Some(&suite.name));
-    let rel = artifacts_folder(&io_name(&node, r.attempts.max(1)));
+    let rel = artifacts_folder(&io_name(
+        &node,
+        Try {
+            sample,
+            attempt: r.attempts.max(1),
+        },
+    ));
     if ctx.run_dir.join(&rel).is_dir() {
         r.artifacts = Some(rel.to_string_lossy().into_owned());
     }
     r
+}
+
+/// Every sample in turn, until one does not pass; the verdict, and the sample it came from. A
+/// flaky sample makes the suite flaky when the others pass.
+async fn samples(
+    ctx: &RunCtx,
+    distro: &Distro,
+    suite: &Suite,
+    log: &mut NodeLog,
+    cancel: &CancellationToken,
+) -> (NodeResult, u32) {
+    let mut flaky = None;
+    for sample in 1..=suite.samples {
+        if suite.samples > 1 {
+            log.note(&format!("sample {sample} of {}", suite.samples));
+        }
+        let mut r = attempts(ctx, distro, suite, sample, log, cancel).await;
+        let passed = matches!(r.outcome, Outcome::Passed | Outcome::Flaky { .. });
+        if passed && sample < suite.samples {
+            // Not every sample ran: not a pass.
+            if cancel.is_cancelled() {
+                return (NodeResult::new(Outcome::Cancelled), sample);
+            }
+            if matches!(r.outcome, Outcome::Flaky { .. }) {
+                flaky = Some((r, sample));
+            }
+            continue;
+        }
+        if passed && r.outcome == Outcome::Passed {
+            return flaky.unwrap_or((r, sample));
+        }
+        if let (Outcome::Failed { reason }, true) = (&mut r.outcome, suite.samples > 1) {
+            *reason = format!("sample {sample} of {}: {reason}", suite.samples);
+        }
+        return (r, sample);
+    }
+    (NodeResult::new(Outcome::Cancelled), 1)
+}
+
+/// What must hold before any container starts: the provisioned image is there, and it has the
+/// locales the suite requires (else the verdict).
+async fn gate(ctx: &RunCtx, distro: &Distro, suite: &Suite) -> Option<NodeResult> {
+    let image = match ctx.chain(distro).await {
+        Ok(chain) => chain.provisioned_ref,
+        Err(r) => return Some(r),
+    };
+    let facts = match ctx.docker.image_labels(&image).await {
+        Ok(Some(labels)) => Facts::from_labels(&labels),
+        Ok(None) => {
+            return Some(infra(
+                InfraKind::Daemon,
+                format!("the provisioned image {image} is gone"),
+            ))
+        }
+        Err(e) => {
+            return Some(infra(
+                InfraKind::Daemon,
+                format!("cannot inspect {image}: {e}"),
+            ))
+        }
+    };
+    locale_gate(ctx, distro, suite, &facts)
 }
 
 /// The suite with its `$(HOST: ...)` values in place (itself when it has none).
@@ -77,13 +150,24 @@ fn with_host_values<'s>(ctx: &RunCtx, suite: &'s Suite) -> Result<Cow<'s, Suite>
     Ok(Cow::Owned(s))
 }
 
-/// The I/O folder's name of one attempt.
-fn io_name(node: &str, attempt: u32) -> String {
-    if attempt > 1 {
-        format!("{node}:attempt{attempt}")
-    } else {
-        node.to_string()
+/// One container's run of a suite: which sample (spread's `samples`) and which attempt of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Try {
+    sample: u32,
+    attempt: u32,
+}
+
+/// The I/O folder's name of one try: the node's id for the first, then `:sample2`,
+/// `:attempt2`, or both.
+fn io_name(node: &str, t: Try) -> String {
+    let mut name = node.to_string();
+    if t.sample > 1 {
+        name.push_str(&format!(":sample{}", t.sample));
     }
+    if t.attempt > 1 {
+        name.push_str(&format!(":attempt{}", t.attempt));
+    }
+    name
 }
 
 /// Where an attempt's artifacts go, relative to the run's folder.
@@ -115,31 +199,15 @@ fn keep_artifacts(ctx: &RunCtx, io: &Path, io_name: &str, log: &mut NodeLog) {
     }
 }
 
-/// Every attempt the suite's `retries` allow, until one passes.
+/// Every attempt the suite's `retries` allow for one sample, until one passes.
 async fn attempts(
     ctx: &RunCtx,
     distro: &Distro,
     suite: &Suite,
+    sample: u32,
     log: &mut NodeLog,
     cancel: &CancellationToken,
 ) -> NodeResult {
-    let image = match ctx.chain(distro).await {
-        Ok(chain) => chain.provisioned_ref,
-        Err(r) => return r,
-    };
-    let facts = match ctx.docker.image_labels(&image).await {
-        Ok(Some(labels)) => Facts::from_labels(&labels),
-        Ok(None) => {
-            return infra(
-                InfraKind::Daemon,
-                format!("the provisioned image {image} is gone"),
-            )
-        }
-        Err(e) => return infra(InfraKind::Daemon, format!("cannot inspect {image}: {e}")),
-    };
-    if let Some(r) = locale_gate(ctx, distro, suite, &facts) {
-        return r;
-    }
     let attempts = suite.retries + 1;
     let mut first_failure: Option<NodeResult> = None;
     for attempt in 1..=attempts {
@@ -151,7 +219,7 @@ async fn attempts(
             ctx,
             distro,
             suite,
-            attempt,
+            Try { sample, attempt },
             attempt == attempts,
             log,
             cancel,
@@ -264,7 +332,7 @@ async fn once(
     ctx: &RunCtx,
     distro: &Distro,
     suite: &Suite,
-    attempt: u32,
+    t: Try,
     last: bool,
     log: &mut NodeLog,
     cancel: &CancellationToken,
@@ -275,7 +343,7 @@ async fn once(
         Err(r) => return Attempt::Other(r),
     };
     let node = Node::id_for(NodeKind::Suite, &distro.name, Some(&suite.name));
-    let io_name = io_name(&node, attempt);
+    let io_name = io_name(&node, t);
     let io = match ctx.io_dir(&io_name) {
         Ok(d) => d,
         Err(e) => {
@@ -285,7 +353,7 @@ async fn once(
             ))
         }
     };
-    let spec = specs::suite(&ctx.matrix, distro, suite);
+    let spec = specs::suite(&ctx.matrix, distro, suite, t.sample);
     if let Err(e) = std::fs::write(
         io.join("suite.json"),
         serde_json::to_vec_pretty(&spec).unwrap_or_default(),
@@ -561,6 +629,16 @@ fn failure_tail(log: &NodeLog, step: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_try_has_its_own_io_folder() {
+        let node = "suite:arch:t";
+        let name = |sample, attempt| io_name(node, Try { sample, attempt });
+        assert_eq!(name(1, 1), "suite:arch:t");
+        assert_eq!(name(1, 2), "suite:arch:t:attempt2");
+        assert_eq!(name(2, 1), "suite:arch:t:sample2");
+        assert_eq!(name(3, 2), "suite:arch:t:sample3:attempt2");
+    }
 
     #[test]
     fn a_failed_step_with_oom_kills_under_a_memory_limit_is_the_limit() {

@@ -63,6 +63,7 @@ fn suite(name: &str, distros: Option<&[&str]>, locales: &[&str]) -> Suite {
         timeout: Duration::from_secs(60),
         warn_timeout: None,
         retries: 0,
+        samples: 1,
         expect: Expect::Pass,
         environment: BTreeMap::new(),
         environment_order: vec![],

@@ -1266,6 +1266,13 @@ fn resolve_suite(
         timeout,
         warn_timeout,
         retries: s.retries.unwrap_or(0),
+        // spread's: 0, as unset, is one run.
+        samples: s
+            .spread
+            .as_ref()
+            .and_then(|sp| sp.samples)
+            .unwrap_or(1)
+            .max(1),
         expect: s.expect.unwrap_or_default(),
         environment: s.environment.clone(),
         environment_order: Vec::new(),
@@ -1344,18 +1351,6 @@ fn apply_spread<'d>(
                 ok = false;
             }
         }
-    }
-    for (key, what) in &spread.not_applied {
-        let d = SpecDiagnostic::error(
-            Code::CheckSpreadNotApplied,
-            format!("suite `{name}`: `{key}` is not applied by the engine yet"),
-        );
-        let file = cx.sources.get(o.file);
-        cx.diags.push(
-            locate(d, file, &format!("/{key}"), "not applied yet")
-                .help(*what)
-                .warning(),
-        );
     }
     ok
 }

@@ -81,7 +81,6 @@ codes! {
     CheckSharedPacmanCache => "check::shared-pacman-cache", "pacman's package cache is mounted writable into containers that run at the same time (a warning)";
     CheckAurBuildUncached => "check::aur-build-uncached", "the AUR build folder is on no provisioning cache mount (a warning)";
     CheckSpreadList => "check::spread-list", "a spread `systems`/`backends` list that mixes plain and +/- entries, or a bad pattern";
-    CheckSpreadNotApplied => "check::spread-not-applied", "a spread task key the engine does not apply yet (a warning naming what happens instead)";
     CheckEmptyExecute => "check::empty-execute", "a suite with nothing to execute";
     LintShellcheck => "lint::shellcheck", "a finding of shellcheck in a suite's or a provision step's script (`validate --lint`)";
     InfraBaseMissing => "infra::base-missing", "a base image is absent and pull = \"never\"";

@@ -728,13 +728,9 @@ fn prune(value: &mut Value, mut pointers: Vec<String>) {
     }
 }
 
-/// A spread task in the native model. What has no native key (systems, backends, the keys not
-/// applied yet) travels in `spread`, for the checks to resolve and report.
+/// A spread task in the native model. What has no native key (systems, backends, variants,
+/// samples) travels in `spread`, for the checks to resolve and report.
 fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
-    let mut not_applied = Vec::new();
-    if t.samples.is_some() {
-        not_applied.push(("samples", "the task runs once"));
-    }
     SuiteFile {
         summary: t.summary,
         details: t.details,
@@ -764,7 +760,7 @@ fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
             backends: t.backends,
             environment: in_order(t.environment, order),
             variants: t.variants,
-            not_applied,
+            samples: t.samples,
         }),
     }
 }

@@ -311,6 +311,10 @@ pub struct Suite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warn_timeout: Option<Duration>,
     pub retries: u32,
+    /// spread's `samples`: the suite runs this many times in a row, each in a fresh container
+    /// with its number in `SPREAD_SAMPLE`; every one must pass. 1 for task.toml.
+    #[serde(skip_serializing_if = "is_one")]
+    pub samples: u32,
     pub expect: Expect,
     pub environment: BTreeMap<String, String>,
     /// spread's tasks: `environment`'s names in the order written, exported in that order by
@@ -333,6 +337,10 @@ pub struct Suite {
     pub pass_env: Vec<String>,
     /// Overrides of its distro's container settings.
     pub container: Option<ContainerSection>,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// The suite folder a suite comes from: `x` for `x` and for its variant `x:de`.

@@ -451,8 +451,8 @@ pub struct SpreadOnly {
     pub environment: Vec<(String, String)>,
     /// `variants`: names to choose, or `+x`/`-x` changes to the names the keys give.
     pub variants: Option<Vec<String>>,
-    /// Keys present that the engine does not apply yet, with what it does instead.
-    pub not_applied: Vec<(&'static str, &'static str)>,
+    /// `samples`: run the task this many times, each run with its `SPREAD_SAMPLE`.
+    pub samples: Option<u32>,
 }
 
 /// What a suite requires.

@@ -97,7 +97,7 @@ fn container_spec(
     let mut workdir = ctx.matrix.workspace.target.clone();
     if let Some(s) = suite {
         // Exactly what the runner gives the suite's steps (the suite's own values win).
-        let spec = specs::suite(&ctx.matrix, distro, s);
+        let spec = specs::suite(&ctx.matrix, distro, s, 1);
         env.extend(spec.environment);
         env.entry("ENGINE_SUITE".into())
             .or_insert_with(|| s.name.clone());
