@@ -45,7 +45,7 @@ pub fn provision(matrix: &Matrix, distro: &Distro) -> ProvisionSpec {
     }
 }
 
-/// The runner's job for one run of `suite`: `sample` is its number among spread's `samples`.
+/// The runner's job for one run of `suite`: `sample` is its number among the suite's `samples`.
 pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite, sample: u32) -> SuiteSpec {
     let spread = suite.format == SuiteFormat::Spread;
     // The suite's variables over the distro's over the matrix's (spread's own under them all).
@@ -68,6 +68,9 @@ pub fn suite(matrix: &Matrix, distro: &Distro, suite: &Suite, sample: u32) -> Su
     };
     if let Some(v) = &suite.variant {
         environment.insert("ENGINE_VARIANT".into(), v.clone());
+    }
+    if suite.samples > 1 {
+        environment.insert("ENGINE_SAMPLE".into(), sample.to_string());
     }
     SuiteSpec {
         v: runner_protocol::protocol::PROTOCOL_VERSION,

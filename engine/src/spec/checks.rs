@@ -1202,6 +1202,7 @@ fn resolve_suite(
     let f = o.file;
     let mut ok = check_execute(cx, name, s, o);
     ok &= check_suite_name(cx, name, o);
+    ok &= check_samples(cx, name, s, o);
     let timeout = match &s.timeout {
         Some(t) => cx.duration(f, &o.pointer("/timeout"), t),
         None => Some(default_timeout),
@@ -1266,13 +1267,7 @@ fn resolve_suite(
         timeout,
         warn_timeout,
         retries: s.retries.unwrap_or(0),
-        // spread's: 0, as unset, is one run.
-        samples: s
-            .spread
-            .as_ref()
-            .and_then(|sp| sp.samples)
-            .unwrap_or(1)
-            .max(1),
+        samples: s.samples.unwrap_or(1).max(1),
         expect: s.expect.unwrap_or_default(),
         environment: s.environment.clone(),
         environment_order: Vec::new(),
@@ -1569,6 +1564,22 @@ fn spread_list_error(cx: &mut Ctx<'_>, o: &Origin, pointer: &str, why: &str) {
         "here",
         Some("spread's lists: `[arch, manjaro]` chooses; `[-cachyos]` or `[+arch, -manjaro]` change the whole set".into()),
     );
+}
+
+/// `samples = 0` would run nothing (spread's 0, read as unset, never gets here).
+fn check_samples(cx: &mut Ctx<'_>, name: &str, s: &SuiteFile, o: &Origin) -> bool {
+    if s.samples != Some(0) {
+        return true;
+    }
+    cx.error(
+        o.file,
+        &o.pointer("/samples"),
+        Code::CheckZero,
+        format!("suite `{name}` has `samples = 0`"),
+        "nothing would run",
+        Some("use at least 1 (the default), or remove it".into()),
+    );
+    false
 }
 
 /// A suite must execute something: its exit status is the verdict.

@@ -68,7 +68,7 @@ codes! {
     CheckBadSize => "check::bad-size", "a byte size that does not parse (e.g. \"2g\")";
     CheckBadCapability => "check::bad-capability", "a Linux capability name the kernel does not have";
     CheckBadEnvName => "check::bad-env-name", "an environment variable name that is not one";
-    CheckZero => "check::zero", "a concurrency of 0";
+    CheckZero => "check::zero", "a concurrency or a suite's samples of 0";
     CheckOutOfRange => "check::out-of-range", "a limit outside what Docker accepts";
     CheckRelativeTarget => "check::relative-target", "a container path that is not absolute";
     CheckCacheEscape => "check::cache-escape", "a cache source that leaves the cache root";

@@ -728,8 +728,8 @@ fn prune(value: &mut Value, mut pointers: Vec<String>) {
     }
 }
 
-/// A spread task in the native model. What has no native key (systems, backends, variants,
-/// samples) travels in `spread`, for the checks to resolve and report.
+/// A spread task in the native model. What has no native key (systems, backends, variants)
+/// travels in `spread`, for the checks to resolve and report.
 fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
     SuiteFile {
         summary: t.summary,
@@ -740,6 +740,8 @@ fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
         timeout: t.kill_timeout,
         warn_timeout: t.warn_timeout,
         retries: None,
+        // spread reads 0 as unset.
+        samples: t.samples.filter(|&n| n > 0),
         expect: t.expect,
         // Resolved with the variants, from `spread.environment`.
         environment: BTreeMap::new(),
@@ -760,7 +762,6 @@ fn spread_to_native(t: SpreadTask, order: &[String]) -> SuiteFile {
             backends: t.backends,
             environment: in_order(t.environment, order),
             variants: t.variants,
-            samples: t.samples,
         }),
     }
 }

@@ -311,8 +311,8 @@ pub struct Suite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warn_timeout: Option<Duration>,
     pub retries: u32,
-    /// spread's `samples`: the suite runs this many times in a row, each in a fresh container
-    /// with its number in `SPREAD_SAMPLE`; every one must pass. 1 for task.toml.
+    /// `samples`: the suite runs this many times in a row, each in a fresh container with its
+    /// number in `SPREAD_SAMPLE`; every one must pass.
     #[serde(skip_serializing_if = "is_one")]
     pub samples: u32,
     pub expect: Expect,

@@ -370,6 +370,9 @@ pub struct SuiteFile {
     /// Extra attempts after a failure; a pass on retry is reported as flaky. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
+    /// Runs in a row, each in a fresh container with its number in SPREAD_SAMPLE; every one must pass (spread's `samples`; to hunt a flaky suite). Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u32>,
     /// Expected outcome: "pass" (default), "fail" (the suite must fail) or "xfail" (a known failure, reported but not counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
@@ -451,8 +454,6 @@ pub struct SpreadOnly {
     pub environment: Vec<(String, String)>,
     /// `variants`: names to choose, or `+x`/`-x` changes to the names the keys give.
     pub variants: Option<Vec<String>>,
-    /// `samples`: run the task this many times, each run with its `SPREAD_SAMPLE`.
-    pub samples: Option<u32>,
 }
 
 /// What a suite requires.

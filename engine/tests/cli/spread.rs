@@ -166,6 +166,16 @@ fn every_spread_key_is_applied() {
     assert_eq!(env["B"], "2");
     assert!(env.get("B/foo").is_none(), "{env}");
     assert_eq!(m["suites"]["t:foo"]["samples"], 2);
+    // spread reads `samples: 0` as unset: one run, valid.
+    let dir = project("samples: 0\nexecute: |\n  true\n");
+    let dump = engine(dir.path(), &["validate", "--dump"]);
+    assert_eq!(dump.status.code(), Some(0), "{}", stderr(&dump));
+    let m: serde_json::Value = serde_json::from_str(&stdout(&dump)).unwrap();
+    assert!(
+        m["suites"]["t"].get("samples").is_none(),
+        "{}",
+        m["suites"]["t"]
+    );
 }
 
 fn variant_nodes(distros: &[&str], variants: &[&str]) -> Vec<String> {
