@@ -165,17 +165,18 @@ fn provision_recipe(
     r.set("AUR helper", json(serde_json::json!(d.aur_helper)));
     r.set("workspace", matrix.workspace.target.clone());
     // Only what provisioning sees: a mount given to suites alone, or a change of which suites
-    // get one, leaves the provisioned image as it was.
+    // get one, leaves the provisioned image as it was. Every other field of a mount counts.
     let mounts: Vec<serde_json::Value> = matrix
         .caches
         .mounts
         .iter()
         .filter(|m| m.applies_to(crate::spec::matrix::Phase::Provision))
         .map(|m| {
-            serde_json::json!({
-                "name": m.name, "source": m.source, "target": m.target,
-                "exclusive": m.exclusive, "read_only": m.read_only,
-            })
+            let mut v = serde_json::json!(m);
+            if let Some(fields) = v.as_object_mut() {
+                fields.remove("phases");
+            }
+            v
         })
         .collect();
     r.set("cache mounts", json(serde_json::json!(mounts)));
