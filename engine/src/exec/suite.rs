@@ -1,7 +1,7 @@
 //! Suite nodes: each attempt in a fresh container of the provisioned image (`runner suite`), so
 //! suites cannot leak state into each other; removed afterwards unless kept for debugging. A
-//! suite with spread's `samples` runs that many times in a row, every sample with its own
-//! attempts, until one does not pass.
+//! suite with `samples` runs that many times in a row, every sample with its own attempts,
+//! until one does not pass.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -150,7 +150,7 @@ fn with_host_values<'s>(ctx: &RunCtx, suite: &'s Suite) -> Result<Cow<'s, Suite>
     Ok(Cow::Owned(s))
 }
 
-/// One container's run of a suite: which sample (spread's `samples`) and which attempt of it.
+/// One container's run of a suite: which sample (of its `samples`) and which attempt of it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Try {
     sample: u32,

@@ -312,7 +312,7 @@ pub struct Suite {
     pub warn_timeout: Option<Duration>,
     pub retries: u32,
     /// `samples`: the suite runs this many times in a row, each in a fresh container with its
-    /// number in `SPREAD_SAMPLE`; every one must pass.
+    /// number in `ENGINE_SAMPLE` (and `SPREAD_SAMPLE` in a spread task); every one must pass.
     #[serde(skip_serializing_if = "is_one")]
     pub samples: u32,
     pub expect: Expect,

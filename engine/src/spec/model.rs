@@ -370,7 +370,7 @@ pub struct SuiteFile {
     /// Extra attempts after a failure; a pass on retry is reported as flaky. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
-    /// Runs in a row, each in a fresh container with its number in SPREAD_SAMPLE; every one must pass (spread's `samples`; to hunt a flaky suite). Default: 1.
+    /// Runs in a row, each in a fresh container with its number in ENGINE_SAMPLE; every one must pass (spread's `samples`; to hunt a flaky suite). Default: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<u32>,
     /// Expected outcome: "pass" (default), "fail" (the suite must fail) or "xfail" (a known failure, reported but not counted).
