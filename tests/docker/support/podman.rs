@@ -17,18 +17,6 @@ pub struct PodmanService {
     pub endpoint: String,
 }
 
-/// Held by every test that runs a Podman service or a rootless engine of its own, for as long
-/// as it runs. One Podman storage serves every rootful service. And twice in CI a Podman build
-/// was killed (`while running runtime: signal: killed`, at locale generation, image:manjaro)
-/// while another such test was tearing its engine down. The cause is not found; these tests no
-/// longer overlap.
-pub fn one_engine_service_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static SERVICES: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERVICES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl PodmanService {
     /// `None` (skipped loudly, a failure under CI) without podman.
     pub fn start(test: &str) -> Option<PodmanService> {
@@ -38,7 +26,10 @@ impl PodmanService {
                 "podman is missing: scripts/install-test-deps.sh installs it",
             );
         }
-        let serial = one_engine_service_at_a_time();
+        static STORAGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let serial = STORAGE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::Builder::new()
             .prefix("pm")
             .tempdir_in("/tmp")

@@ -39,8 +39,6 @@ pub struct Rootless {
     pub dir: PathBuf,
     /// `unix://<dir>/run/podman.sock` or `unix://<dir>/run/docker.sock`.
     pub endpoint: String,
-    /// Released after the teardown in `drop` (fields drop after it).
-    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,7 +67,6 @@ impl Rootless {
             Ok(user) => user,
             Err(why) => return super::skip_or_fail(test, &format!("rootless {kind:?}: {why}")),
         };
-        let serial = super::podman::one_engine_service_at_a_time();
         let dir = tempfile::Builder::new()
             .prefix("rootless")
             .tempdir_in("/tmp")
@@ -109,7 +106,6 @@ impl Rootless {
             user,
             dir,
             endpoint,
-            _serial: serial,
         };
         let t = Instant::now();
         while std::os::unix::net::UnixStream::connect(&socket).is_err() {
