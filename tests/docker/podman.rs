@@ -1,7 +1,8 @@
 //! Podman as the engine behind the same API (#19). Rootful: a project and the local example run
 //! end to end and a second run reuses every image; Ctrl-C leaves nothing; a memory limit holds
 //! and is named; `engine doctor` names Podman; an image Podman stores under a qualified name
-//! (`localhost/<name>`, `docker.io/<name>`) is recognised as the one a short name means.
+//! (`localhost/<name>`, `docker.io/<name>`) is recognised as the one a short name means; a
+//! build whose `RUN` Podman kills from outside is built again.
 //! Rootless Podman is in rootless.rs.
 
 use std::process::Command;
@@ -246,6 +247,103 @@ fn a_memory_limit_holds_on_rootful_podman() {
         "{node}"
     );
     assert!(!said.contains("268435456"), "the suite survived: {said}");
+    let out = podman.engine(root, &["clean", "--images"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Podman before 4.6 now and then kills a build's `RUN` from outside
+/// (containers/podman#17918: `while running runtime: signal: killed`). Here the test kills
+/// Buildah's runtime process for the step itself, once: the engine builds the image again, the
+/// run passes, the log says why, and no build container is left behind.
+#[test]
+#[ignore = "Docker tier: scripts/test.sh runs it"]
+fn a_podman_build_whose_run_step_is_killed_from_outside_is_built_again() {
+    use std::time::{Duration, Instant};
+    let test = "a_podman_build_whose_run_step_is_killed_from_outside_is_built_again";
+    let Some(podman) = PodmanService::start(test) else {
+        return;
+    };
+    let dir = busybox_project("execute = \"true\"\n");
+    let root = dir.path();
+    // A step of this test's own (its folder's name in it), so that neither the image nor
+    // Buildah's layer cache of an earlier run of the test is reused.
+    let nonce = root.file_name().unwrap().to_string_lossy().to_string();
+    std::fs::write(
+        root.join("Dockerfile"),
+        format!(
+            "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo step-begins {nonce} && sleep 3 && echo step-ends\n"
+        ),
+    )
+    .unwrap();
+    let build_containers = || {
+        let out = Command::new("podman")
+            .args([
+                "ps",
+                "-a",
+                "--external",
+                "--format",
+                "{{.ID}} {{.Image}} {{.Names}} {{.Status}}",
+            ])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    let before = build_containers();
+    let child = engine_cmd(root, &["build", "-v"])
+        .env("DOCKER_HOST", &podman.endpoint)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The step's runtime runs in `buildah-oci-runtime`, a child of the service.
+    let t = Instant::now();
+    let step = loop {
+        let out = Command::new("pgrep")
+            .args(["-P", &podman.pid().to_string(), "-f", "buildah-oci-runtime"])
+            .output()
+            .unwrap();
+        if let Some(pid) = text(&out.stdout).lines().next() {
+            break pid.trim().to_string();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "the RUN step never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = Command::new("kill")
+        .args(["-KILL", &step])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let report = last_report(root);
+    assert_eq!(status(&report, "image:tiny"), "passed", "{said}");
+    assert_eq!(status(&report, "provision:tiny"), "passed", "{said}");
+    let log = root
+        .join(".engine/runs")
+        .join(report["run_id"].as_str().unwrap())
+        .join("logs/image_tiny.log");
+    let log = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(
+        log.contains("while running runtime: signal: killed"),
+        "the first attempt was not killed: {log}"
+    );
+    assert!(
+        log.contains("containers/podman#17918") && log.contains("building again (attempt 2 of 3)"),
+        "{log}"
+    );
+    // The step ran to its end once: in the second attempt.
+    let ends = log.lines().filter(|l| l.trim() == "step-ends").count();
+    assert_eq!(ends, 1, "{log}");
+    assert_eq!(
+        build_containers(),
+        before,
+        "a build container was left behind"
+    );
     let out = podman.engine(root, &["clean", "--images"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

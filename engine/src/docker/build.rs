@@ -98,24 +98,34 @@ impl DockerClient {
     /// build that ends without the image existing, is [`DockerError::BuildFailed`] with the
     /// last lines of output. Returns the image id.
     ///
-    /// On Podman, a build that fails on Buildah's storage race (see [`buildah_storage_race`])
-    /// is built once more, and the log says why: the Dockerfile had nothing to do with it.
+    /// On Podman, a build that fails for a reason that says nothing of its Dockerfile (see
+    /// [`BuildahFlake`]) is built again, up to [`PODMAN_BUILD_ATTEMPTS`] times in all, and the
+    /// log says why each time.
     pub async fn build_image(
         &self,
         request: &BuildRequest,
         mut on_line: impl FnMut(&str),
     ) -> Result<String, DockerError> {
-        match self.build_image_once(request, &mut on_line).await {
-            Err(DockerError::BuildFailed { reason, .. })
-                if self.is_podman() && buildah_storage_race(&reason) =>
-            {
-                on_line(&format!(
-                    "[engine] Buildah lost a layer to a concurrent build ({reason}): a known \
-                     race of parallel builds in Podman's storage, building once more"
-                ));
-                self.build_image_once(request, &mut on_line).await
+        let mut attempt = 1;
+        loop {
+            let built = self.build_image_once(request, &mut on_line).await;
+            let flake = match &built {
+                Err(DockerError::BuildFailed { reason, .. }) if self.is_podman() => {
+                    BuildahFlake::of(reason)
+                }
+                _ => None,
+            };
+            match flake {
+                Some(flake) if attempt < PODMAN_BUILD_ATTEMPTS => {
+                    attempt += 1;
+                    on_line(&format!(
+                        "[engine] {}: building again (attempt {attempt} of \
+                         {PODMAN_BUILD_ATTEMPTS})",
+                        flake.explain()
+                    ));
+                }
+                _ => return built,
             }
-            other => other,
         }
     }
 
@@ -373,19 +383,59 @@ impl DockerClient {
     }
 }
 
-/// Whether a Podman build failed on the storage race of parallel builds, not on its
-/// Dockerfile: Buildah looks up a layer or image another build (or a removal) has just changed,
-/// and says `layer not known` or `image not known` (containers/buildah#5674, open in Podman 4
-/// and 5). A failing `RUN` reads `building at STEP ...: exit status N` instead.
-pub fn buildah_storage_race(reason: &str) -> bool {
-    !reason.contains("exit status")
-        && [
-            "layer not known",
-            "image not known",
-            "identifier is not an image",
-        ]
-        .iter()
-        .any(|m| reason.contains(m))
+/// How many times, in all, the engine builds an image on Podman when a build fails for a
+/// [`BuildahFlake`].
+pub const PODMAN_BUILD_ATTEMPTS: u32 = 3;
+
+/// A Podman build that failed for a reason in Podman, not in its Dockerfile: building it again
+/// is the cure. A failing `RUN` reads `building at STEP ...: exit status N`, and is never one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildahFlake {
+    /// Buildah looked up a layer or image that another build (or a removal) had just changed,
+    /// and says `layer not known` or `image not known`: the storage race of parallel builds
+    /// (containers/buildah#5674, open in Podman 4 and 5).
+    StorageRace,
+    /// The process Buildah runs a `RUN` step's runtime in was killed from outside, which
+    /// reads `while running runtime: signal: killed` (the step's own processes, when killed,
+    /// give `exit status 137`). Podman before 4.6 (Buildah before 1.31) starts it with a
+    /// parent-death signal tied to one thread of the service; when the Go runtime retires that
+    /// thread, which other work of the service (container starts, say) makes it do, the step
+    /// is killed (containers/podman#17918).
+    RuntimeKilled,
+}
+
+impl BuildahFlake {
+    /// The flake a build's failure `reason` is, if any.
+    pub fn of(reason: &str) -> Option<BuildahFlake> {
+        let reason = reason.trim_end();
+        if reason.ends_with("while running runtime: signal: killed") {
+            return Some(BuildahFlake::RuntimeKilled);
+        }
+        let race = !reason.contains("exit status")
+            && [
+                "layer not known",
+                "image not known",
+                "identifier is not an image",
+            ]
+            .iter()
+            .any(|m| reason.contains(m));
+        race.then_some(BuildahFlake::StorageRace)
+    }
+
+    /// A line for the node's log: what happened, and that it is Podman's doing.
+    pub fn explain(self) -> &'static str {
+        match self {
+            BuildahFlake::StorageRace => {
+                "Buildah lost a layer to a concurrent build, a known race of parallel builds \
+                 in Podman's storage (containers/buildah#5674), not a fault of the Dockerfile"
+            }
+            BuildahFlake::RuntimeKilled => {
+                "Buildah's runtime process for this RUN step was killed from outside the step; \
+                 Podman before 4.6 does that when it retires one of its threads \
+                 (containers/podman#17918), not a fault of the Dockerfile"
+            }
+        }
+    }
 }
 
 /// What a BuildKit build said so far.
@@ -474,20 +524,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buildahs_storage_race_is_told_from_a_failing_step() {
+    fn podmans_own_failures_are_told_from_a_failing_step() {
         for race in [
             "checking if cached image exists from a previous build: getting top layer info: layer not known",
             "committing container for step {Env:[PATH=/usr/bin] Command:run}: copying layers and metadata for container \"a8d0\": committing the finished image: creating image \"4177\": layer not known",
             "creating build container: image not known",
         ] {
-            assert!(buildah_storage_race(race), "{race}");
+            assert_eq!(BuildahFlake::of(race), Some(BuildahFlake::StorageRace), "{race}");
+        }
+        // As Podman 4.3 said it when its RUN was killed (the seed's CI, and this module's
+        // Podman test, which kills the runtime process itself).
+        for killed in [
+            "building at STEP \"RUN bash /tmp/lookalike/lookalike.sh && rm -rf /tmp/lookalike\": while running runtime: signal: killed",
+            "building at STEP \"RUN echo step-one && sleep 4 && echo done\": while running runtime: signal: killed\n",
+        ] {
+            assert_eq!(BuildahFlake::of(killed), Some(BuildahFlake::RuntimeKilled), "{killed}");
         }
         for step in [
             "building at STEP \"RUN bash /tmp/lookalike/lookalike.sh\": while running runtime: exit status 1",
+            "building at STEP \"RUN kill -9 $$\": while running runtime: exit status 137",
             "The command '/bin/sh -c false' returned a non-zero code: 1",
             "building at STEP \"RUN echo image not known; false\": while running runtime: exit status 1",
+            "building at STEP \"RUN echo while running runtime: signal: killed; false\": while running runtime: exit status 1",
         ] {
-            assert!(!buildah_storage_race(step), "{step}");
+            assert_eq!(BuildahFlake::of(step), None, "{step}");
         }
     }
 

@@ -79,6 +79,11 @@ impl PodmanService {
         Some(service)
     }
 
+    /// The service's process id: Buildah's step processes are its children.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `engine ARGS` in `dir` against this Podman service.
     pub fn engine(&self, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         super::engine_cmd(dir, args)
