@@ -250,6 +250,7 @@ async fn docker_checks(checks: &mut Vec<Check>) {
         Err(e) => Check::new(Level::Warn, "locality", e.to_string()),
     });
     checks.push(builder_check(&client));
+    checks.extend(podman_run_kills_check(&client));
     match facts.root_dir {
         // Only a local daemon's data folder is on this machine.
         Some(dir) if unix_socket(client.endpoint()).is_some() && Path::new(&dir).is_dir() => {
@@ -262,6 +263,25 @@ async fn docker_checks(checks: &mut Vec<Check>) {
         )),
         None => {}
     }
+}
+
+/// Podman before 4.6 kills a build's RUN step now and then; said here so that a build made
+/// again in a log is no surprise.
+fn podman_run_kills_check(client: &DockerClient) -> Option<Check> {
+    let old = client.is_podman() && crate::docker::podman::kills_run_steps(client.server());
+    old.then(|| {
+        Check::new(
+            Level::Note,
+            "builder",
+            format!(
+                "{} kills a build's RUN step now and then (containers/podman#17918, fixed in \
+                 4.6): the engine builds such an image again, up to {} attempts",
+                client.server(),
+                crate::docker::build::PODMAN_BUILD_ATTEMPTS
+            ),
+        )
+        .fix("Podman 4.6 or later")
+    })
 }
 
 /// Which builder builds the images, and what that means for Dockerfiles.
